@@ -1,0 +1,39 @@
+"""Agent queries: members see public agents and their own; admins see all."""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ezhr_graphql.api import resolve
+from ezhr_graphql.api.agents.types import Agent, AgentConnectionResult, AgentResult
+from ezhr_graphql.api.context import Info
+from ezhr_graphql.api.pagination import DEFAULT_PAGE_SIZE, Connection
+from ezhr_graphql.api.scalars import parse_id
+from ezhr_graphql.services.agents import AgentService
+
+
+@strawberry.type
+class AgentQueries:
+    @strawberry.field(description="Agents the viewer can chat with, by name.")
+    async def agents(
+        self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> AgentConnectionResult:
+        ctx = info.context
+        actor = ctx.require_actor()
+
+        async def action(session: AsyncSession) -> Connection[Agent]:
+            page = await AgentService(session).page(actor, ctx.page_size(first), after)
+            return Connection[Agent].of(page, Agent.from_model)
+
+        return await resolve.read(ctx, action)
+
+    @strawberry.field(description="One agent the viewer can chat with.")
+    async def agent(self, info: Info, id: strawberry.ID) -> AgentResult:
+        ctx = info.context
+        actor = ctx.require_actor()
+
+        async def action(session: AsyncSession) -> Agent:
+            return Agent.from_model(await AgentService(session).get(actor, parse_id(id)))
+
+        return await resolve.read(ctx, action)

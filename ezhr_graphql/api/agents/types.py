@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Self
+
+import strawberry
+
+from ezhr_graphql.api.catalog.types import EmbeddingModel, LlmModel
+from ezhr_graphql.api.context import Info
+from ezhr_graphql.api.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ezhr_graphql.api.pagination import Connection
+from ezhr_graphql.api.scalars import gid, parse_optional_id
+from ezhr_graphql.models import Agent as AgentRow
+from ezhr_graphql.models import Visibility as VisibilityModel
+from ezhr_graphql.services.agents import AgentFields
+
+
+@strawberry.enum(description="Who can chat with an agent.")
+class Visibility(Enum):
+    PUBLIC = strawberry.enum_value("PUBLIC", description="Every signed-in user.")
+    PRIVATE = strawberry.enum_value("PRIVATE", description="Its owner and administrators.")
+
+
+@strawberry.type(description="An assistant configured to answer from a company's HR documents.")
+class Agent:
+    id: strawberry.ID = strawberry.field(description="Unique identifier.")
+    name: str = strawberry.field(description="Unique display name.")
+    description: str = strawberry.field(description="What the agent helps with.")
+    system_prompt: str = strawberry.field(description="Instructions given to the LLM.")
+    starter_messages: list[str] = strawberry.field(
+        description="Up to four suggested first questions."
+    )
+    temperature: float = strawberry.field(description="Sampling temperature, 0 to 2.")
+    top_k: int = strawberry.field(description="How many document chunks to retrieve.")
+    visibility: Visibility = strawberry.field(description="Who can chat with the agent.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+    llm_model_id: strawberry.Private[uuid.UUID]
+    embedding_model_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="The LLM the agent answers with.")
+    async def llm_model(self, info: Info) -> LlmModel | None:
+        row = await info.context.loaders.llm_model_by_id.load(self.llm_model_id)
+        return None if row is None else LlmModel.from_model(row)
+
+    @strawberry.field(description="The embedding model used to search its documents.")
+    async def embedding_model(self, info: Info) -> EmbeddingModel | None:
+        row = await info.context.loaders.embedding_model_by_id.load(self.embedding_model_id)
+        return None if row is None else EmbeddingModel.from_model(row)
+
+    @classmethod
+    def from_model(cls, row: AgentRow) -> Self:
+        return cls(
+            id=gid(row.id),
+            name=row.name,
+            description=row.description,
+            system_prompt=row.system_prompt,
+            starter_messages=list(row.starter_messages),
+            temperature=row.temperature,
+            top_k=row.top_k,
+            visibility=Visibility(row.visibility.value),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            llm_model_id=row.llm_model_id,
+            embedding_model_id=row.embedding_model_id,
+        )
+
+
+@strawberry.input(description="A new agent.")
+class CreateAgentInput:
+    name: str = strawberry.field(description="Unique display name.")
+    llm_model_id: strawberry.ID = strawberry.field(description="The LLM to answer with.")
+    embedding_model_id: strawberry.ID = strawberry.field(description="The embedding model.")
+    description: str = strawberry.field(default="", description="What the agent helps with.")
+    system_prompt: str = strawberry.field(default="", description="Instructions for the LLM.")
+    starter_messages: list[str] = strawberry.field(
+        default_factory=list, description="Up to four suggested first questions."
+    )
+    temperature: float = strawberry.field(default=0.2, description="Sampling temperature, 0 to 2.")
+    top_k: int = strawberry.field(default=4, description="Chunks to retrieve, 1 to 50.")
+    visibility: Visibility = strawberry.field(
+        default=Visibility.PUBLIC, description="Who can chat with it."
+    )
+
+    def to_fields(self) -> AgentFields:
+        return AgentFields(
+            name=self.name,
+            description=self.description,
+            system_prompt=self.system_prompt,
+            starter_messages=self.starter_messages,
+            llm_model_id=parse_optional_id(self.llm_model_id, "llmModelId"),
+            embedding_model_id=parse_optional_id(self.embedding_model_id, "embeddingModelId"),
+            temperature=self.temperature,
+            top_k=self.top_k,
+            visibility=VisibilityModel(self.visibility.value),
+        )
+
+
+@strawberry.input(description="Changes to an agent; omitted fields stay as they are.")
+class UpdateAgentInput:
+    name: str | None = strawberry.field(default=None, description="New name.")
+    llm_model_id: strawberry.ID | None = strawberry.field(default=None, description="New LLM.")
+    embedding_model_id: strawberry.ID | None = strawberry.field(
+        default=None, description="New embedding model."
+    )
+    description: str | None = strawberry.field(default=None, description="New description.")
+    system_prompt: str | None = strawberry.field(default=None, description="New instructions.")
+    starter_messages: list[str] | None = strawberry.field(
+        default=None, description="New starter messages (replaces all)."
+    )
+    temperature: float | None = strawberry.field(default=None, description="New temperature.")
+    top_k: int | None = strawberry.field(default=None, description="New top-k.")
+    visibility: Visibility | None = strawberry.field(default=None, description="New visibility.")
+
+    def to_fields(self) -> AgentFields:
+        return AgentFields(
+            name=self.name,
+            description=self.description,
+            system_prompt=self.system_prompt,
+            starter_messages=self.starter_messages,
+            llm_model_id=parse_optional_id(self.llm_model_id, "llmModelId"),
+            embedding_model_id=parse_optional_id(self.embedding_model_id, "embeddingModelId"),
+            temperature=self.temperature,
+            top_k=self.top_k,
+            visibility=None if self.visibility is None else VisibilityModel(self.visibility.value),
+        )
+
+
+AgentResult = Annotated[
+    Agent | NotFound | InvalidInput | PermissionDenied | Conflict,
+    strawberry.union("AgentResult", description="An agent, or why not."),
+]
+AgentConnectionResult = Annotated[
+    Connection[Agent] | InvalidInput,
+    strawberry.union("AgentConnectionResult", description="A page of agents."),
+]

@@ -1,0 +1,54 @@
+"""Who is asking: bearer tokens from HTTP headers or the websocket init payload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ezhr_graphql.container import Container
+from ezhr_graphql.repositories.user import UserRepository
+from ezhr_graphql.services.actor import Actor
+from ezhr_graphql.services.security import InvalidTokenError
+
+
+class BadCredentials(Exception):
+    """A token was presented but is not valid (forged, expired, or its user is gone)."""
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise BadCredentials("Authorization must be 'Bearer <token>'")
+    return token.strip()
+
+
+def token_from_params(params: Any) -> str | None:
+    """The token of a websocket ``connection_init`` payload: ``{"token": ...}`` or
+    ``{"Authorization": "Bearer ..."}`` as many clients send it."""
+    if not isinstance(params, dict):
+        return None
+    token = params.get("token")
+    if isinstance(token, str) and token:
+        return token
+    header = params.get("Authorization") or params.get("authorization")
+    return bearer_token(header) if isinstance(header, str) else None
+
+
+async def authenticate(container: Container, token: str | None) -> Actor | None:
+    """The actor a token stands for, or ``None`` without a token.
+
+    Raises:
+        BadCredentials: the token is invalid, expired, or its user no longer exists.
+    """
+    if token is None:
+        return None
+    try:
+        claims = container.tokens.verify(token)
+    except InvalidTokenError as exc:
+        raise BadCredentials("Invalid or expired token") from exc
+    async with container.db.read() as session:
+        user = await UserRepository.from_session(session).get(claims.user_id)
+    if user is None:
+        raise BadCredentials("Invalid or expired token")
+    return Actor.of(user)

@@ -1,0 +1,97 @@
+"""Catalogue mutations (admins only)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ezhr_graphql.api import resolve
+from ezhr_graphql.api.catalog.types import (
+    CreateEmbeddingModelInput,
+    CreateLlmModelInput,
+    EmbeddingModel,
+    EmbeddingModelResult,
+    LlmModel,
+    LlmModelResult,
+    UpdateEmbeddingModelInput,
+    UpdateLlmModelInput,
+)
+from ezhr_graphql.api.context import Info
+from ezhr_graphql.api.errors import UserErrorType
+from ezhr_graphql.api.results import Deleted, DeleteResult
+from ezhr_graphql.api.scalars import gid, parse_id
+from ezhr_graphql.services.catalog import EmbeddingModelService, LlmModelService
+
+T = TypeVar("T")
+Service = Callable[[AsyncSession], Any]
+
+
+async def _create(
+    info: Info, service: Service, input: Any, convert: Callable[[Any], T]
+) -> T | UserErrorType:
+    ctx = info.context
+    actor = ctx.require_admin()
+
+    async def action(session: AsyncSession) -> T:
+        return convert(await service(session).create(actor, input.to_fields().cleaned()))
+
+    return await resolve.write(ctx, action)
+
+
+async def _update(
+    info: Info, service: Service, id: strawberry.ID, input: Any, convert: Callable[[Any], T]
+) -> T | UserErrorType:
+    ctx = info.context
+    actor = ctx.require_admin()
+
+    async def action(session: AsyncSession) -> T:
+        values = input.to_fields().cleaned()
+        return convert(await service(session).update(actor, parse_id(id), values))
+
+    return await resolve.write(ctx, action)
+
+
+async def _delete(info: Info, service: Service, id: strawberry.ID) -> Deleted | UserErrorType:
+    ctx = info.context
+    actor = ctx.require_admin()
+
+    async def action(session: AsyncSession) -> Deleted:
+        return Deleted(id=gid((await service(session).delete(actor, parse_id(id))).id))
+
+    return await resolve.write(ctx, action)
+
+
+@strawberry.type
+class CatalogMutations:
+    @strawberry.mutation(description="Add an embedding model (admins only).")
+    async def create_embedding_model(
+        self, info: Info, input: CreateEmbeddingModelInput
+    ) -> EmbeddingModelResult:
+        return await _create(info, EmbeddingModelService, input, EmbeddingModel.from_model)
+
+    @strawberry.mutation(description="Change an embedding model (admins only).")
+    async def update_embedding_model(
+        self, info: Info, id: strawberry.ID, input: UpdateEmbeddingModelInput
+    ) -> EmbeddingModelResult:
+        return await _update(info, EmbeddingModelService, id, input, EmbeddingModel.from_model)
+
+    @strawberry.mutation(description="Delete an embedding model no agent uses (admins only).")
+    async def delete_embedding_model(self, info: Info, id: strawberry.ID) -> DeleteResult:
+        return await _delete(info, EmbeddingModelService, id)
+
+    @strawberry.mutation(description="Add an LLM (admins only).")
+    async def create_llm_model(self, info: Info, input: CreateLlmModelInput) -> LlmModelResult:
+        return await _create(info, LlmModelService, input, LlmModel.from_model)
+
+    @strawberry.mutation(description="Change an LLM (admins only).")
+    async def update_llm_model(
+        self, info: Info, id: strawberry.ID, input: UpdateLlmModelInput
+    ) -> LlmModelResult:
+        return await _update(info, LlmModelService, id, input, LlmModel.from_model)
+
+    @strawberry.mutation(description="Delete an LLM no agent uses (admins only).")
+    async def delete_llm_model(self, info: Info, id: strawberry.ID) -> DeleteResult:
+        return await _delete(info, LlmModelService, id)

@@ -1,0 +1,1 @@
+"""GraphQL chat domain."""

@@ -1,0 +1,92 @@
+"""Chat queries: a member's own folders, sessions and messages, never anyone else's."""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ezhr_graphql.api import resolve
+from ezhr_graphql.api.chat.types import (
+    ChatMessage,
+    ChatSession,
+    ChatSessionConnectionResult,
+    ChatSessionFilter,
+    ChatSessionResult,
+    Folder,
+    FolderConnectionResult,
+    MessageConnectionResult,
+)
+from ezhr_graphql.api.context import Info
+from ezhr_graphql.api.pagination import DEFAULT_PAGE_SIZE, Connection
+from ezhr_graphql.api.scalars import parse_id, parse_optional_id
+from ezhr_graphql.services.chat import ChatSessionService, FolderService
+
+
+@strawberry.type
+class ChatQueries:
+    @strawberry.field(description="The viewer's folders, by name.")
+    async def folders(
+        self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> FolderConnectionResult:
+        ctx = info.context
+        actor = ctx.require_actor()
+
+        async def action(session: AsyncSession) -> Connection[Folder]:
+            page = await FolderService(session).page(actor, ctx.page_size(first), after)
+            return Connection[Folder].of(page, Folder.from_model)
+
+        return await resolve.read(ctx, action)
+
+    @strawberry.field(description="The viewer's chat sessions, newest first.")
+    async def chat_sessions(
+        self,
+        info: Info,
+        first: int = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+        filter: ChatSessionFilter | None = None,
+    ) -> ChatSessionConnectionResult:
+        ctx = info.context
+        actor = ctx.require_actor()
+        where = filter or ChatSessionFilter()
+
+        async def action(session: AsyncSession) -> Connection[ChatSession]:
+            page = await ChatSessionService(session).page(
+                actor,
+                ctx.page_size(first),
+                after,
+                agent_id=parse_optional_id(where.agent_id, "filter.agentId"),
+                folder_id=parse_optional_id(where.folder_id, "filter.folderId"),
+                pinned=where.pinned,
+            )
+            return Connection[ChatSession].of(page, ChatSession.from_model)
+
+        return await resolve.read(ctx, action)
+
+    @strawberry.field(description="One of the viewer's chat sessions.")
+    async def chat_session(self, info: Info, id: strawberry.ID) -> ChatSessionResult:
+        ctx = info.context
+        actor = ctx.require_actor()
+
+        async def action(session: AsyncSession) -> ChatSession:
+            return ChatSession.from_model(await ChatSessionService(session).get(actor, parse_id(id)))
+
+        return await resolve.read(ctx, action)
+
+    @strawberry.field(description="Messages of one of the viewer's sessions, oldest first.")
+    async def chat_messages(
+        self,
+        info: Info,
+        session_id: strawberry.ID,
+        first: int = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+    ) -> MessageConnectionResult:
+        ctx = info.context
+        actor = ctx.require_actor()
+
+        async def action(session: AsyncSession) -> Connection[ChatMessage]:
+            page = await ChatSessionService(session).messages_page(
+                actor, parse_id(session_id, "sessionId"), ctx.page_size(first), after
+            )
+            return Connection[ChatMessage].of(page, ChatMessage.from_model)
+
+        return await resolve.read(ctx, action)

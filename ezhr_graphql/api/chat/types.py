@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Self
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ezhr_graphql.api import resolve
+from ezhr_graphql.api.agents.types import Agent
+from ezhr_graphql.api.context import Info
+from ezhr_graphql.api.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ezhr_graphql.api.pagination import DEFAULT_PAGE_SIZE, Connection
+from ezhr_graphql.api.scalars import gid
+from ezhr_graphql.models import ChatMessage as ChatMessageRow
+from ezhr_graphql.models import ChatSession as ChatSessionRow
+from ezhr_graphql.models import Folder as FolderRow
+from ezhr_graphql.services.chat import ChatSessionService
+
+
+@strawberry.enum(description="Who wrote a message.")
+class MessageRole(Enum):
+    USER = strawberry.enum_value("USER", description="The person chatting.")
+    ASSISTANT = strawberry.enum_value("ASSISTANT", description="The agent.")
+    SYSTEM = strawberry.enum_value("SYSTEM", description="Instructions, not shown as chat.")
+
+
+@strawberry.enum(description="Lifecycle of a message.")
+class MessageStatus(Enum):
+    PENDING = strawberry.enum_value("PENDING", description="Accepted, not started.")
+    STREAMING = strawberry.enum_value("STREAMING", description="The reply is being generated.")
+    COMPLETED = strawberry.enum_value("COMPLETED", description="Finished normally.")
+    CANCELLED = strawberry.enum_value("CANCELLED", description="Stopped; the partial text is kept.")
+    FAILED = strawberry.enum_value("FAILED", description="Ended by an error.")
+
+
+@strawberry.type(description="A folder that groups a user's chat sessions.")
+class Folder:
+    id: strawberry.ID = strawberry.field(description="Unique identifier.")
+    name: str = strawberry.field(description="Display name.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+
+    @classmethod
+    def from_model(cls, row: FolderRow) -> Self:
+        return cls(id=gid(row.id), name=row.name, created_at=row.created_at)
+
+
+@strawberry.type(description="A message of a chat session.")
+class ChatMessage:
+    id: strawberry.ID = strawberry.field(description="Unique identifier.")
+    role: MessageRole = strawberry.field(description="Who wrote it.")
+    content: str = strawberry.field(description="The text.")
+    status: MessageStatus = strawberry.field(description="Lifecycle state.")
+    parent_id: strawberry.ID | None = strawberry.field(
+        description="The message this one answers or follows (messages form a tree)."
+    )
+    prompt_tokens: int | None = strawberry.field(description="Tokens sent to the LLM.")
+    completion_tokens: int | None = strawberry.field(description="Tokens the LLM generated.")
+    created_at: datetime = strawberry.field(description="When it was written.")
+    session_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_model(cls, row: ChatMessageRow) -> Self:
+        return cls(
+            id=gid(row.id),
+            role=MessageRole(row.role.value),
+            content=row.content,
+            status=MessageStatus(row.status.value),
+            parent_id=None if row.parent_id is None else gid(row.parent_id),
+            prompt_tokens=row.prompt_tokens,
+            completion_tokens=row.completion_tokens,
+            created_at=row.created_at,
+            session_id=row.session_id,
+        )
+
+
+MessageConnectionResult = Annotated[
+    Connection[ChatMessage] | NotFound | InvalidInput,
+    strawberry.union("ChatMessageConnectionResult", description="A page of messages, or why not."),
+]
+
+
+@strawberry.type(description="A conversation between a user and an agent.")
+class ChatSession:
+    id: strawberry.ID = strawberry.field(description="Unique identifier.")
+    title: str = strawberry.field(description="Title; empty until one is given or generated.")
+    pinned: bool = strawberry.field(description="Pinned sessions are shown first by clients.")
+    created_at: datetime = strawberry.field(description="When it started.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+    agent_id: strawberry.Private[uuid.UUID]
+    folder_id: strawberry.Private[uuid.UUID | None]
+    row_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="The agent this session talks to (null if it was deleted).")
+    async def agent(self, info: Info) -> Agent | None:
+        row = await info.context.loaders.agent_by_id.load(self.agent_id)
+        return None if row is None else Agent.from_model(row)
+
+    @strawberry.field(description="The folder holding this session, if any.")
+    async def folder(self, info: Info) -> Folder | None:
+        if self.folder_id is None:
+            return None
+        row = await info.context.loaders.folder_by_id.load(self.folder_id)
+        return None if row is None else Folder.from_model(row)
+
+    @strawberry.field(description="The newest message, if any.")
+    async def last_message(self, info: Info) -> ChatMessage | None:
+        row = await info.context.loaders.last_message_by_session_id.load(self.row_id)
+        return None if row is None else ChatMessage.from_model(row)
+
+    @strawberry.field(description="Messages of this session, oldest first.")
+    async def messages(
+        self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> MessageConnectionResult:
+        ctx = info.context
+        actor = ctx.require_actor()
+
+        async def action(session: AsyncSession) -> Connection[ChatMessage]:
+            page = await ChatSessionService(session).messages_page(
+                actor, self.row_id, ctx.page_size(first), after
+            )
+            return Connection[ChatMessage].of(page, ChatMessage.from_model)
+
+        return await resolve.read(ctx, action)
+
+    @classmethod
+    def from_model(cls, row: ChatSessionRow) -> Self:
+        return cls(
+            id=gid(row.id),
+            title=row.title,
+            pinned=row.pinned,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            agent_id=row.agent_id,
+            folder_id=row.folder_id,
+            row_id=row.id,
+        )
+
+
+@strawberry.input(description="Which sessions to list; omitted filters match all.")
+class ChatSessionFilter:
+    agent_id: strawberry.ID | None = strawberry.field(default=None, description="Only this agent.")
+    folder_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this folder."
+    )
+    pinned: bool | None = strawberry.field(default=None, description="Only pinned or unpinned.")
+
+
+@strawberry.input(description="A new chat session.")
+class CreateChatSessionInput:
+    agent_id: strawberry.ID = strawberry.field(description="The agent to talk to.")
+    title: str | None = strawberry.field(default=None, description="Optional title.")
+    folder_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Optional folder."
+    )
+
+
+ChatSessionResult = Annotated[
+    ChatSession | NotFound | InvalidInput | PermissionDenied | Conflict,
+    strawberry.union("ChatSessionResult", description="A chat session, or why not."),
+]
+ChatSessionConnectionResult = Annotated[
+    Connection[ChatSession] | InvalidInput,
+    strawberry.union("ChatSessionConnectionResult", description="A page of chat sessions."),
+]
+FolderResult = Annotated[
+    Folder | NotFound | InvalidInput,
+    strawberry.union("FolderResult", description="A folder, or why not."),
+]
+FolderConnectionResult = Annotated[
+    Connection[Folder] | InvalidInput,
+    strawberry.union("FolderConnectionResult", description="A page of folders."),
+]

@@ -1,0 +1,99 @@
+"""Typed errors returned as members of mutation and query result unions.
+
+Each implements ``UserError { message code }``. Authentication failures are not part
+of results: they are top-level errors with ``extensions.code``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+
+from ezhr_graphql.errors import (
+    AuthenticationError,
+    ConflictError,
+    DomainError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+
+
+@strawberry.enum(description="Machine-readable kind of a user error.")
+class ErrorCode(Enum):
+    NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="The object does not exist.")
+    INVALID_INPUT = strawberry.enum_value(
+        "INVALID_INPUT", description="An argument is malformed or out of range."
+    )
+    PERMISSION_DENIED = strawberry.enum_value(
+        "PERMISSION_DENIED", description="The caller may not perform this action."
+    )
+    CONFLICT = strawberry.enum_value(
+        "CONFLICT", description="The change clashes with existing data."
+    )
+    INVALID_CREDENTIALS = strawberry.enum_value(
+        "INVALID_CREDENTIALS", description="The email or password is wrong."
+    )
+
+
+@strawberry.interface(description="An expected failure the client can act on.")
+class UserError:
+    message: str = strawberry.field(description="Human-readable explanation.")
+    code: ErrorCode = strawberry.field(description="Machine-readable kind of error.")
+
+
+@strawberry.type(description="The object does not exist or is not visible to the caller.")
+class NotFound(UserError):
+    pass
+
+
+@strawberry.type(description="An argument is malformed, too long, or names nothing usable.")
+class InvalidInput(UserError):
+    field: str = strawberry.field(description="The argument or input field at fault.")
+
+
+@strawberry.type(description="The caller may see the object but may not do this to it.")
+class PermissionDenied(UserError):
+    pass
+
+
+@strawberry.type(description="The change clashes with existing data, e.g. a duplicate name.")
+class Conflict(UserError):
+    field: str | None = strawberry.field(
+        default=None, description="The input field that clashes, when one does."
+    )
+
+
+@strawberry.type(description="The email or password is wrong.")
+class InvalidCredentials(UserError):
+    pass
+
+
+UserErrorType = NotFound | InvalidInput | PermissionDenied | Conflict | InvalidCredentials
+
+
+def from_domain(exc: DomainError) -> UserErrorType:
+    """Map a domain error to its GraphQL type."""
+    if isinstance(exc, NotFoundError):
+        return NotFound(message=exc.message, code=ErrorCode.NOT_FOUND)
+    if isinstance(exc, InvalidInputError):
+        return InvalidInput(message=exc.message, code=ErrorCode.INVALID_INPUT, field=exc.field)
+    if isinstance(exc, ConflictError):
+        return Conflict(message=exc.message, code=ErrorCode.CONFLICT, field=exc.field)
+    if isinstance(exc, AuthenticationError):
+        return InvalidCredentials(message=exc.message, code=ErrorCode.INVALID_CREDENTIALS)
+    if isinstance(exc, (PermissionDeniedError, ForbiddenError)):
+        return PermissionDenied(message=exc.message, code=ErrorCode.PERMISSION_DENIED)
+    raise TypeError(f"unmapped domain error {type(exc).__name__}")  # pragma: no cover
+
+
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+
+
+def top_level(message: str, code: str, **extensions: Any) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code, **extensions})

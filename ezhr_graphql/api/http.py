@@ -1,0 +1,233 @@
+"""GraphQL over HTTP, as the GraphQL-over-HTTP specification asks.
+
+- ``POST`` with ``application/json``; ``GET`` for queries only (a mutation over GET
+  gets 405 with ``Allow: POST``).
+- The response media type follows ``Accept``: ``application/graphql-response+json``
+  when asked for, ``application/json`` otherwise; 406 when neither is acceptable.
+- With ``application/graphql-response+json`` a request error (unparsable document,
+  validation or variable coercion failure) is a 400 without a ``data`` entry; with
+  ``application/json`` it stays a 200 for legacy clients.
+- Malformed bodies and parameters are 400 (415 for an unsupported content type).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.exceptions import MissingQueryError
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema import Schema
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from ezhr_graphql.api.auth import BadCredentials, authenticate, bearer_token
+from ezhr_graphql.api.context import Context
+from ezhr_graphql.api.loaders import Loaders
+from ezhr_graphql.container import Container
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+QUERY_ONLY = frozenset({OperationType.QUERY})
+QUERY_OR_MUTATION = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+def _media_ranges(accept: str) -> list[tuple[str, float]]:
+    ranges = []
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media:
+            ranges.append((media.lower(), quality))
+    return ranges
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for an ``Accept`` header, or ``None`` for 406."""
+    if not accept:
+        return JSON
+    best: tuple[float, int, str] | None = None
+    for media, quality in _media_ranges(accept):
+        if quality <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE:
+            candidate = (quality, 2, GRAPHQL_RESPONSE)
+        elif media in (JSON, "application/*", "*/*"):
+            candidate = (quality, 1, JSON)
+        else:
+            continue
+        if best is None or candidate[:2] > best[:2]:
+            best = candidate
+    return None if best is None else best[2]
+
+
+def _json_param(raw: str | None, name: str) -> Any:
+    if raw is None or raw == "":
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(400, f"The `{name}` parameter is not valid JSON") from exc
+
+
+async def read_params(request: Request) -> dict[str, Any]:
+    """The request's ``query``/``operationName``/``variables``/``extensions``.
+
+    Raises:
+        RequestError: 400 or 415 for anything that is not a well-formed GraphQL request.
+    """
+    if request.method == "GET":
+        q = request.query_params
+        params: Any = {
+            "query": q.get("query"),
+            "operationName": q.get("operationName"),
+            "variables": _json_param(q.get("variables"), "variables"),
+            "extensions": _json_param(q.get("extensions"), "extensions"),
+        }
+    else:
+        content_type = request.headers.get("content-type", "")
+        media = content_type.split(";")[0].strip().lower()
+        if media != JSON:
+            raise RequestError(415, "POST bodies must be application/json")
+        body = await request.body()
+        if not body:
+            raise RequestError(400, "The request body is empty")
+        try:
+            params = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise RequestError(400, "The request body is not valid JSON") from exc
+    if not isinstance(params, dict):
+        raise RequestError(400, "The request body must be a JSON object")
+    if not isinstance(params.get("query"), str) or not params["query"]:
+        raise RequestError(400, "The `query` parameter must be a non-empty string")
+    for name, kind in (("operationName", str), ("variables", dict), ("extensions", dict)):
+        value = params.get(name)
+        if value is not None and not isinstance(value, kind):
+            article = "a string" if kind is str else "an object"
+            raise RequestError(400, f"The `{name}` parameter must be {article} or null")
+    return params
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    # Errors before execution (parse, validation, variable coercion) carry no path;
+    # a field error always does, even when it nulls the whole `data`.
+    return result.data is None and bool(result.errors) and all(
+        not e.path for e in result.errors or ()
+    )
+
+
+def _dump(payload: dict[str, Any]) -> bytes:
+    return orjson.dumps(payload)
+
+
+def _error_body(message: str) -> bytes:
+    return _dump({"errors": [{"message": message}]})
+
+
+class GraphQLHTTPEndpoint:
+    """The Starlette endpoint for ``/graphql`` over HTTP."""
+
+    def __init__(self, schema: Schema, container: Container, *, graphiql: bool) -> None:
+        self.schema = schema
+        self.container = container
+        self.graphiql = graphiql
+        self._graphiql_html = get_graphql_ide_html("graphiql") if graphiql else ""
+
+    def _wants_graphiql(self, request: Request) -> bool:
+        return (
+            request.method == "GET"
+            and "query" not in request.query_params
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def context(self, request: Request) -> Context:
+        ctx = Context(
+            container=self.container, loaders=Loaders.build(self.container.db), request=request
+        )
+        try:
+            token = bearer_token(request.headers.get("authorization"))
+            ctx.actor = await authenticate(self.container, token)
+        except BadCredentials as exc:
+            ctx.credentials_error = str(exc)
+        return ctx
+
+    async def handle(self, request: Request) -> Response:
+        if self._wants_graphiql(request):
+            if self.graphiql:
+                return HTMLResponse(self._graphiql_html)
+            return Response(status_code=404)
+        media = negotiate(request.headers.get("accept"))
+        if media is None:
+            return Response(
+                _error_body(f"Accept must allow {GRAPHQL_RESPONSE} or {JSON}"),
+                status_code=406,
+                media_type=JSON,
+            )
+        try:
+            params = await read_params(request)
+            result = await self._execute(request, params)
+        except RequestError as exc:
+            return Response(
+                _error_body(exc.message),
+                status_code=exc.status,
+                media_type=media,
+                headers=exc.headers,
+            )
+        status = 200
+        payload: dict[str, Any] = {}
+        if _is_request_error(result):
+            if media == GRAPHQL_RESPONSE:
+                status = 400
+        else:
+            payload["data"] = result.data
+        if result.errors:
+            payload["errors"] = [_format_error(e) for e in result.errors]
+        if result.extensions:
+            payload["extensions"] = result.extensions
+        return Response(_dump(payload), status_code=status, media_type=media)
+
+    async def _execute(self, request: Request, params: dict[str, Any]) -> ExecutionResult:
+        allowed = QUERY_ONLY if request.method == "GET" else QUERY_OR_MUTATION
+        try:
+            return await self.schema.execute(
+                params["query"],
+                variable_values=params.get("variables"),
+                context_value=await self.context(request),
+                operation_name=params.get("operationName"),
+                allowed_operation_types=allowed,
+                operation_extensions=params.get("extensions"),
+            )
+        except InvalidOperationTypeError as exc:
+            if request.method == "GET":
+                raise RequestError(
+                    405, "Only queries may be sent with GET; use POST", {"Allow": "POST"}
+                ) from exc
+            raise RequestError(400, "Subscriptions are served over websockets") from exc
+        except CannotGetOperationTypeError as exc:
+            raise RequestError(400, exc.as_http_error_reason()) from exc
+        except MissingQueryError as exc:
+            raise RequestError(400, "No GraphQL query found in the request") from exc
+
+
+def _format_error(error: GraphQLError) -> dict[str, Any]:
+    return error.formatted  # type: ignore[return-value]

@@ -1,0 +1,43 @@
+"""How every resolver talks to services: one session per call, errors made typed.
+
+A mutation's transaction commits only when the service call returns; any domain
+error rolls it back and comes back as a union member. The session is never shared
+with sibling resolvers, which Strawberry runs concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ezhr_graphql.api.context import Context
+from ezhr_graphql.api.errors import Conflict, ErrorCode, UserErrorType, from_domain
+from ezhr_graphql.errors import DomainError
+
+T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+
+
+async def read(ctx: Context, action: Callable[[AsyncSession], Awaitable[T]]) -> T | UserErrorType:
+    try:
+        async with ctx.db.read() as session:
+            return await action(session)
+    except DomainError as exc:
+        return from_domain(exc)
+
+
+async def write(ctx: Context, action: Callable[[AsyncSession], Awaitable[T]]) -> T | UserErrorType:
+    try:
+        async with ctx.db.transaction() as session:
+            return await action(session)
+    except DomainError as exc:
+        return from_domain(exc)
+    except IntegrityError:
+        # A concurrent request won a uniqueness race the service had checked for.
+        logger.info("integrity conflict", exc_info=True)
+        return Conflict(message="The change conflicts with existing data", code=ErrorCode.CONFLICT)

@@ -1,0 +1,83 @@
+"""The schema: root types merged from each domain, and the guards every request passes."""
+
+from __future__ import annotations
+
+import logging
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions.query_depth_limiter import IgnoreContext
+
+from ezhr_graphql.api.agents.mutations import AgentMutations
+from ezhr_graphql.api.agents.queries import AgentQueries
+from ezhr_graphql.api.catalog.mutations import CatalogMutations
+from ezhr_graphql.api.catalog.queries import CatalogQueries
+from ezhr_graphql.api.chat.mutations import ChatMutations
+from ezhr_graphql.api.chat.queries import ChatQueries
+from ezhr_graphql.api.users.mutations import UserMutations
+from ezhr_graphql.api.users.queries import UserQueries
+from ezhr_graphql.settings import GraphQLSettings
+
+logger = logging.getLogger("ezhr_graphql.api")
+
+
+@strawberry.type(description="Read the assistant's agents, models, chat sessions and messages.")
+class Query(UserQueries, CatalogQueries, AgentQueries, ChatQueries):
+    pass
+
+
+@strawberry.type(description="Change the assistant's data; each result is a union of typed errors.")
+class Mutation(UserMutations, CatalogMutations, AgentMutations, ChatMutations):
+    pass
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    """Errors we raised on purpose are GraphQLErrors; anything else is a bug to hide."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class LoggedMaskErrors(MaskErrors):
+    """Masks unexpected exceptions and logs each with the operation that hit it."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        logger.error(
+            "unexpected error in operation %s at %s",
+            self.execution_context.operation_name or "<anonymous>",
+            ".".join(str(p) for p in error.path or ()),
+            exc_info=error.original_error,
+        )
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        return masked
+
+
+def _ignore_introspection(context: IgnoreContext) -> bool:
+    # GraphiQL's introspection query is deep by nature; it is cheap and cached.
+    return context.field_name.startswith("__")
+
+
+def extensions(settings: GraphQLSettings) -> list[SchemaExtension | type[SchemaExtension]]:
+    return [
+        ParserCache(maxsize=settings.parser_cache_size),
+        QueryDepthLimiter(max_depth=settings.max_depth, should_ignore=_ignore_introspection),
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        ValidationCache(maxsize=settings.validation_cache_size),
+        LoggedMaskErrors(should_mask_error=_is_unexpected),
+    ]
+
+
+def build_schema(settings: GraphQLSettings | None = None) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions(settings or GraphQLSettings()),
+    )

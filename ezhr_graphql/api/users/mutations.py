@@ -1,0 +1,76 @@
+"""Identity mutations: register, login, and user administration."""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ezhr_graphql.api import resolve
+from ezhr_graphql.api.context import Info
+from ezhr_graphql.api.results import Deleted, DeleteResult
+from ezhr_graphql.api.scalars import gid, parse_id
+from ezhr_graphql.api.users.types import (
+    AuthPayload,
+    LoginResult,
+    RegisterInput,
+    RegisterResult,
+    Role,
+    User,
+    UserResult,
+)
+from ezhr_graphql.services.users import Session
+
+
+def _auth(session: Session) -> AuthPayload:
+    return AuthPayload(
+        token=session.token, expires_at=session.expires_at, user=User.from_model(session.user)
+    )
+
+
+@strawberry.type
+class UserMutations:
+    @strawberry.mutation(description="Create a member account and sign it in.")
+    async def register(self, info: Info, input: RegisterInput) -> RegisterResult:
+        ctx = info.context
+
+        async def action(session: AsyncSession) -> AuthPayload:
+            return _auth(
+                await ctx.container.users(session).register(
+                    input.email, input.password, input.display_name
+                )
+            )
+
+        return await resolve.write(ctx, action)
+
+    @strawberry.mutation(description="Exchange email and password for a bearer token.")
+    async def login(self, info: Info, email: str, password: str) -> LoginResult:
+        ctx = info.context
+
+        async def action(session: AsyncSession) -> AuthPayload:
+            return _auth(await ctx.container.users(session).login(email, password))
+
+        return await resolve.read(ctx, action)
+
+    @strawberry.mutation(description="Change a user's role (admins only, not their own).")
+    async def set_user_role(self, info: Info, user_id: strawberry.ID, role: Role) -> UserResult:
+        ctx = info.context
+        actor = ctx.require_admin()
+
+        async def action(session: AsyncSession) -> User:
+            row = await ctx.container.users(session).set_role(
+                actor, parse_id(user_id, "userId"), role.to_model()
+            )
+            return User.from_model(row)
+
+        return await resolve.write(ctx, action)
+
+    @strawberry.mutation(description="Delete a user (admins only, not themselves).")
+    async def delete_user(self, info: Info, user_id: strawberry.ID) -> DeleteResult:
+        ctx = info.context
+        actor = ctx.require_admin()
+
+        async def action(session: AsyncSession) -> Deleted:
+            row = await ctx.container.users(session).delete(actor, parse_id(user_id, "userId"))
+            return Deleted(id=gid(row.id))
+
+        return await resolve.write(ctx, action)

@@ -1,0 +1,61 @@
+"""The Starlette application: routes, middleware and lifespan."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from ezhr_graphql.api.http import GraphQLHTTPEndpoint
+from ezhr_graphql.api.schema import build_schema
+from ezhr_graphql.api.view import GraphQLWebSocketView
+from ezhr_graphql.container import Container
+from ezhr_graphql.settings import Settings
+
+
+def create_app(settings: Settings, container: Container | None = None) -> Starlette:
+    """Build the ASGI app. The container (engine, services) is created here and
+    disposed when the app shuts down."""
+    container = container or Container.build(settings)
+    schema = build_schema(settings.graphql)
+    http = GraphQLHTTPEndpoint(schema, container, graphiql=settings.graphiql_enabled)
+    ws = GraphQLWebSocketView(schema, container)
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> JSONResponse:
+        try:
+            await container.db.ping()
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "up"})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # Objects built at start-up live for the whole process: keep them out of the
+        # collector's way so full collections do not pause requests.
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            await container.close()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", http.handle, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", ws),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.state.schema = schema
+    return app

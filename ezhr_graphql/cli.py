@@ -1,0 +1,161 @@
+"""The ``ezhr-graphql`` command: serve, db, seed, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from ezhr_graphql import migrations
+from ezhr_graphql.settings import PROJECT_ROOT, Settings, get_settings
+
+SCHEMA_FILE = PROJECT_ROOT / "schema.graphql"
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def _seed(settings: Settings) -> str:
+    from ezhr_graphql.container import Container
+    from ezhr_graphql.services.seed import seed
+
+    password = settings.seed_admin_password
+    if password is None:
+        return "seed skipped: set EZHR_SEED__ADMIN_PASSWORD to create the admin user"
+    container = Container.build(settings)
+    try:
+        async with container.db.transaction() as session:
+            result = await seed(session, container.hasher, settings.seed.admin_email, password)
+    finally:
+        await container.close()
+    made = ", ".join(result.created) or "nothing (already seeded)"
+    return f"seeded: {made}; admin login {settings.seed.admin_email}"
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    _ensure_sqlite_dir(settings.database.url)
+    migrations.upgrade(settings.database.url, args.revision)
+    return 0
+
+
+def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    migrations.downgrade(get_settings().database.url, args.revision)
+    return 0
+
+
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    migrations.revision(args.message, get_settings().database.url, autogenerate=True)
+    return 0
+
+
+def cmd_db_sql(args: argparse.Namespace) -> int:
+    print(migrations.render_sql(args.url or get_settings().database.url, args.range))
+    return 0
+
+
+def cmd_seed(_: argparse.Namespace) -> int:
+    print(asyncio.run(_seed(get_settings())))
+    return 0
+
+
+def _schema_sdl() -> str:
+    from ezhr_graphql.api.schema import build_schema
+
+    return build_schema().as_str().rstrip() + "\n"
+
+
+def cmd_schema_export(args: argparse.Namespace) -> int:
+    sdl = _schema_sdl()
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(args.output).write_text(sdl, encoding="utf-8")
+    return 0
+
+
+def cmd_schema_check(args: argparse.Namespace) -> int:
+    current = Path(args.file).read_text(encoding="utf-8") if Path(args.file).exists() else ""
+    if current != _schema_sdl():
+        print(f"{args.file} is out of date: run `ezhr-graphql schema export`", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    if not args.no_migrate:
+        _ensure_sqlite_dir(settings.database.url)
+        migrations.upgrade(settings.database.url)
+        print(asyncio.run(_seed(settings)))
+    uvicorn.run(
+        "ezhr_graphql.asgi:app",
+        host=args.host or settings.server.host,
+        port=args.port or settings.server.port,
+        workers=args.workers or settings.server.workers,
+        access_log=settings.server.access_log,
+        ws_per_message_deflate=False,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ezhr-graphql", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate, seed, and serve the API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.add_argument("--no-migrate", action="store_true", help="skip migrations and seed")
+    serve.set_defaults(func=cmd_serve)
+
+    db = commands.add_parser("db", help="database migrations").add_subparsers(
+        dest="db_command", required=True
+    )
+    up = db.add_parser("upgrade", help="migrate to a revision (default: head)")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+    down = db.add_parser("downgrade", help="migrate down to a revision")
+    down.add_argument("revision")
+    down.set_defaults(func=cmd_db_downgrade)
+    rev = db.add_parser("revision", help="autogenerate a migration from the models")
+    rev.add_argument("-m", "--message", required=True)
+    rev.set_defaults(func=cmd_db_revision)
+    sql = db.add_parser("sql", help="print the migrations' SQL for a database URL")
+    sql.add_argument("--url", help="e.g. mssql+aioodbc://host/db (default: configured URL)")
+    sql.add_argument("--range", default="base:head")
+    sql.set_defaults(func=cmd_db_sql)
+
+    seed_cmd = commands.add_parser("seed", help="create the demo admin, models and agent")
+    seed_cmd.set_defaults(func=cmd_seed)
+
+    schema = commands.add_parser("schema", help="the GraphQL schema (SDL)").add_subparsers(
+        dest="schema_command", required=True
+    )
+    export = schema.add_parser("export", help="write schema.graphql")
+    export.add_argument("-o", "--output", default=str(SCHEMA_FILE), help="file, or - for stdout")
+    export.set_defaults(func=cmd_schema_export)
+    check = schema.add_parser("check", help="fail when schema.graphql is out of date")
+    check.add_argument("--file", default=str(SCHEMA_FILE))
+    check.set_defaults(func=cmd_schema_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

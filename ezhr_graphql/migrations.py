@@ -1,0 +1,72 @@
+"""Running Alembic from the application (CLI, start-up and tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ezhr_graphql.settings import PROJECT_ROOT
+
+ALEMBIC_DIR = PROJECT_ROOT / "alembic"
+FILE_TEMPLATE = "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s"
+
+
+def alembic_config(url: str | None = None, *, stdout: io.StringIO | None = None) -> Config:
+    config = Config(stdout=stdout) if stdout is not None else Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("file_template", FILE_TEMPLATE)
+    config.set_main_option("prepend_sys_path", str(PROJECT_ROOT))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at ``url`` (blocking; runs its own event loop)."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def _on_connection(connection: Connection, action: str, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    getattr(command, action)(config, revision)
+
+
+async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
+    """Migrate through an engine from inside a running event loop."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_on_connection, "upgrade", revision)
+
+
+async def downgrade_engine(engine: AsyncEngine, revision: str) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(_on_connection, "downgrade", revision)
+
+
+def render_sql(url: str, revisions: str = "base:head") -> str:
+    """The SQL of the migrations for ``url``'s dialect, without connecting (offline)."""
+    out = io.StringIO()
+    command.upgrade(alembic_config(url, stdout=out), revisions, sql=True)
+    return out.getvalue()
+
+
+def revision(message: str, url: str, autogenerate: bool = True) -> None:
+    command.revision(alembic_config(url), message=message, autogenerate=autogenerate)
+
+
+def versions_dir() -> Path:
+    return ALEMBIC_DIR / "versions"
+
+
+def run(coro: object) -> None:  # pragma: no cover - thin wrapper for the CLI
+    asyncio.run(coro)  # type: ignore[arg-type]

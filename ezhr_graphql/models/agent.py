@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from sqlalchemy import JSON, Float, ForeignKey, Unicode
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ezhr_graphql.db.base import Base, SoftDeleteMixin, TimestampedMixin
+from ezhr_graphql.models.types import (
+    DESCRIPTION_LENGTH,
+    enum_type,
+    live_unique,
+    name_type,
+    text_type,
+)
+
+MAX_STARTER_MESSAGES = 4
+
+
+class Visibility(StrEnum):
+    PUBLIC = "PUBLIC"
+    PRIVATE = "PRIVATE"
+
+
+class Agent(TimestampedMixin, SoftDeleteMixin, Base):
+    __tablename__ = "agent"
+    __table_args__ = (live_unique("agent", "name"),)
+
+    name: Mapped[str] = mapped_column(name_type())
+    description: Mapped[str] = mapped_column(Unicode(DESCRIPTION_LENGTH), default="")
+    system_prompt: Mapped[str] = mapped_column(text_type(), default="")
+    starter_messages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    llm_model_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("llm_model.id"), index=True)
+    embedding_model_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("embedding_model.id"), index=True
+    )
+    temperature: Mapped[float] = mapped_column(Float, default=0.2)
+    top_k: Mapped[int] = mapped_column(default=4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id"), index=True)
+    visibility: Mapped[Visibility] = mapped_column(enum_type(Visibility), default=Visibility.PUBLIC)

@@ -1,0 +1,82 @@
+"""Folders, chat sessions, their messages (a tree, for branches) and feedback."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Unicode, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ezhr_graphql.db.base import Base, SoftDeleteMixin, TimestampedMixin
+from ezhr_graphql.models.types import DESCRIPTION_LENGTH, enum_type, name_type, text_type
+
+
+class MessageRole(StrEnum):
+    USER = "USER"
+    ASSISTANT = "ASSISTANT"
+    SYSTEM = "SYSTEM"
+
+
+class MessageStatus(StrEnum):
+    PENDING = "PENDING"
+    STREAMING = "STREAMING"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+
+
+class Rating(StrEnum):
+    UP = "UP"
+    DOWN = "DOWN"
+
+
+class Folder(TimestampedMixin, SoftDeleteMixin, Base):
+    __tablename__ = "folder"
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id"), index=True)
+    name: Mapped[str] = mapped_column(name_type())
+
+
+class ChatSession(TimestampedMixin, SoftDeleteMixin, Base):
+    __tablename__ = "chat_session"
+    __table_args__ = (Index("IX__chat_session__owner_id__created_at", "owner_id", "created_at"),)
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id"))
+    agent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agent.id"), index=True)
+    folder_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("folder.id"), index=True, default=None
+    )
+    title: Mapped[str] = mapped_column(name_type(), default="")
+    pinned: Mapped[bool] = mapped_column(default=False)
+
+
+class ChatMessage(TimestampedMixin, SoftDeleteMixin, Base):
+    __tablename__ = "chat_message"
+    __table_args__ = (
+        Index("IX__chat_message__session_id__created_at", "session_id", "created_at"),
+    )
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_session.id"))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("chat_message.id"), index=True, default=None
+    )
+    role: Mapped[MessageRole] = mapped_column(enum_type(MessageRole))
+    content: Mapped[str] = mapped_column(text_type(), default="")
+    status: Mapped[MessageStatus] = mapped_column(
+        enum_type(MessageStatus), default=MessageStatus.COMPLETED
+    )
+    prompt_tokens: Mapped[int | None] = mapped_column(default=None)
+    completion_tokens: Mapped[int | None] = mapped_column(default=None)
+    citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class ChatFeedback(TimestampedMixin, SoftDeleteMixin, Base):
+    __tablename__ = "chat_feedback"
+    __table_args__ = (UniqueConstraint("message_id", "user_id"),)
+
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_message.id"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id"), index=True)
+    rating: Mapped[Rating] = mapped_column(enum_type(Rating))
+    comment: Mapped[str | None] = mapped_column(Unicode(DESCRIPTION_LENGTH), default=None)

@@ -1,0 +1,1 @@
+"""Queries only: repositories never commit and never swallow exceptions."""

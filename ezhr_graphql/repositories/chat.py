@@ -1,0 +1,115 @@
+"""Folders, chat sessions and messages. Every query is scoped to its owner."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+
+from ezhr_graphql.models import ChatFeedback, ChatMessage, ChatSession, Folder
+from ezhr_graphql.repositories.base import (
+    DATETIME,
+    STRING,
+    UUID,
+    Keyset,
+    Page,
+    Repository,
+    key,
+)
+
+SESSIONS_KEYSET = Keyset(
+    key(ChatSession.created_at, DATETIME, desc=True), key(ChatSession.id, UUID, desc=True)
+)
+MESSAGES_KEYSET = Keyset(key(ChatMessage.created_at, DATETIME), key(ChatMessage.id, UUID))
+FOLDERS_KEYSET = Keyset(key(Folder.name, STRING), key(Folder.id, UUID))
+
+
+class FolderRepository(Repository[Folder]):
+    model = Folder
+
+    async def get_owned(self, id: uuid.UUID, owner_id: uuid.UUID) -> Folder | None:
+        return await self.session.scalar(
+            select(Folder).where(Folder.id == id, Folder.owner_id == owner_id)
+        )
+
+    async def page_owned(self, owner_id: uuid.UUID, first: int, after: str | None) -> Page[Folder]:
+        stmt = select(Folder).where(Folder.owner_id == owner_id)
+        return await FOLDERS_KEYSET.page(self.session, stmt, first, after)
+
+
+class ChatSessionRepository(Repository[ChatSession]):
+    model = ChatSession
+
+    async def get_owned(self, id: uuid.UUID, owner_id: uuid.UUID) -> ChatSession | None:
+        return await self.session.scalar(
+            select(ChatSession).where(ChatSession.id == id, ChatSession.owner_id == owner_id)
+        )
+
+    async def page_owned(
+        self,
+        owner_id: uuid.UUID,
+        first: int,
+        after: str | None,
+        *,
+        agent_id: uuid.UUID | None = None,
+        folder_id: uuid.UUID | None = None,
+        pinned: bool | None = None,
+    ) -> Page[ChatSession]:
+        stmt = select(ChatSession).where(ChatSession.owner_id == owner_id)
+        if agent_id is not None:
+            stmt = stmt.where(ChatSession.agent_id == agent_id)
+        if folder_id is not None:
+            stmt = stmt.where(ChatSession.folder_id == folder_id)
+        if pinned is not None:
+            stmt = stmt.where(ChatSession.pinned.is_(pinned))
+        return await SESSIONS_KEYSET.page(self.session, stmt, first, after)
+
+    async def in_folder(self, folder_id: uuid.UUID) -> list[ChatSession]:
+        return list(
+            (
+                await self.session.scalars(
+                    select(ChatSession).where(ChatSession.folder_id == folder_id)
+                )
+            ).all()
+        )
+
+
+class ChatMessageRepository(Repository[ChatMessage]):
+    model = ChatMessage
+
+    async def page_in_session(
+        self, session_id: uuid.UUID, first: int, after: str | None
+    ) -> Page[ChatMessage]:
+        stmt = select(ChatMessage).where(ChatMessage.session_id == session_id)
+        return await MESSAGES_KEYSET.page(self.session, stmt, first, after)
+
+    async def last_by_session(
+        self, session_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, ChatMessage]:
+        """The newest live message of each session, in one statement."""
+        if not session_ids:
+            return {}
+        ranked = (
+            select(
+                ChatMessage.id.label("id"),
+                func.row_number()
+                .over(
+                    partition_by=ChatMessage.session_id,
+                    order_by=(ChatMessage.created_at.desc(), ChatMessage.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(ChatMessage.session_id.in_(session_ids), ChatMessage.deleted_at.is_(None))
+            .subquery()
+        )
+        rows = await self.session.scalars(
+            select(ChatMessage)
+            .join(ranked, ChatMessage.id == ranked.c.id)
+            .where(ranked.c.rank == 1)
+        )
+        return {row.session_id: row for row in rows}
+
+
+class ChatFeedbackRepository(Repository[ChatFeedback]):
+    model = ChatFeedback

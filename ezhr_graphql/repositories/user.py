@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from ezhr_graphql.models import User
+from ezhr_graphql.repositories.base import DATETIME, UUID, Keyset, Page, Repository, key
+
+USERS_KEYSET = Keyset(key(User.created_at, DATETIME), key(User.id, UUID))
+
+
+class UserRepository(Repository[User]):
+    model = User
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self.session.scalar(select(User).where(User.email == email.lower()))
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(User)) or 0)
+
+    async def page(self, first: int, after: str | None) -> Page[User]:
+        return await USERS_KEYSET.page(self.session, select(User), first, after)

@@ -1,0 +1,1 @@
+"""Business rules. Services raise domain errors, never commit, never import the API."""

@@ -1,0 +1,145 @@
+"""Agents: admins configure them; members use the ones visible to them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ezhr_graphql.errors import ConflictError, InvalidInputError, NotFoundError
+from ezhr_graphql.models import Agent, Visibility
+from ezhr_graphql.models.agent import MAX_STARTER_MESSAGES
+from ezhr_graphql.models.types import DESCRIPTION_LENGTH, NAME_LENGTH
+from ezhr_graphql.repositories.agent import AgentRepository
+from ezhr_graphql.repositories.ai_model import EmbeddingModelRepository, LlmModelRepository
+from ezhr_graphql.repositories.base import Page
+from ezhr_graphql.services import validation
+from ezhr_graphql.services.actor import Actor
+
+MAX_SYSTEM_PROMPT_LENGTH = 20_000
+MAX_STARTER_MESSAGE_LENGTH = 500
+MAX_TOP_K = 50
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFields:
+    """Fields of an agent; ``None`` means "leave unchanged" on update."""
+
+    name: str | None = None
+    description: str | None = None
+    system_prompt: str | None = None
+    starter_messages: list[str] | None = None
+    llm_model_id: uuid.UUID | None = None
+    embedding_model_id: uuid.UUID | None = None
+    temperature: float | None = None
+    top_k: int | None = None
+    visibility: Visibility | None = None
+
+    def cleaned(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if self.name is not None:
+            values["name"] = validation.text("name", self.name, NAME_LENGTH)
+        if self.description is not None:
+            values["description"] = validation.text(
+                "description", self.description, DESCRIPTION_LENGTH, required=False
+            )
+        if self.system_prompt is not None:
+            values["system_prompt"] = validation.text(
+                "systemPrompt", self.system_prompt, MAX_SYSTEM_PROMPT_LENGTH, required=False
+            )
+        if self.starter_messages is not None:
+            if len(self.starter_messages) > MAX_STARTER_MESSAGES:
+                raise InvalidInputError(
+                    "starterMessages",
+                    f"an agent has at most {MAX_STARTER_MESSAGES} starter messages",
+                )
+            values["starter_messages"] = [
+                validation.text("starterMessages", m, MAX_STARTER_MESSAGE_LENGTH)
+                for m in self.starter_messages
+            ]
+        if self.temperature is not None:
+            values["temperature"] = validation.number("temperature", self.temperature, 0.0, 2.0)
+        if self.top_k is not None:
+            values["top_k"] = validation.integer("topK", self.top_k, 1, MAX_TOP_K)
+        if self.visibility is not None:
+            values["visibility"] = self.visibility
+        if self.llm_model_id is not None:
+            values["llm_model_id"] = self.llm_model_id
+        if self.embedding_model_id is not None:
+            values["embedding_model_id"] = self.embedding_model_id
+        return values
+
+
+class AgentService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.agents = AgentRepository.from_session(session)
+        self.llm_models = LlmModelRepository.from_session(session)
+        self.embedding_models = EmbeddingModelRepository.from_session(session)
+
+    async def get(self, actor: Actor, id: uuid.UUID) -> Agent:
+        """Raises:
+        NotFoundError: no such agent, or it is private and not the actor's.
+        """
+        agent = await self.agents.get_visible(id, actor.id, actor.is_admin)
+        if agent is None:
+            raise NotFoundError("Agent", id)
+        return agent
+
+    async def page(self, actor: Actor, first: int, after: str | None) -> Page[Agent]:
+        return await self.agents.page_visible(actor.id, actor.is_admin, first, after)
+
+    async def _check_references(self, values: dict[str, Any]) -> None:
+        if "llm_model_id" in values and await self.llm_models.get(values["llm_model_id"]) is None:
+            raise InvalidInputError("llmModelId", "llmModelId does not name an LLM model")
+        if (
+            "embedding_model_id" in values
+            and await self.embedding_models.get(values["embedding_model_id"]) is None
+        ):
+            raise InvalidInputError(
+                "embeddingModelId", "embeddingModelId does not name an embedding model"
+            )
+
+    async def _unique_name(self, name: str, current: Agent | None = None) -> None:
+        existing = await self.agents.get_by_name(name)
+        if existing is not None and existing is not current:
+            raise ConflictError(f"An agent named {name!r} exists", field="name")
+
+    async def create(self, actor: Actor, fields: AgentFields) -> Agent:
+        """Raises:
+        ForbiddenError, InvalidInputError, ConflictError.
+        """
+        actor.require_admin()
+        values = fields.cleaned()
+        for required in ("name", "llm_model_id", "embedding_model_id"):
+            if required not in values:
+                field = validation.camel(required)
+                raise InvalidInputError(field, f"{field} is required")
+        await self._check_references(values)
+        await self._unique_name(values["name"])
+        agent = self.agents.add(Agent(owner_id=actor.id, **values))
+        await self.agents.flush()
+        return agent
+
+    async def update(self, actor: Actor, id: uuid.UUID, fields: AgentFields) -> Agent:
+        actor.require_admin()
+        values = fields.cleaned()
+        agent = await self.get(actor, id)
+        await self._check_references(values)
+        if "name" in values:
+            await self._unique_name(values["name"], agent)
+        for name, value in values.items():
+            setattr(agent, name, value)
+        await self.agents.flush()
+        return agent
+
+    async def set_starter_messages(self, actor: Actor, id: uuid.UUID, messages: list[str]) -> Agent:
+        return await self.update(actor, id, AgentFields(starter_messages=messages))
+
+    async def delete(self, actor: Actor, id: uuid.UUID) -> Agent:
+        actor.require_admin()
+        agent = await self.get(actor, id)
+        agent.soft_delete()
+        await self.agents.flush()
+        return agent

@@ -1,0 +1,193 @@
+"""The model catalogue: embedding models and LLMs that agents are configured with."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, fields
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ezhr_graphql.errors import ConflictError, InvalidInputError, NotFoundError
+from ezhr_graphql.models import EmbeddingModel, LlmModel
+from ezhr_graphql.models.types import DESCRIPTION_LENGTH, NAME_LENGTH, URL_LENGTH
+from ezhr_graphql.repositories.agent import AgentRepository
+from ezhr_graphql.repositories.ai_model import (
+    EmbeddingModelRepository,
+    LlmModelRepository,
+    _NamedRepository,
+)
+from ezhr_graphql.repositories.base import Page
+from ezhr_graphql.services import validation
+from ezhr_graphql.services.actor import Actor
+
+EMBEDDING_PROVIDERS = ("local", "openai", "azure_openai", "ollama", "openai_like")
+LLM_PROVIDERS = ("local", "openai", "azure_openai", "openai_like", "ollama")
+MAX_DIMENSIONS = 16384
+MAX_CONTEXT_WINDOW = 10_000_000
+
+R = TypeVar("R", EmbeddingModel, LlmModel)
+
+
+def _provider(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InvalidInputError("provider", f"provider must be one of {', '.join(allowed)}")
+    return value
+
+
+def _base_url(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    url = validation.text("baseUrl", value, URL_LENGTH)
+    if not url.startswith(("http://", "https://")):
+        raise InvalidInputError("baseUrl", "baseUrl must be an http(s) URL")
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingModelFields:
+    """Fields of an embedding model; ``None`` means "leave unchanged" on update."""
+
+    name: str | None = None
+    description: str | None = None
+    provider: str | None = None
+    model_name: str | None = None
+    dimensions: int | None = None
+
+    def cleaned(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if self.name is not None:
+            values["name"] = validation.text("name", self.name, NAME_LENGTH)
+        if self.description is not None:
+            values["description"] = validation.text(
+                "description", self.description, DESCRIPTION_LENGTH, required=False
+            )
+        if self.provider is not None:
+            values["provider"] = _provider(self.provider, EMBEDDING_PROVIDERS)
+        if self.model_name is not None:
+            values["model_name"] = validation.text("modelName", self.model_name, NAME_LENGTH)
+        if self.dimensions is not None:
+            values["dimensions"] = validation.integer(
+                "dimensions", self.dimensions, 1, MAX_DIMENSIONS
+            )
+        return values
+
+
+@dataclass(frozen=True, slots=True)
+class LlmModelFields:
+    name: str | None = None
+    description: str | None = None
+    provider: str | None = None
+    model_name: str | None = None
+    base_url: str | None = None
+    context_window: int | None = None
+    secret_ref: str | None = None
+
+    def cleaned(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if self.name is not None:
+            values["name"] = validation.text("name", self.name, NAME_LENGTH)
+        if self.description is not None:
+            values["description"] = validation.text(
+                "description", self.description, DESCRIPTION_LENGTH, required=False
+            )
+        if self.provider is not None:
+            values["provider"] = _provider(self.provider, LLM_PROVIDERS)
+        if self.model_name is not None:
+            values["model_name"] = validation.text("modelName", self.model_name, NAME_LENGTH)
+        if self.base_url is not None:
+            values["base_url"] = _base_url(self.base_url)
+        if self.context_window is not None:
+            values["context_window"] = validation.integer(
+                "contextWindow", self.context_window, 256, MAX_CONTEXT_WINDOW
+            )
+        if self.secret_ref is not None:
+            values["secret_ref"] = (
+                validation.text("secretRef", self.secret_ref, NAME_LENGTH, required=False) or None
+            )
+        return values
+
+
+class _CatalogService(Generic[R]):
+    """Create/read/update/delete shared by both catalogues (admins write, all read)."""
+
+    entity: str
+    required: tuple[str, ...]
+    repo: _NamedRepository[R]
+    model: type[R]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.agents = AgentRepository.from_session(session)
+
+    async def get(self, actor: Actor, id: uuid.UUID) -> R:
+        row = await self.repo.get(id)
+        if row is None:
+            raise NotFoundError(self.entity, id)
+        return row
+
+    async def page(self, actor: Actor, first: int, after: str | None) -> Page[R]:
+        return await self.repo.page(first, after)
+
+    async def _unique_name(self, name: str, current: R | None = None) -> None:
+        existing = await self.repo.get_by_name(name)
+        if existing is not None and existing is not current:
+            raise ConflictError(f"A {self.entity.lower()} named {name!r} exists", field="name")
+
+    async def create(self, actor: Actor, values: dict[str, Any]) -> R:
+        actor.require_admin()
+        for name in self.required:
+            if name not in values:
+                field = validation.camel(name)
+                raise InvalidInputError(field, f"{field} is required")
+        await self._unique_name(values["name"])
+        row = self.repo.add(self.model(**values))
+        await self.repo.flush()
+        return row
+
+    async def update(self, actor: Actor, id: uuid.UUID, values: dict[str, Any]) -> R:
+        actor.require_admin()
+        row = await self.get(actor, id)
+        if "name" in values:
+            await self._unique_name(values["name"], row)
+        for name, value in values.items():
+            setattr(row, name, value)
+        await self.repo.flush()
+        return row
+
+    async def delete(self, actor: Actor, id: uuid.UUID) -> R:
+        actor.require_admin()
+        row = await self.get(actor, id)
+        if await self._in_use(id):
+            raise ConflictError(f"This {self.entity.lower()} is used by an agent")
+        row.soft_delete()
+        await self.repo.flush()
+        return row
+
+    async def _in_use(self, id: uuid.UUID) -> bool:
+        raise NotImplementedError
+
+
+class EmbeddingModelService(_CatalogService[EmbeddingModel]):
+    entity = "Embedding model"
+    model = EmbeddingModel
+    required = tuple(f.name for f in fields(EmbeddingModelFields) if f.name != "description")
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self.repo = EmbeddingModelRepository.from_session(session)
+
+    async def _in_use(self, id: uuid.UUID) -> bool:
+        return await self.agents.uses_model(embedding_model_id=id)
+
+
+class LlmModelService(_CatalogService[LlmModel]):
+    entity = "LLM model"
+    model = LlmModel
+    required = ("name", "provider", "model_name")
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self.repo = LlmModelRepository.from_session(session)
+
+    async def _in_use(self, id: uuid.UUID) -> bool:
+        return await self.agents.uses_model(llm_model_id=id)

@@ -1,0 +1,121 @@
+"""Accounts: registration, login, and administration of users."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ezhr_graphql.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from ezhr_graphql.models import Role, User
+from ezhr_graphql.models.types import NAME_LENGTH
+from ezhr_graphql.repositories.base import Page
+from ezhr_graphql.repositories.user import UserRepository
+from ezhr_graphql.services import validation
+from ezhr_graphql.services.actor import Actor
+from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
+
+MAX_PASSWORD_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user: User
+    token: str
+    expires_at: datetime
+
+
+class UserService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        hasher: PasswordHasher,
+        tokens: TokenIssuer,
+        min_password_length: int = 8,
+    ) -> None:
+        self.users = UserRepository.from_session(session)
+        self.hasher = hasher
+        self.tokens = tokens
+        self.min_password_length = min_password_length
+
+    def _password(self, password: str) -> str:
+        if len(password) < self.min_password_length:
+            raise InvalidInputError(
+                "password", f"password must be at least {self.min_password_length} characters"
+            )
+        if len(password) > MAX_PASSWORD_LENGTH:
+            raise InvalidInputError(
+                "password", f"password must be at most {MAX_PASSWORD_LENGTH} characters"
+            )
+        return password
+
+    async def register(
+        self, email: str, password: str, display_name: str | None = None, role: Role = Role.MEMBER
+    ) -> Session:
+        """Create an account and log it in.
+
+        Raises:
+            InvalidInputError: malformed email, weak password, over-long name.
+            ConflictError: the email is already registered.
+        """
+        address = validation.email("email", email)
+        name = validation.text("displayName", display_name or address.split("@")[0], NAME_LENGTH)
+        secret = self._password(password)
+        if await self.users.get_by_email(address) is not None:
+            raise ConflictError("This email is already registered", field="email")
+        user = self.users.add(
+            User(
+                email=address,
+                display_name=name,
+                password_hash=await self.hasher.hash(secret),
+                role=role,
+            )
+        )
+        await self.users.flush()
+        return self._session(user)
+
+    async def login(self, email: str, password: str) -> Session:
+        """Raises:
+        AuthenticationError: unknown email or wrong password (indistinguishable).
+        """
+        user = await self.users.get_by_email(email.strip().lower())
+        if user is None or not await self.hasher.verify(user.password_hash, password):
+            raise AuthenticationError("Invalid email or password")
+        return self._session(user)
+
+    def _session(self, user: User) -> Session:
+        token, expires = self.tokens.issue(user.id, user.role)
+        return Session(user=user, token=token, expires_at=expires)
+
+    async def page(self, actor: Actor, first: int, after: str | None) -> Page[User]:
+        actor.require_admin()
+        return await self.users.page(first, after)
+
+    async def _target(self, actor: Actor, user_id: uuid.UUID) -> User:
+        actor.require_admin()
+        user = await self.users.get(user_id)
+        if user is None:
+            raise NotFoundError("User", user_id)
+        if user.id == actor.id:
+            raise PermissionDeniedError("Administrators cannot change or delete themselves")
+        return user
+
+    async def set_role(self, actor: Actor, user_id: uuid.UUID, role: Role) -> User:
+        user = await self._target(actor, user_id)
+        user.role = role
+        await self.users.flush()
+        return user
+
+    async def delete(self, actor: Actor, user_id: uuid.UUID) -> User:
+        user = await self._target(actor, user_id)
+        user.soft_delete()
+        await self.users.flush()
+        return user

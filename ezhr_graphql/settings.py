@@ -1,0 +1,137 @@
+"""One settings tree for the whole service, read from the environment.
+
+Variables use the ``EZHR_`` prefix and ``__`` between nested sections, e.g.
+``EZHR_DATABASE__URL`` or ``EZHR_AUTH__SECRET_KEY``. ``DATABASE_URL`` is accepted as
+well for platforms that inject it under that name.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ezhr.db"
+# Used only when EZHR_ENV=development (the default) and no key is configured, so the
+# embedded server starts with one command; any other environment must set its own key.
+DEVELOPMENT_SECRET_KEY = "ezhr-development-only-signing-key-change-me"  # noqa: S105
+DEVELOPMENT_ADMIN_PASSWORD = "admin-password"  # noqa: S105
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = DEFAULT_DATABASE_URL
+    echo: bool = False
+    pool_size: int = Field(default=10, ge=1)
+    max_overflow: int = Field(default=10, ge=0)
+
+
+class AuthSettings(BaseModel):
+    secret_key: SecretStr | None = None
+    algorithm: str = "HS256"
+    token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    issuer: str = "ezhr-graphql"
+    min_password_length: int = Field(default=8, ge=1)
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = Field(default=1, ge=1)
+    access_log: bool = False
+
+
+class GraphQLSettings(BaseModel):
+    graphiql: bool | None = None
+    max_depth: int = Field(default=12, ge=1)
+    max_aliases: int = Field(default=30, ge=1)
+    max_page_size: int = Field(default=100, ge=1)
+    parser_cache_size: int = Field(default=512, ge=0)
+    validation_cache_size: int = Field(default=512, ge=0)
+
+
+class SeedSettings(BaseModel):
+    admin_email: str = "admin@example.com"
+    admin_password: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="EZHR_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    log_level: str = "INFO"
+    database: DatabaseSettings = DatabaseSettings()
+    auth: AuthSettings = AuthSettings()
+    server: ServerSettings = ServerSettings()
+    graphql: GraphQLSettings = GraphQLSettings()
+    seed: SeedSettings = SeedSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_database_url(cls, data: Any) -> Any:
+        """Take the conventional ``DATABASE_URL`` when no ``EZHR_DATABASE__URL`` is set."""
+        url = os.environ.get("DATABASE_URL")
+        if not url or not isinstance(data, dict):
+            return data
+        database = data.get("database")
+        if isinstance(database, dict):
+            if "url" not in database:
+                return {**data, "database": {**database, "url": url}}
+            return data
+        if database is None:
+            return {**data, "database": {"url": url}}
+        return data
+
+    @model_validator(mode="after")
+    def _secrets_outside_development(self) -> Settings:
+        if self.env is Environment.DEVELOPMENT:
+            return self
+        if self.auth.secret_key is None:
+            raise ValueError("EZHR_AUTH__SECRET_KEY must be set outside development")
+        if len(self.auth.secret_key.get_secret_value()) < 32:
+            raise ValueError("EZHR_AUTH__SECRET_KEY must be at least 32 characters")
+        return self
+
+    @property
+    def signing_key(self) -> str:
+        if self.auth.secret_key is not None:
+            return self.auth.secret_key.get_secret_value()
+        return DEVELOPMENT_SECRET_KEY
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        if self.graphql.graphiql is not None:
+            return self.graphql.graphiql
+        return self.env is not Environment.PRODUCTION
+
+    @property
+    def seed_admin_password(self) -> str | None:
+        if self.seed.admin_password is not None:
+            return self.seed.admin_password.get_secret_value()
+        if self.env is Environment.DEVELOPMENT:
+            return DEVELOPMENT_ADMIN_PASSWORD
+        return None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
