@@ -32,7 +32,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
     async def readyz(_: Request) -> JSONResponse:
         try:
             await container.db.ping()
-        except Exception:  # noqa: BLE001 - any failure means "not ready"
+        except Exception:
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "up"})
 

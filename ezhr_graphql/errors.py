@@ -30,7 +30,7 @@ class PermissionDeniedError(DomainError):
 class ConflictError(DomainError):
     """The change clashes with existing data (e.g. a duplicate name)."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str = "id") -> None:
         super().__init__(message)
         self.field = field
 

@@ -6,11 +6,11 @@ import asyncio
 import io
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alembic import command
 from ezhr_graphql.settings import PROJECT_ROOT
 
 ALEMBIC_DIR = PROJECT_ROOT / "alembic"
@@ -21,7 +21,7 @@ def alembic_config(url: str | None = None, *, stdout: io.StringIO | None = None)
     config = Config(stdout=stdout) if stdout is not None else Config()
     config.set_main_option("script_location", str(ALEMBIC_DIR))
     config.set_main_option("file_template", FILE_TEMPLATE)
-    config.set_main_option("prepend_sys_path", str(PROJECT_ROOT))
+    config.set_main_option("path_separator", "os")
     if url is not None:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config

@@ -31,6 +31,9 @@ class Environment(StrEnum):
 
 class DatabaseSettings(BaseModel):
     url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL only: the schema to work in (sets search_path), e.g. to share a
+    # database between environments.
+    schema_name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     echo: bool = False
     pool_size: int = Field(default=10, ge=1)
     max_overflow: int = Field(default=10, ge=0)

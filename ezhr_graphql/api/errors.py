@@ -63,8 +63,9 @@ class PermissionDenied(UserError):
 
 @strawberry.type(description="The change clashes with existing data, e.g. a duplicate name.")
 class Conflict(UserError):
-    field: str | None = strawberry.field(
-        default=None, description="The input field that clashes, when one does."
+    field: str = strawberry.field(
+        description="The argument or input field that clashes (`id` when the object "
+        "itself is in use, `input` when the clash cannot be narrowed down)."
     )
 
 
@@ -73,7 +74,9 @@ class InvalidCredentials(UserError):
     pass
 
 
-UserErrorType = NotFound | InvalidInput | PermissionDenied | Conflict | InvalidCredentials
+# Every result union carries these, so any domain error a service raises can be
+# returned whatever the operation.
+UserErrorType = NotFound | InvalidInput | PermissionDenied | Conflict
 
 
 def from_domain(exc: DomainError) -> UserErrorType:
@@ -84,9 +87,7 @@ def from_domain(exc: DomainError) -> UserErrorType:
         return InvalidInput(message=exc.message, code=ErrorCode.INVALID_INPUT, field=exc.field)
     if isinstance(exc, ConflictError):
         return Conflict(message=exc.message, code=ErrorCode.CONFLICT, field=exc.field)
-    if isinstance(exc, AuthenticationError):
-        return InvalidCredentials(message=exc.message, code=ErrorCode.INVALID_CREDENTIALS)
-    if isinstance(exc, (PermissionDeniedError, ForbiddenError)):
+    if isinstance(exc, (PermissionDeniedError, ForbiddenError, AuthenticationError)):
         return PermissionDenied(message=exc.message, code=ErrorCode.PERMISSION_DENIED)
     raise TypeError(f"unmapped domain error {type(exc).__name__}")  # pragma: no cover
 

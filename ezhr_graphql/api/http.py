@@ -131,8 +131,8 @@ async def read_params(request: Request) -> dict[str, Any]:
 def _is_request_error(result: ExecutionResult) -> bool:
     # Errors before execution (parse, validation, variable coercion) carry no path;
     # a field error always does, even when it nulls the whole `data`.
-    return result.data is None and bool(result.errors) and all(
-        not e.path for e in result.errors or ()
+    return (
+        result.data is None and bool(result.errors) and all(not e.path for e in result.errors or ())
     )
 
 

@@ -40,4 +40,8 @@ async def write(ctx: Context, action: Callable[[AsyncSession], Awaitable[T]]) ->
     except IntegrityError:
         # A concurrent request won a uniqueness race the service had checked for.
         logger.info("integrity conflict", exc_info=True)
-        return Conflict(message="The change conflicts with existing data", code=ErrorCode.CONFLICT)
+        return Conflict(
+            message="The change conflicts with existing data",
+            code=ErrorCode.CONFLICT,
+            field="input",
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import strawberry
 from graphql import GraphQLError
@@ -15,6 +16,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.types import ExecutionContext
 
 from ezhr_graphql.api.agents.mutations import AgentMutations
 from ezhr_graphql.api.agents.queries import AgentQueries
@@ -65,18 +67,32 @@ def _ignore_introspection(context: IgnoreContext) -> bool:
     return context.field_name.startswith("__")
 
 
-def extensions(settings: GraphQLSettings) -> list[SchemaExtension | type[SchemaExtension]]:
+def extensions(settings: GraphQLSettings) -> list[Callable[[], SchemaExtension]]:
+    """Factories: Strawberry builds fresh extensions per request (the parser and
+    validation caches live at module level, so they still span requests)."""
     return [
-        ParserCache(maxsize=settings.parser_cache_size),
-        QueryDepthLimiter(max_depth=settings.max_depth, should_ignore=_ignore_introspection),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        ValidationCache(maxsize=settings.validation_cache_size),
-        LoggedMaskErrors(should_mask_error=_is_unexpected),
+        lambda: ParserCache(maxsize=settings.parser_cache_size),
+        lambda: QueryDepthLimiter(
+            max_depth=settings.max_depth, should_ignore=_ignore_introspection
+        ),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: ValidationCache(maxsize=settings.validation_cache_size),
+        lambda: LoggedMaskErrors(should_mask_error=_is_unexpected),
     ]
 
 
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Client mistakes (syntax, validation, typed errors) are not server faults;
+        # unexpected exceptions are logged by LoggedMaskErrors with their traceback.
+        for error in errors:
+            logger.debug("graphql error: %s", error.message)
+
+
 def build_schema(settings: GraphQLSettings | None = None) -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         extensions=extensions(settings or GraphQLSettings()),

@@ -41,5 +41,7 @@ class GraphQLWebSocketView(GraphQL[Context, None]):
                 self.container, token_from_params(context.connection_params)
             )
         except BadCredentials as exc:
-            raise ConnectionRejectionError({"code": "UNAUTHENTICATED", "message": str(exc)}) from exc
+            raise ConnectionRejectionError(
+                {"code": "UNAUTHENTICATED", "message": str(exc)}
+            ) from exc
         return None

@@ -28,6 +28,8 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         # aiosqlite waits on a locked database instead of failing at once.
         kwargs["connect_args"] = {"timeout": 30}
     else:
+        if settings.schema_name and url.get_backend_name() == "postgresql":
+            kwargs["connect_args"] = {"server_settings": {"search_path": settings.schema_name}}
         kwargs["pool_size"] = settings.pool_size
         kwargs["max_overflow"] = settings.max_overflow
     engine = create_async_engine(url, **kwargs)

@@ -10,7 +10,7 @@ class _NamedRepository(Repository[M]):
     keyset: Keyset
 
     async def get_by_name(self, name: str) -> M | None:
-        return await self.session.scalar(select(self.model).where(self.model.name == name))  # type: ignore[attr-defined]
+        return await self.session.scalar(select(self.model).where(self.model.name == name))  # type: ignore[attr-defined,arg-type]
 
     async def page(self, first: int, after: str | None) -> Page[M]:
         return await self.keyset.page(self.session, select(self.model), first, after)

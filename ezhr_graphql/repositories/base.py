@@ -32,7 +32,7 @@ class Repository(Generic[M]):
         return cls(session)
 
     async def get(self, id: uuid.UUID) -> M | None:
-        return await self.session.scalar(select(self.model).where(self.model.id == id))  # type: ignore[attr-defined]
+        return await self.session.scalar(select(self.model).where(self.model.id == id))  # type: ignore[attr-defined,arg-type]
 
     async def get_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, M]:
         if not ids:

@@ -60,7 +60,7 @@ class Agent:
             starter_messages=list(row.starter_messages),
             temperature=row.temperature,
             top_k=row.top_k,
-            visibility=Visibility(row.visibility.value),
+            visibility=Visibility[row.visibility.name],
             created_at=row.created_at,
             updated_at=row.updated_at,
             llm_model_id=row.llm_model_id,
@@ -94,7 +94,7 @@ class CreateAgentInput:
             embedding_model_id=parse_optional_id(self.embedding_model_id, "embeddingModelId"),
             temperature=self.temperature,
             top_k=self.top_k,
-            visibility=VisibilityModel(self.visibility.value),
+            visibility=VisibilityModel[self.visibility.name],
         )
 
 
@@ -124,7 +124,7 @@ class UpdateAgentInput:
             embedding_model_id=parse_optional_id(self.embedding_model_id, "embeddingModelId"),
             temperature=self.temperature,
             top_k=self.top_k,
-            visibility=None if self.visibility is None else VisibilityModel(self.visibility.value),
+            visibility=None if self.visibility is None else VisibilityModel[self.visibility.name],
         )
 
 
@@ -133,6 +133,6 @@ AgentResult = Annotated[
     strawberry.union("AgentResult", description="An agent, or why not."),
 ]
 AgentConnectionResult = Annotated[
-    Connection[Agent] | InvalidInput,
+    Connection[Agent] | NotFound | InvalidInput | PermissionDenied | Conflict,
     strawberry.union("AgentConnectionResult", description="A page of agents."),
 ]

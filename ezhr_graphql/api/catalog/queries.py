@@ -27,7 +27,10 @@ T = TypeVar("T")
 
 
 async def _get(
-    info: Info, service: Callable[[AsyncSession], Any], id: strawberry.ID, convert: Callable[[Any], T]
+    info: Info,
+    service: Callable[[AsyncSession], Any],
+    id: strawberry.ID,
+    convert: Callable[[Any], T],
 ) -> T | UserErrorType:
     ctx = info.context
     actor = ctx.require_actor()
@@ -50,7 +53,7 @@ async def _page(
 
     async def action(session: AsyncSession) -> Connection[T]:
         page = await service(session).page(actor, ctx.page_size(first), after)
-        return Connection.of(page, convert)  # type: ignore[return-value]
+        return Connection.of(page, convert)
 
     return await resolve.read(ctx, action)
 
@@ -61,7 +64,7 @@ class CatalogQueries:
     async def embedding_models(
         self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> EmbeddingModelConnectionResult:
-        return await _page(info, EmbeddingModelService, first, after, EmbeddingModel.from_model)  # type: ignore[return-value]
+        return await _page(info, EmbeddingModelService, first, after, EmbeddingModel.from_model)
 
     @strawberry.field(description="One embedding model.")
     async def embedding_model(self, info: Info, id: strawberry.ID) -> EmbeddingModelResult:
@@ -71,7 +74,7 @@ class CatalogQueries:
     async def llm_models(
         self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> LlmModelConnectionResult:
-        return await _page(info, LlmModelService, first, after, LlmModel.from_model)  # type: ignore[return-value]
+        return await _page(info, LlmModelService, first, after, LlmModel.from_model)
 
     @strawberry.field(description="One LLM.")
     async def llm_model(self, info: Info, id: strawberry.ID) -> LlmModelResult:

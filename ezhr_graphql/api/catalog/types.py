@@ -76,7 +76,9 @@ class LlmModel:
 @strawberry.input(description="A new embedding model.")
 class CreateEmbeddingModelInput:
     name: str = strawberry.field(description="Unique display name.")
-    provider: str = strawberry.field(description="local, openai, azure_openai, ollama or openai_like.")
+    provider: str = strawberry.field(
+        description="local, openai, azure_openai, ollama or openai_like."
+    )
     model_name: str = strawberry.field(description="The provider's name for the model.")
     dimensions: int = strawberry.field(description="Length of its vectors.")
     description: str = strawberry.field(default="", description="What it is for.")
@@ -112,7 +114,9 @@ class UpdateEmbeddingModelInput:
 @strawberry.input(description="A new LLM.")
 class CreateLlmModelInput:
     name: str = strawberry.field(description="Unique display name.")
-    provider: str = strawberry.field(description="local, openai, azure_openai, openai_like or ollama.")
+    provider: str = strawberry.field(
+        description="local, openai, azure_openai, openai_like or ollama."
+    )
     model_name: str = strawberry.field(description="The provider's name for the model.")
     description: str = strawberry.field(default="", description="What it is for.")
     base_url: str | None = strawberry.field(default=None, description="Endpoint, when self-hosted.")
@@ -167,10 +171,10 @@ LlmModelResult = Annotated[
     strawberry.union("LlmModelResult", description="An LLM, or why not."),
 ]
 EmbeddingModelConnectionResult = Annotated[
-    Connection[EmbeddingModel] | InvalidInput,
+    Connection[EmbeddingModel] | NotFound | InvalidInput | PermissionDenied | Conflict,
     strawberry.union("EmbeddingModelConnectionResult", description="A page of embedding models."),
 ]
 LlmModelConnectionResult = Annotated[
-    Connection[LlmModel] | InvalidInput,
+    Connection[LlmModel] | NotFound | InvalidInput | PermissionDenied | Conflict,
     strawberry.union("LlmModelConnectionResult", description="A page of LLMs."),
 ]

@@ -68,7 +68,9 @@ class ChatQueries:
         actor = ctx.require_actor()
 
         async def action(session: AsyncSession) -> ChatSession:
-            return ChatSession.from_model(await ChatSessionService(session).get(actor, parse_id(id)))
+            return ChatSession.from_model(
+                await ChatSessionService(session).get(actor, parse_id(id))
+            )
 
         return await resolve.read(ctx, action)
 

@@ -65,9 +65,9 @@ class ChatMessage:
     def from_model(cls, row: ChatMessageRow) -> Self:
         return cls(
             id=gid(row.id),
-            role=MessageRole(row.role.value),
+            role=MessageRole[row.role.name],
             content=row.content,
-            status=MessageStatus(row.status.value),
+            status=MessageStatus[row.status.name],
             parent_id=None if row.parent_id is None else gid(row.parent_id),
             prompt_tokens=row.prompt_tokens,
             completion_tokens=row.completion_tokens,
@@ -77,7 +77,7 @@ class ChatMessage:
 
 
 MessageConnectionResult = Annotated[
-    Connection[ChatMessage] | NotFound | InvalidInput,
+    Connection[ChatMessage] | NotFound | InvalidInput | PermissionDenied | Conflict,
     strawberry.union("ChatMessageConnectionResult", description="A page of messages, or why not."),
 ]
 
@@ -152,9 +152,7 @@ class ChatSessionFilter:
 class CreateChatSessionInput:
     agent_id: strawberry.ID = strawberry.field(description="The agent to talk to.")
     title: str | None = strawberry.field(default=None, description="Optional title.")
-    folder_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Optional folder."
-    )
+    folder_id: strawberry.ID | None = strawberry.field(default=None, description="Optional folder.")
 
 
 ChatSessionResult = Annotated[
@@ -162,14 +160,14 @@ ChatSessionResult = Annotated[
     strawberry.union("ChatSessionResult", description="A chat session, or why not."),
 ]
 ChatSessionConnectionResult = Annotated[
-    Connection[ChatSession] | InvalidInput,
+    Connection[ChatSession] | NotFound | InvalidInput | PermissionDenied | Conflict,
     strawberry.union("ChatSessionConnectionResult", description="A page of chat sessions."),
 ]
 FolderResult = Annotated[
-    Folder | NotFound | InvalidInput,
+    Folder | NotFound | InvalidInput | PermissionDenied | Conflict,
     strawberry.union("FolderResult", description="A folder, or why not."),
 ]
 FolderConnectionResult = Annotated[
-    Connection[Folder] | InvalidInput,
+    Connection[Folder] | NotFound | InvalidInput | PermissionDenied | Conflict,
     strawberry.union("FolderConnectionResult", description="A page of folders."),
 ]

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.api import resolve
 from ezhr_graphql.api.context import Info
+from ezhr_graphql.api.errors import ErrorCode, InvalidCredentials
 from ezhr_graphql.api.results import Deleted, DeleteResult
 from ezhr_graphql.api.scalars import gid, parse_id
 from ezhr_graphql.api.users.types import (
@@ -18,6 +19,7 @@ from ezhr_graphql.api.users.types import (
     User,
     UserResult,
 )
+from ezhr_graphql.errors import AuthenticationError
 from ezhr_graphql.services.users import Session
 
 
@@ -46,10 +48,15 @@ class UserMutations:
     async def login(self, info: Info, email: str, password: str) -> LoginResult:
         ctx = info.context
 
-        async def action(session: AsyncSession) -> AuthPayload:
-            return _auth(await ctx.container.users(session).login(email, password))
+        async def action(session: AsyncSession) -> AuthPayload | InvalidCredentials:
+            try:
+                return _auth(await ctx.container.users(session).login(email, password))
+            except AuthenticationError as exc:
+                return InvalidCredentials(message=exc.message, code=ErrorCode.INVALID_CREDENTIALS)
 
-        return await resolve.read(ctx, action)
+        result = await resolve.read(ctx, action)
+        assert isinstance(result, AuthPayload | InvalidCredentials)  # login raises nothing else
+        return result
 
     @strawberry.mutation(description="Change a user's role (admins only, not their own).")
     async def set_user_role(self, info: Info, user_id: strawberry.ID, role: Role) -> UserResult:

@@ -40,10 +40,7 @@ class UserQueries:
         actor = ctx.require_admin()
 
         async def action(session: AsyncSession) -> Connection[User]:
-            size = validation.page_size(
-                "first", first, ctx.container.settings.graphql.max_page_size
-            )
-            page = await ctx.container.users(session).page(actor, size, after)
+            page = await ctx.container.users(session).page(actor, ctx.page_size(first), after)
             return Connection[User].of(page, User.from_model)
 
         return await resolve.read(ctx, action)

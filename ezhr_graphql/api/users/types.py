@@ -25,7 +25,7 @@ class Role(Enum):
     MEMBER = strawberry.enum_value("MEMBER", description="Chats with the agents visible to them.")
 
     def to_model(self) -> RoleModel:
-        return RoleModel(self.value)
+        return RoleModel[self.name]
 
 
 @strawberry.type(description="A person who uses the assistant.")
@@ -42,7 +42,7 @@ class User:
             id=gid(row.id),
             email=row.email,
             display_name=row.display_name,
-            role=Role(row.role.value),
+            role=Role[row.role.name],
             created_at=row.created_at,
         )
 
@@ -67,7 +67,7 @@ class RegisterInput:
 
 
 RegisterResult = Annotated[
-    AuthPayload | InvalidInput | Conflict,
+    AuthPayload | NotFound | InvalidInput | PermissionDenied | Conflict,
     strawberry.union("RegisterResult", description="Result of `register`."),
 ]
 LoginResult = Annotated[
@@ -75,10 +75,10 @@ LoginResult = Annotated[
     strawberry.union("LoginResult", description="Result of `login`."),
 ]
 UserResult = Annotated[
-    User | NotFound | InvalidInput | PermissionDenied,
+    User | NotFound | InvalidInput | PermissionDenied | Conflict,
     strawberry.union("UserResult", description="A user, or why it could not be changed."),
 ]
 UserConnectionResult = Annotated[
-    Connection[User] | InvalidInput,
+    Connection[User] | NotFound | InvalidInput | PermissionDenied | Conflict,
     strawberry.union("UserConnectionResult", description="A page of users."),
 ]

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import delete, event
+from starlette.applications import Starlette
+
+from ezhr_graphql import migrations
+from ezhr_graphql.app import create_app
+from ezhr_graphql.container import Container
+from ezhr_graphql.db import Base
+from ezhr_graphql.models import Role
+from ezhr_graphql.settings import Environment, Settings
+from tests.databases import TestDatabase, fresh_database
+
+TEST_SECRET = "test-signing-key-that-is-long-enough-0123456789"
+
+
+@pytest.fixture(scope="session")
+async def database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestDatabase]:
+    async with fresh_database(tmp_path_factory.mktemp("db")) as db:
+        yield db
+
+
+def make_settings(db: TestDatabase, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": Environment.TEST,
+        "database": db.settings,
+        "auth": {"secret_key": TEST_SECRET},
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def settings(database: TestDatabase) -> Settings:
+    return make_settings(database)
+
+
+@pytest.fixture(scope="session")
+async def container(settings: Settings) -> AsyncIterator[Container]:
+    container = Container.build(settings)
+    await migrations.upgrade_engine(container.db.engine)
+    yield container
+    await container.close()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, container: Container) -> Starlette:
+    return create_app(settings, container)
+
+
+@pytest.fixture(autouse=True)
+async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every test starts from empty tables (only for tests that use the database)."""
+    yield
+    if "container" not in request.fixturenames:
+        return
+    container: Container = request.getfixturevalue("container")
+    async with container.db.transaction() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            await session.execute(delete(table))
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+class GraphQLClient:
+    """Posts GraphQL documents through the ASGI app, optionally as a signed-in user."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def raw(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        response = await self.raw(query, variables, token)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        body = await self(query, variables, token)
+        assert "errors" not in body, body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(client)
+
+
+@dataclass
+class Person:
+    id: uuid.UUID
+    email: str
+    token: str
+
+
+@pytest.fixture
+def people(container: Container) -> PeopleFactory:
+    return PeopleFactory(container)
+
+
+class PeopleFactory:
+    def __init__(self, container: Container) -> None:
+        self.container = container
+
+    async def make(self, role: Role = Role.MEMBER, email: str | None = None) -> Person:
+        email = email or f"{role.value.lower()}-{uuid.uuid4().hex[:8]}@example.com"
+        async with self.container.db.transaction() as session:
+            signed_in = await self.container.users(session).register(
+                email, "correct horse battery", None, role
+            )
+        return Person(signed_in.user.id, signed_in.user.email, signed_in.token)
+
+    async def admin(self) -> Person:
+        return await self.make(Role.ADMIN)
+
+    async def member(self) -> Person:
+        return await self.make(Role.MEMBER)
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.count = 0
+        self.statements: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.count += 1
+        self.statements.append(statement)
+
+
+@pytest.fixture
+def count_statements(container: Container) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    engine = container.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,54 @@
+"""Rows for tests, created through the services (so the same rules apply)."""
+
+from __future__ import annotations
+
+import uuid
+
+from ezhr_graphql.container import Container
+from ezhr_graphql.models import Agent, ChatSession, Role, Visibility
+from ezhr_graphql.services.actor import Actor
+from ezhr_graphql.services.agents import AgentFields, AgentService
+from ezhr_graphql.services.catalog import EmbeddingModelService, LlmModelService
+from ezhr_graphql.services.chat import ChatSessionService
+from tests.conftest import Person
+
+
+def actor(person: Person, role: Role = Role.MEMBER) -> Actor:
+    return Actor(id=person.id, role=role, email=person.email)
+
+
+async def make_agent(
+    container: Container,
+    admin: Person,
+    name: str | None = None,
+    visibility: Visibility = Visibility.PUBLIC,
+) -> Agent:
+    who = actor(admin, Role.ADMIN)
+    suffix = uuid.uuid4().hex[:6]
+    async with container.db.transaction() as session:
+        llm = await LlmModelService(session).create(
+            who, {"name": f"llm-{suffix}", "provider": "local", "model_name": "tiny"}
+        )
+        embedding = await EmbeddingModelService(session).create(
+            who,
+            {"name": f"emb-{suffix}", "provider": "local", "model_name": "mini", "dimensions": 8},
+        )
+        return await AgentService(session).create(
+            who,
+            AgentFields(
+                name=name or f"agent-{suffix}",
+                llm_model_id=llm.id,
+                embedding_model_id=embedding.id,
+                visibility=visibility,
+            ),
+        )
+
+
+async def make_sessions(
+    container: Container, owner: Person, agent_id: uuid.UUID, count: int
+) -> list[ChatSession]:
+    async with container.db.transaction() as session:
+        service = ChatSessionService(session)
+        return [
+            await service.create(actor(owner), agent_id, f"session {i}") for i in range(count)
+        ]
