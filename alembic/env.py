@@ -49,6 +49,7 @@ def run_migrations_offline() -> None:
     url = _url()
     _configure(
         url=url,
+        output_buffer=config.attributes.get("output_buffer"),
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
         render_as_batch=url.startswith("sqlite"),

@@ -56,7 +56,12 @@ async def downgrade_engine(engine: AsyncEngine, revision: str) -> None:
 def render_sql(url: str, revisions: str = "base:head") -> str:
     """The SQL of the migrations for ``url``'s dialect, without connecting (offline)."""
     out = io.StringIO()
-    command.upgrade(alembic_config(url, stdout=out), revisions, sql=True)
+    config = alembic_config(url, stdout=io.StringIO())
+    config.attributes["output_buffer"] = out
+    if revisions.startswith("head:"):
+        command.downgrade(config, revisions, sql=True)
+    else:
+        command.upgrade(config, revisions, sql=True)
     return out.getvalue()
 
 

@@ -17,18 +17,18 @@ from ezhr_graphql.container import Container
 from ezhr_graphql.db import Base
 from ezhr_graphql.models import Role
 from ezhr_graphql.settings import Environment, Settings
-from tests.databases import TestDatabase, fresh_database
+from tests.databases import DbUnderTest, fresh_database
 
 TEST_SECRET = "test-signing-key-that-is-long-enough-0123456789"
 
 
 @pytest.fixture(scope="session")
-async def database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestDatabase]:
+async def database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DbUnderTest]:
     async with fresh_database(tmp_path_factory.mktemp("db")) as db:
         yield db
 
 
-def make_settings(db: TestDatabase, **overrides: Any) -> Settings:
+def make_settings(db: DbUnderTest, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "env": Environment.TEST,
         "database": db.settings,
@@ -39,7 +39,7 @@ def make_settings(db: TestDatabase, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def settings(database: TestDatabase) -> Settings:
+def settings(database: DbUnderTest) -> Settings:
     return make_settings(database)
 
 

@@ -20,7 +20,7 @@ POSTGRES_URL = os.environ.get("EZHR_TEST_DATABASE_URL")
 
 
 @dataclass(frozen=True)
-class TestDatabase:
+class DbUnderTest:
     settings: DatabaseSettings
 
     @property
@@ -29,18 +29,18 @@ class TestDatabase:
 
 
 @asynccontextmanager
-async def fresh_database(tmp_dir: Path) -> AsyncIterator[TestDatabase]:
+async def fresh_database(tmp_dir: Path) -> AsyncIterator[DbUnderTest]:
     """An empty database for one use, removed afterwards."""
     if POSTGRES_URL is None:
         path = tmp_dir / f"ezhr-{uuid.uuid4().hex[:8]}.db"
-        yield TestDatabase(DatabaseSettings(url=f"sqlite+aiosqlite:///{path}"))
+        yield DbUnderTest(DatabaseSettings(url=f"sqlite+aiosqlite:///{path}"))
         return
     schema = f"ezhr_test_{uuid.uuid4().hex[:10]}"
     admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
             await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield TestDatabase(DatabaseSettings(url=POSTGRES_URL, schema_name=schema, pool_size=5))
+        yield DbUnderTest(DatabaseSettings(url=POSTGRES_URL, schema_name=schema, pool_size=5))
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     finally:

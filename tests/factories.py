@@ -49,6 +49,4 @@ async def make_sessions(
 ) -> list[ChatSession]:
     async with container.db.transaction() as session:
         service = ChatSessionService(session)
-        return [
-            await service.create(actor(owner), agent_id, f"session {i}") for i in range(count)
-        ]
+        return [await service.create(actor(owner), agent_id, f"session {i}") for i in range(count)]

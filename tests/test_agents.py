@@ -104,8 +104,9 @@ async def test_agent_input_errors_name_the_field(
         ]
         assert result["__typename"] == "InvalidInput", payload
         assert result["field"] == field
-    duplicate = (await gql.data(CREATE_AGENT, {"input": {**base, "name": "Taken"}},
-                                token=admin.token))["createAgent"]
+    duplicate = (
+        await gql.data(CREATE_AGENT, {"input": {**base, "name": "Taken"}}, token=admin.token)
+    )["createAgent"]
     assert duplicate["__typename"] == "Conflict"
     too_many = await gql.data(
         SET_STARTERS, {"id": str(template.id), "messages": ["1"] * 5}, token=admin.token

@@ -69,16 +69,19 @@ async def test_register_rejects_bad_input_with_the_field_at_fault(gql: GraphQLCl
         ({"email": "not-an-email", "password": "long enough pw"}, "email"),
         ({"email": "a@example.com", "password": "short"}, "password"),
         ({"email": "a@example.com", "password": "x" * 300}, "password"),
-        ({"email": "a@example.com", "password": "long enough", "displayName": "n" * 201}, "displayName"),
+        (
+            {"email": "a@example.com", "password": "long enough", "displayName": "n" * 201},
+            "displayName",
+        ),
     ]
     for payload, field in cases:
         result = (await gql.data(REGISTER, {"input": payload}))["register"]
         assert result["__typename"] == "InvalidInput", payload
         assert result["field"] == field
         assert result["code"] == "INVALID_INPUT"
-    assert (await gql.data(LOGIN, {"email": "a@example.com", "password": "long enough"}))[
-        "login"
-    ]["__typename"] == "InvalidCredentials"
+    assert (await gql.data(LOGIN, {"email": "a@example.com", "password": "long enough"}))["login"][
+        "__typename"
+    ] == "InvalidCredentials"
 
 
 async def test_register_twice_is_a_conflict(gql: GraphQLClient) -> None:
@@ -153,7 +156,9 @@ async def test_admins_manage_users_and_members_are_forbidden(
     promoted = await gql.data(SET_ROLE, {"id": str(member.id), "role": "ADMIN"}, token=admin.token)
     assert promoted["setUserRole"] == {"__typename": "User", "role": "ADMIN"}
 
-    self_demote = await gql.data(SET_ROLE, {"id": str(admin.id), "role": "MEMBER"}, token=admin.token)
+    self_demote = await gql.data(
+        SET_ROLE, {"id": str(admin.id), "role": "MEMBER"}, token=admin.token
+    )
     assert self_demote["setUserRole"]["__typename"] == "PermissionDenied"
 
     missing = await gql.data(

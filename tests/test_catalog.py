@@ -168,8 +168,10 @@ async def test_llm_model_secret_reference_is_write_only(
     assert created["hasSecret"] is True
     assert "EZHR_VLLM_KEY" not in str(created)
 
-    body = await gql("{ llmModels { ... on LlmModelConnection { edges { node { secretRef } } } } }",
-                     token=admin.token)
+    body = await gql(
+        "{ llmModels { ... on LlmModelConnection { edges { node { secretRef } } } } }",
+        token=admin.token,
+    )
     assert "Cannot query field 'secretRef'" in body["errors"][0]["message"]
 
     cleared = await gql.data(

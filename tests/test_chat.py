@@ -100,13 +100,17 @@ async def test_a_member_organises_sessions_in_folders(
     member = await people.member()
     agent = await make_agent(container, admin, name="HR")
 
-    folder = (await gql.data(CREATE_FOLDER, {"name": "Leave"}, token=member.token))[
-        "createFolder"
-    ]
+    folder = (await gql.data(CREATE_FOLDER, {"name": "Leave"}, token=member.token))["createFolder"]
     created = (
         await gql.data(
             CREATE_SESSION,
-            {"input": {"agentId": str(agent.id), "title": "Annual leave", "folderId": folder["id"]}},
+            {
+                "input": {
+                    "agentId": str(agent.id),
+                    "title": "Annual leave",
+                    "folderId": folder["id"],
+                }
+            },
             token=member.token,
         )
     )["createChatSession"]
@@ -162,9 +166,10 @@ async def test_another_member_can_neither_see_nor_touch_my_data(
     theirs = await gql.data(SESSION, {"id": own_id}, token=intruder.token)
     nothing = await gql.data(SESSION, {"id": missing_id}, token=intruder.token)
     assert theirs["chatSession"]["__typename"] == "NotFound"
-    assert theirs["chatSession"]["message"].replace(own_id, missing_id) == nothing[
-        "chatSession"
-    ]["message"]
+    assert (
+        theirs["chatSession"]["message"].replace(own_id, missing_id)
+        == nothing["chatSession"]["message"]
+    )
 
     for query, variables, field in (
         (RENAME, {"id": own_id, "title": "mine now"}, "renameChatSession"),
@@ -185,10 +190,10 @@ async def test_another_member_can_neither_see_nor_touch_my_data(
     )
     assert result["moveChatSession"]["__typename"] == "InvalidInput"
     assert result["moveChatSession"]["field"] == "folderId"
-    assert [e["node"]["id"] for e in
-            (await gql.data(SESSIONS, token=intruder.token))["chatSessions"]["edges"]] == [
-        str(own_session.id)
-    ]
+    assert [
+        e["node"]["id"]
+        for e in (await gql.data(SESSIONS, token=intruder.token))["chatSessions"]["edges"]
+    ] == [str(own_session.id)]
     # Admins manage agents and users, not other people's conversations.
     assert (await gql.data(SESSION, {"id": own_id}, token=admin.token))["chatSession"][
         "__typename"
@@ -240,7 +245,11 @@ async def test_invalid_cursors_and_page_sizes_are_typed_errors(
         assert result["field"] == "after"
     for first in (-1, 101):
         result = (await gql.data(SESSIONS, {"first": first}, token=member.token))["chatSessions"]
-        assert result == {"__typename": "InvalidInput", "field": "first", "message": result["message"]}
+        assert result == {
+            "__typename": "InvalidInput",
+            "field": "first",
+            "message": result["message"],
+        }
 
 
 async def test_sessions_filter_by_agent_folder_and_pin(
@@ -253,7 +262,9 @@ async def test_sessions_filter_by_agent_folder_and_pin(
     hr_sessions = await make_sessions(container, member, hr.id, 2)
     (payroll_session,) = await make_sessions(container, member, payroll.id, 1)
     folder = (await gql.data(CREATE_FOLDER, {"name": "F"}, token=member.token))["createFolder"]
-    await gql.data(MOVE, {"id": str(hr_sessions[0].id), "folderId": folder["id"]}, token=member.token)
+    await gql.data(
+        MOVE, {"id": str(hr_sessions[0].id), "folderId": folder["id"]}, token=member.token
+    )
     await gql.data(PIN, {"id": str(payroll_session.id), "pinned": True}, token=member.token)
 
     async def titles(filter: dict[str, object]) -> list[str]:
@@ -277,8 +288,9 @@ async def test_messages_come_oldest_first_in_pages(
     (session,) = await make_sessions(container, member, agent.id, 1)
     await _add_messages(container, session.id, 5)
 
-    page = (await gql.data(MESSAGES, {"sessionId": str(session.id), "first": 3},
-                           token=member.token))["chatMessages"]
+    page = (
+        await gql.data(MESSAGES, {"sessionId": str(session.id), "first": 3}, token=member.token)
+    )["chatMessages"]
     assert [e["node"]["content"] for e in page["edges"]] == ["message 0", "message 1", "message 2"]
     assert page["edges"][0]["node"]["role"] == "USER"
     assert page["edges"][1]["node"]["parentId"] is not None

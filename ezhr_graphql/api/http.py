@@ -12,11 +12,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
@@ -35,6 +37,15 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 QUERY_ONLY = frozenset({OperationType.QUERY})
 QUERY_OR_MUTATION = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
+class GraphQLRequestError(Exception):
+    """The request is well-formed HTTP but names no single operation to run: a GraphQL
+    request error (400 with graphql-response+json, 200 with application/json)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class RequestError(Exception):
@@ -56,6 +67,8 @@ def _media_ranges(accept: str) -> list[tuple[str, float]]:
                 try:
                     quality = float(value)
                 except ValueError:
+                    quality = 0.0
+                if not math.isfinite(quality):
                     quality = 0.0
         if media:
             ranges.append((media.lower(), quality))
@@ -106,9 +119,13 @@ async def read_params(request: Request) -> dict[str, Any]:
         }
     else:
         content_type = request.headers.get("content-type", "")
-        media = content_type.split(";")[0].strip().lower()
+        media, *options = (part.strip().lower() for part in content_type.split(";"))
         if media != JSON:
             raise RequestError(415, "POST bodies must be application/json")
+        for option in options:
+            name, _, value = option.partition("=")
+            if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
+                raise RequestError(415, "POST bodies must be UTF-8 encoded")
         body = await request.body()
         if not body:
             raise RequestError(400, "The request body is empty")
@@ -118,6 +135,8 @@ async def read_params(request: Request) -> dict[str, Any]:
             raise RequestError(400, "The request body is not valid JSON") from exc
     if not isinstance(params, dict):
         raise RequestError(400, "The request body must be a JSON object")
+    if params.get("operationName") == "":
+        params["operationName"] = None  # the spec's "no name" spelled as a GET parameter
     if not isinstance(params.get("query"), str) or not params["query"]:
         raise RequestError(400, "The `query` parameter must be a non-empty string")
     for name, kind in (("operationName", str), ("variables", dict), ("extensions", dict)):
@@ -134,6 +153,32 @@ def _is_request_error(result: ExecutionResult) -> bool:
     return (
         result.data is None and bool(result.errors) and all(not e.path for e in result.errors or ())
     )
+
+
+@lru_cache(maxsize=512)
+def _operation_names(query: str) -> tuple[str | None, ...] | None:
+    """Names of the document's operations, or ``None`` when it does not parse (the
+    executor then reports the syntax error itself)."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return None
+    return tuple(
+        d.name.value if d.name else None
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
+
+
+def check_operation(query: str, operation_name: str | None) -> None:
+    """Raises:
+    GraphQLRequestError: the document has several operations and no name picks one.
+    """
+    names = _operation_names(query)
+    if names is not None and operation_name is None and len(names) > 1:
+        raise GraphQLRequestError(
+            "Must provide operation name if query contains multiple operations."
+        )
 
 
 def _dump(payload: dict[str, Any]) -> bytes:
@@ -181,17 +226,21 @@ class GraphQLHTTPEndpoint:
             return Response(
                 _error_body(f"Accept must allow {GRAPHQL_RESPONSE} or {JSON}"),
                 status_code=406,
-                media_type=JSON,
+                headers={"content-type": f"{JSON}; charset=utf-8"},
             )
+        content_type = f"{media}; charset=utf-8"
         try:
             params = await read_params(request)
+            check_operation(params["query"], params.get("operationName"))
             result = await self._execute(request, params)
         except RequestError as exc:
+            headers = {**exc.headers, "content-type": content_type}
+            return Response(_error_body(exc.message), status_code=exc.status, headers=headers)
+        except GraphQLRequestError as exc:
             return Response(
                 _error_body(exc.message),
-                status_code=exc.status,
-                media_type=media,
-                headers=exc.headers,
+                status_code=400 if media == GRAPHQL_RESPONSE else 200,
+                headers={"content-type": content_type},
             )
         status = 200
         payload: dict[str, Any] = {}
@@ -204,7 +253,7 @@ class GraphQLHTTPEndpoint:
             payload["errors"] = [_format_error(e) for e in result.errors]
         if result.extensions:
             payload["extensions"] = result.extensions
-        return Response(_dump(payload), status_code=status, media_type=media)
+        return Response(_dump(payload), status_code=status, headers={"content-type": content_type})
 
     async def _execute(self, request: Request, params: dict[str, Any]) -> ExecutionResult:
         allowed = QUERY_ONLY if request.method == "GET" else QUERY_OR_MUTATION
@@ -224,7 +273,7 @@ class GraphQLHTTPEndpoint:
                 ) from exc
             raise RequestError(400, "Subscriptions are served over websockets") from exc
         except CannotGetOperationTypeError as exc:
-            raise RequestError(400, exc.as_http_error_reason()) from exc
+            raise GraphQLRequestError(exc.as_http_error_reason()) from exc
         except MissingQueryError as exc:
             raise RequestError(400, "No GraphQL query found in the request") from exc
 

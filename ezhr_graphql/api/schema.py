@@ -16,6 +16,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
 from ezhr_graphql.api.agents.mutations import AgentMutations
@@ -51,6 +52,13 @@ class LoggedMaskErrors(MaskErrors):
     """Masks unexpected exceptions and logs each with the operation that hit it."""
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if isinstance(error.original_error, InvalidOperationTypeError):
+            # The legacy graphql-ws protocol carries subscriptions only.
+            return GraphQLError(
+                "This transport only accepts subscriptions; send queries and mutations "
+                "over HTTP or graphql-transport-ws",
+                extensions={"code": "BAD_REQUEST"},
+            )
         logger.error(
             "unexpected error in operation %s at %s",
             self.execution_context.operation_name or "<anonymous>",

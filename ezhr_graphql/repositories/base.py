@@ -128,12 +128,17 @@ class Keyset:
             )
         return clause
 
+    def statement(self, stmt: Select[Any], first: int, after: str | None) -> Select[Any]:
+        """``stmt`` narrowed to the page after ``after``, plus one row to tell whether
+        another page follows."""
+        if after is not None:
+            stmt = stmt.where(self.after(self.decode(after)))
+        return self.order_by(stmt).limit(first + 1)
+
     async def page(
         self, session: AsyncSession, stmt: Select[Any], first: int, after: str | None
     ) -> Page[Any]:
-        if after is not None:
-            stmt = stmt.where(self.after(self.decode(after)))
-        rows = list((await session.scalars(self.order_by(stmt).limit(first + 1))).all())
+        rows = list((await session.scalars(self.statement(stmt, first, after))).all())
         has_next = len(rows) > first
         rows = rows[:first]
         return Page(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from ezhr_graphql.models import ChatFeedback, ChatMessage, ChatSession, Folder
 from ezhr_graphql.repositories.base import (
@@ -90,6 +90,11 @@ class ChatMessageRepository(Repository[ChatMessage]):
         """The newest live message of each session, in one statement."""
         if not session_ids:
             return {}
+        rows = await self.session.scalars(self.last_by_session_query(session_ids))
+        return {row.session_id: row for row in rows}
+
+    @staticmethod
+    def last_by_session_query(session_ids: Sequence[uuid.UUID]) -> Select[tuple[ChatMessage]]:
         ranked = (
             select(
                 ChatMessage.id.label("id"),
@@ -103,12 +108,11 @@ class ChatMessageRepository(Repository[ChatMessage]):
             .where(ChatMessage.session_id.in_(session_ids), ChatMessage.deleted_at.is_(None))
             .subquery()
         )
-        rows = await self.session.scalars(
+        return (
             select(ChatMessage)
             .join(ranked, ChatMessage.id == ranked.c.id)
             .where(ranked.c.rank == 1)
         )
-        return {row.session_id: row for row in rows}
 
 
 class ChatFeedbackRepository(Repository[ChatFeedback]):

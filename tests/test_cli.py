@@ -1,0 +1,41 @@
+"""The ezhr-graphql command: migrations, seed, SQL rendering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ezhr_graphql import cli
+from ezhr_graphql.settings import get_settings
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "data" / "ezhr.db"
+    monkeypatch.setenv("EZHR_DATABASE__URL", f"sqlite+aiosqlite:///{path}")
+    monkeypatch.setenv("EZHR_ENV", "development")
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+def test_db_upgrade_then_seed_twice_creates_the_demo_once(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["db", "upgrade"]) == 0
+    assert sqlite_env.exists()
+    assert cli.main(["seed"]) == 0
+    first = capsys.readouterr().out
+    assert "seeded: admin, llm_model, embedding_model, agent" in first
+    assert cli.main(["seed"]) == 0
+    assert "nothing (already seeded)" in capsys.readouterr().out
+    assert cli.main(["db", "downgrade", "base"]) == 0
+
+
+def test_db_sql_renders_sql_server_ddl(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["db", "sql", "--url", "mssql+aioodbc://h/chatbot_core"]) == 0
+    out = capsys.readouterr().out
+    assert "CREATE TABLE chat_session" in out
+    assert "NVARCHAR" in out

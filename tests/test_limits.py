@@ -1,0 +1,68 @@
+"""Guards that run before execution: depth and alias limits; unexpected errors masked."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import strawberry
+
+from ezhr_graphql.api.schema import Schema, extensions
+from ezhr_graphql.settings import GraphQLSettings
+
+
+@strawberry.type
+class Node:
+    @strawberry.field
+    def child(self) -> Node:
+        return Node()
+
+    @strawberry.field
+    def name(self) -> str:
+        return "n"
+
+
+@strawberry.type
+class TreeQuery:
+    @strawberry.field
+    def root(self) -> Node:
+        return Node()
+
+
+async def test_depth_and_alias_limits_reject_abusive_documents() -> None:
+    schema = Schema(
+        query=TreeQuery, extensions=extensions(GraphQLSettings(max_depth=4, max_aliases=3))
+    )
+    ok = await schema.execute("{ root { child { child { name } } } }")
+    assert ok.errors is None
+    deep = await schema.execute("{ root { child { child { child { child { name } } } } } }")
+    assert deep.errors and "exceeds maximum operation depth" in deep.errors[0].message
+    aliases = await schema.execute(
+        "{ a: root { name } b: root { name } c: root { name } d: root { name } }"
+    )
+    assert aliases.errors and "aliases" in aliases.errors[0].message
+    introspection = await schema.execute(
+        "{ __schema { types { fields { type { ofType { ofType { ofType { name } } } } } } } }"
+    )
+    assert introspection.errors is None
+
+
+async def test_unexpected_exceptions_are_masked_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def broken(self) -> str:
+            raise RuntimeError("connection string postgres://secret@db leaked")
+
+    schema = Schema(query=Query, extensions=extensions(GraphQLSettings()))
+    with caplog.at_level(logging.ERROR, logger="ezhr_graphql.api"):
+        result = await schema.execute("query Boom { broken }")
+    assert result.errors is not None
+    error = result.errors[0]
+    assert error.message == "Unexpected error."
+    assert error.extensions == {"code": "INTERNAL_SERVER_ERROR"}
+    assert "secret" not in str(error.formatted)
+    assert "operation Boom" in caplog.text
+    assert "RuntimeError" in caplog.text

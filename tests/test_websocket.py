@@ -1,0 +1,112 @@
+"""GraphQL over real websockets: the token travels in the connection_init payload."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+from starlette.applications import Starlette
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import PeopleFactory
+
+VIEWER = "{ viewer { email } }"
+
+
+@pytest.fixture(scope="session")
+async def live_url(app: Starlette) -> AsyncIterator[str]:
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="off",
+        ws_per_message_deflate=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"ws://127.0.0.1:{port}/graphql"
+    server.should_exit = True
+    await task
+
+
+async def _recv(ws: Any) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=5))
+    return message
+
+
+async def test_graphql_transport_ws_authenticates_from_connection_init(
+    live_url: str, people: PeopleFactory
+) -> None:
+    member = await people.member()
+    async with websockets.connect(live_url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"token": member.token}}))
+        assert (await _recv(ws))["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": VIEWER}}))
+        assert await _recv(ws) == {
+            "id": "1",
+            "type": "next",
+            "payload": {"data": {"viewer": {"email": member.email}}},
+        }
+        assert await _recv(ws) == {"id": "1", "type": "complete"}
+
+
+async def test_authorization_header_style_payload_is_accepted(
+    live_url: str, people: PeopleFactory
+) -> None:
+    member = await people.member()
+    async with websockets.connect(live_url, subprotocols=["graphql-transport-ws"]) as ws:
+        payload = {"Authorization": f"Bearer {member.token}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        assert (await _recv(ws))["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "a", "type": "subscribe", "payload": {"query": VIEWER}}))
+        assert (await _recv(ws))["payload"]["data"]["viewer"]["email"] == member.email
+
+
+async def test_a_bad_token_is_refused_with_the_protocols_close_code(live_url: str) -> None:
+    async with websockets.connect(live_url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"token": "forged"}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await _recv(ws)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
+
+
+async def test_anonymous_connections_get_unauthenticated_errors(live_url: str) -> None:
+    async with websockets.connect(live_url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert (await _recv(ws))["type"] == "connection_ack"
+        query = "{ agents { __typename } }"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        message = await _recv(ws)
+        assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_legacy_graphql_ws_protocol_authenticates_and_explains_what_it_carries(
+    live_url: str, people: PeopleFactory
+) -> None:
+    member = await people.member()
+    async with websockets.connect(live_url, subprotocols=["graphql-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"token": member.token}}))
+        assert (await _recv(ws))["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "start", "payload": {"query": VIEWER}}))
+        message = await _recv(ws)
+        while message["type"] == "ka":
+            message = await _recv(ws)
+        assert message["type"] == "error"
+        assert message["payload"]["extensions"] == {"code": "BAD_REQUEST"}
+        assert "only accepts subscriptions" in message["payload"]["message"]
+
+    async with websockets.connect(live_url, subprotocols=["graphql-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"token": "forged"}}))
+        message = await _recv(ws)
+        assert message["type"] == "connection_error"
+        assert message["payload"]["code"] == "UNAUTHENTICATED"
