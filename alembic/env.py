@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from alembic import context
 from ezhr_graphql import models  # noqa: F401 - registers every table
 from ezhr_graphql.db import Base
 from ezhr_graphql.db.base import UTCDateTime

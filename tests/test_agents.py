@@ -37,7 +37,9 @@ DELETE_AGENT = """
 mutation ($id: ID!) { deleteAgent(id: $id) { __typename ... on UserError { code } } }"""
 AGENTS = "{ agents { ... on AgentConnection { edges { node { name } } } } }"
 AGENT = """
-query ($id: ID!) { agent(id: $id) { __typename ... on Agent { name } ... on UserError { code } } }"""
+query ($id: ID!) {
+  agent(id: $id) { __typename ... on Agent { name } ... on UserError { code } }
+}"""
 
 
 async def test_admin_creates_and_updates_an_agent_with_its_models(

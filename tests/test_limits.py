@@ -36,11 +36,13 @@ async def test_depth_and_alias_limits_reject_abusive_documents() -> None:
     ok = await schema.execute("{ root { child { child { name } } } }")
     assert ok.errors is None
     deep = await schema.execute("{ root { child { child { child { child { name } } } } } }")
-    assert deep.errors and "exceeds maximum operation depth" in deep.errors[0].message
+    assert deep.errors
+    assert "exceeds maximum operation depth" in deep.errors[0].message
     aliases = await schema.execute(
         "{ a: root { name } b: root { name } c: root { name } d: root { name } }"
     )
-    assert aliases.errors and "aliases" in aliases.errors[0].message
+    assert aliases.errors
+    assert "aliases" in aliases.errors[0].message
     introspection = await schema.execute(
         "{ __schema { types { fields { type { ofType { ofType { ofType { name } } } } } } } }"
     )

@@ -140,8 +140,8 @@ async def read_params(request: Request) -> dict[str, Any]:
     if not isinstance(params.get("query"), str) or not params["query"]:
         raise RequestError(400, "The `query` parameter must be a non-empty string")
     for name, kind in (("operationName", str), ("variables", dict), ("extensions", dict)):
-        value = params.get(name)
-        if value is not None and not isinstance(value, kind):
+        given = params.get(name)
+        if given is not None and not isinstance(given, kind):
             article = "a string" if kind is str else "an object"
             raise RequestError(400, f"The `{name}` parameter must be {article} or null")
     return params

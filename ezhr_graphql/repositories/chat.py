@@ -94,7 +94,7 @@ class ChatMessageRepository(Repository[ChatMessage]):
         return {row.session_id: row for row in rows}
 
     @staticmethod
-    def last_by_session_query(session_ids: Sequence[uuid.UUID]) -> Select[tuple[ChatMessage]]:
+    def last_by_session_query(session_ids: Sequence[uuid.UUID]) -> Select[ChatMessage]:
         ranked = (
             select(
                 ChatMessage.id.label("id"),
