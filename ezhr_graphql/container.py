@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.db import Database, create_engine
+from ezhr_graphql.services.actor_cache import ActorCache
 from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
 from ezhr_graphql.services.users import UserService
 from ezhr_graphql.settings import Environment, Settings
@@ -18,6 +19,7 @@ class Container:
     db: Database
     hasher: PasswordHasher
     tokens: TokenIssuer
+    actors: ActorCache
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -33,11 +35,16 @@ class Container:
                 ttl_seconds=settings.auth.token_ttl_seconds,
                 issuer=settings.auth.issuer,
             ),
+            actors=ActorCache(ttl=settings.auth.user_cache_seconds),
         )
 
     def users(self, session: AsyncSession) -> UserService:
         return UserService(
-            session, self.hasher, self.tokens, self.settings.auth.min_password_length
+            session,
+            self.hasher,
+            self.tokens,
+            self.actors,
+            self.settings.auth.min_password_length,
         )
 
     async def close(self) -> None:

@@ -45,6 +45,9 @@ class AuthSettings(BaseModel):
     token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     issuer: str = "ezhr-graphql"
     min_password_length: int = Field(default=8, ge=1)
+    # How long a process trusts what it last read about a token's user. Changes made
+    # in the same process apply at once; other processes see them within this time.
+    user_cache_seconds: float = Field(default=5.0, ge=0)
 
 
 class ServerSettings(BaseModel):

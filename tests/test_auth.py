@@ -167,3 +167,17 @@ async def test_admins_manage_users_and_members_are_forbidden(
     assert missing["setUserRole"]["__typename"] == "NotFound"
     malformed = await gql.data(SET_ROLE, {"id": "nope", "role": "ADMIN"}, token=admin.token)
     assert malformed["setUserRole"]["__typename"] == "InvalidInput"
+
+
+async def test_a_role_change_applies_at_once_in_the_same_process(
+    gql: GraphQLClient, people: PeopleFactory
+) -> None:
+    admin = await people.admin()
+    member = await people.member()
+    assert (await gql.data(VIEWER, token=member.token))["viewer"]["role"] == "MEMBER"
+    body = await gql(USERS, token=member.token)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    await gql.data(SET_ROLE, {"id": str(member.id), "role": "ADMIN"}, token=admin.token)
+    # The token still says MEMBER; what counts is the user's current role.
+    listed = await gql.data(USERS, token=member.token)
+    assert listed["users"]["__typename"] == "UserConnection"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from ezhr_graphql.container import Container
@@ -47,8 +48,13 @@ async def authenticate(container: Container, token: str | None) -> Actor | None:
         claims = container.tokens.verify(token)
     except InvalidTokenError as exc:
         raise BadCredentials("Invalid or expired token") from exc
-    async with container.db.read() as session:
-        user = await UserRepository.from_session(session).get(claims.user_id)
-    if user is None:
+    actor = await container.actors.get(claims.user_id, lambda id: _load_actor(container, id))
+    if actor is None:
         raise BadCredentials("Invalid or expired token")
-    return Actor.of(user)
+    return actor
+
+
+async def _load_actor(container: Container, user_id: uuid.UUID) -> Actor | None:
+    async with container.db.read() as session:
+        user = await UserRepository.from_session(session).get(user_id)
+    return None if user is None else Actor.of(user)

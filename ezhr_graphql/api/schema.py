@@ -8,6 +8,7 @@ from collections.abc import Callable
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     ParserCache,
@@ -77,13 +78,21 @@ def _ignore_introspection(context: IgnoreContext) -> bool:
 
 def extensions(settings: GraphQLSettings) -> list[Callable[[], SchemaExtension]]:
     """Factories: Strawberry builds fresh extensions per request (the parser and
-    validation caches live at module level, so they still span requests)."""
+    validation caches live at module level, so they still span requests).
+
+    The limits' validation rules are built once here: the validation cache is keyed
+    by the rule classes, and a limiter built per request makes new classes each time,
+    so nothing would ever be served from the cache.
+    """
+    limits = [
+        *QueryDepthLimiter(
+            max_depth=settings.max_depth, should_ignore=_ignore_introspection
+        ).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     return [
         lambda: ParserCache(maxsize=settings.parser_cache_size),
-        lambda: QueryDepthLimiter(
-            max_depth=settings.max_depth, should_ignore=_ignore_introspection
-        ),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(limits),
         lambda: ValidationCache(maxsize=settings.validation_cache_size),
         lambda: LoggedMaskErrors(should_mask_error=_is_unexpected),
     ]

@@ -21,6 +21,7 @@ from ezhr_graphql.repositories.base import Page
 from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services import validation
 from ezhr_graphql.services.actor import Actor
+from ezhr_graphql.services.actor_cache import ActorCache
 from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
 
 MAX_PASSWORD_LENGTH = 256
@@ -39,8 +40,11 @@ class UserService:
         session: AsyncSession,
         hasher: PasswordHasher,
         tokens: TokenIssuer,
+        actors: ActorCache,
         min_password_length: int = 8,
     ) -> None:
+        self.session = session
+        self.actors = actors
         self.users = UserRepository.from_session(session)
         self.hasher = hasher
         self.tokens = tokens
@@ -110,12 +114,14 @@ class UserService:
 
     async def set_role(self, actor: Actor, user_id: uuid.UUID, role: Role) -> User:
         user = await self._target(actor, user_id)
+        self.actors.forget_after_commit(self.session, user.id)
         user.role = role
         await self.users.flush()
         return user
 
     async def delete(self, actor: Actor, user_id: uuid.UUID) -> User:
         user = await self._target(actor, user_id)
+        self.actors.forget_after_commit(self.session, user.id)
         user.soft_delete()
         await self.users.flush()
         return user
