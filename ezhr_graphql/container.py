@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ezhr_graphql.db import Database, create_engine
+from ezhr_graphql.db import Database, create_engine, create_read_engine
 from ezhr_graphql.services.actor_cache import ActorCache
 from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
 from ezhr_graphql.services.users import UserService
@@ -26,7 +26,7 @@ class Container:
         fast_hash = settings.env is Environment.TEST
         return cls(
             settings=settings,
-            db=Database(create_engine(settings.database)),
+            db=Database(create_engine(settings.database), create_read_engine(settings.database)),
             # Tests hash thousands of passwords; production keeps Argon2's defaults.
             hasher=PasswordHasher(time_cost=1, memory_cost=1024) if fast_hash else PasswordHasher(),
             tokens=TokenIssuer(

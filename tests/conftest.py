@@ -155,10 +155,12 @@ class StatementCounter:
 @pytest.fixture
 def count_statements(container: Container) -> Iterator[StatementCounter]:
     counter = StatementCounter()
-    engine = container.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", counter)
+    engines = [engine.sync_engine for engine in container.db.engines]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", counter)
     yield counter
-    event.remove(engine, "before_cursor_execute", counter)
+    for engine in engines:
+        event.remove(engine, "before_cursor_execute", counter)
 
 
 @pytest.fixture(scope="session")

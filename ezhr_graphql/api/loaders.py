@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from ezhr_graphql.db import Database
 from ezhr_graphql.models import Agent, ChatMessage, EmbeddingModel, Folder, LlmModel, User
@@ -18,7 +20,9 @@ from ezhr_graphql.repositories.base import Repository
 from ezhr_graphql.repositories.chat import ChatMessageRepository, FolderRepository
 from ezhr_graphql.repositories.user import UserRepository
 
-V = TypeVar("V")
+K = TypeVar("K", bound=Hashable)
+R = TypeVar("R")
+T = TypeVar("T")
 
 
 def _by_id(
@@ -62,3 +66,66 @@ class Loaders:
             user_by_id=_by_id(db, UserRepository.from_session),
             last_message_by_session_id=_last_message_by_session(db),
         )
+
+
+def resolved_or_awaitable(
+    loader: DataLoader[K, R | None], key: K, convert: Callable[[R], T]
+) -> T | Awaitable[T | None] | None:
+    """The converted value for ``key``: at once when the loader already holds it
+    (a list resolver prefetched it), else an awaitable.
+
+    A field that returns a plain value costs graphql-core no coroutine and no task;
+    on a page of 50 sessions that is most of the time spent on nested fields.
+    """
+    future = loader.cache_map.get(key)
+    if future is not None and future.done() and not future.cancelled() and not future.exception():
+        row = future.result()
+        return None if row is None else convert(row)
+
+    async def later() -> T | None:
+        row = await loader.load(key)
+        return None if row is None else convert(row)
+
+    return later()
+
+
+async def prefetch(
+    info: Any, nodes: Sequence[Any], wanted: Mapping[str, tuple[DataLoader[Any, Any], str]]
+) -> None:
+    """Fill loaders for the nested fields the query selects on ``edges.node``, one
+    batch per loader, before the nodes are completed.
+
+    ``wanted`` maps a field name to its loader and the node attribute holding the key.
+    """
+    if not nodes:
+        return
+    selected = node_fields(info)
+    batches = []
+    for field, (loader, attribute) in wanted.items():
+        if field in selected:
+            keys = {getattr(node, attribute) for node in nodes} - {None}
+            batches.append(loader.load_many(list(keys)))
+    if batches:
+        await asyncio.gather(*batches)
+
+
+def node_fields(info: Any) -> set[str]:
+    """Names of the fields selected under ``edges { node { ... } }`` of a connection
+    result, through any fragments."""
+    names: set[str] = set()
+    for root in info.selected_fields:
+        for edges in _fields(root.selections, "edges"):
+            for node in _fields(edges.selections, "node"):
+                names.update(f.name for f in _fields(node.selections, None))
+    return names
+
+
+def _fields(selections: Sequence[Any], name: str | None) -> list[SelectedField]:
+    found: list[SelectedField] = []
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if name is None or selection.name == name:
+                found.append(selection)
+        elif isinstance(selection, (InlineFragment, FragmentSpread)):
+            found.extend(_fields(selection.selections, name))
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Generic, Self, TypeVar
 
 import strawberry
@@ -27,7 +28,11 @@ class PageInfo:
 @strawberry.type(description="An item of a page with its cursor.")
 class Edge(Generic[T]):
     node: T = strawberry.field(description="The item.")
-    cursor: str = strawberry.field(description="Opaque position of this item.")
+    position: strawberry.Private[Callable[[], str]]
+
+    @strawberry.field(description="Opaque position of this item; pass it as `after`.")
+    def cursor(self) -> str:
+        return self.position()
 
 
 @strawberry.type(description="One page of a list, in a stable order.")
@@ -37,15 +42,13 @@ class Connection(Generic[T]):
 
     @classmethod
     def of(cls, page: Page[Any], convert: Callable[[Any], T]) -> Self:
+        items = page.items
         return cls(
-            edges=[
-                Edge(node=convert(item), cursor=cursor)
-                for item, cursor in zip(page.items, page.cursors, strict=True)
-            ],
+            edges=[Edge(node=convert(item), position=partial(page.cursor, item)) for item in items],
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 has_previous_page=page.has_previous_page,
-                start_cursor=page.cursors[0] if page.cursors else None,
-                end_cursor=page.cursors[-1] if page.cursors else None,
+                start_cursor=page.cursor(items[0]) if items else None,
+                end_cursor=page.cursor(items[-1]) if items else None,
             ),
         )

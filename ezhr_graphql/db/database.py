@@ -39,9 +39,20 @@ event.listen(Session, "do_orm_execute", _hide_soft_deleted)
 class Database:
     """Owns the engine and hands out sessions."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, read_engine: AsyncEngine | None = None) -> None:
         self.engine = engine
+        self.read_engine = read_engine or engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._read_sessions = async_sessionmaker(
+            self.read_engine, expire_on_commit=False, autoflush=False
+        )
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine in use (SQLite has a separate one for reads)."""
+        if self.read_engine is self.engine:
+            return (self.engine,)
+        return (self.engine, self.read_engine)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -51,8 +62,9 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads; whatever it did is rolled back when the block ends."""
-        async with self._sessions() as session:
+        """A session for reads; whatever it did is rolled back when the block ends.
+        Writing through it is an error on SQLite (its connections are query-only)."""
+        async with self._read_sessions() as session:
             yield session
 
     async def ping(self) -> None:
@@ -60,7 +72,8 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        for engine in self.engines:
+            await engine.dispose()
 
     def session_factory(self) -> async_sessionmaker[AsyncSession]:
         return self._sessions

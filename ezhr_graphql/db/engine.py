@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from ezhr_graphql.db.sqlite_inline import inline_connector
 from ezhr_graphql.settings import DatabaseSettings
 
 
@@ -19,6 +20,31 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_read_only(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+def create_read_engine(settings: DatabaseSettings) -> AsyncEngine | None:
+    """A read-only engine that runs SQLite on the event loop (see
+    :mod:`ezhr_graphql.db.sqlite_inline`), or ``None`` where the main engine serves
+    reads as well (other databases, in-memory SQLite)."""
+    url = make_url(settings.url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    engine = create_async_engine(
+        url,
+        echo=settings.echo,
+        async_creator=inline_connector(url.database, timeout=5),
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+    )
+    event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+    event.listen(engine.sync_engine, "connect", _sqlite_read_only)
+    return engine
 
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:

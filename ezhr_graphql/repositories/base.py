@@ -78,7 +78,12 @@ class Page(Generic[M]):
     items: list[M]
     has_next_page: bool
     has_previous_page: bool
-    cursors: list[str]
+    keyset: Keyset
+
+    def cursor(self, row: M) -> str:
+        """The opaque position of ``row``; computed on demand, since most clients
+        ask for a page's last cursor only."""
+        return self.keyset.encode(row)
 
 
 class Keyset:
@@ -145,5 +150,5 @@ class Keyset:
             items=rows,
             has_next_page=has_next,
             has_previous_page=after is not None,
-            cursors=[self.encode(row) for row in rows],
+            keyset=self,
         )

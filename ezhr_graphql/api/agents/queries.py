@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ezhr_graphql.api import resolve
 from ezhr_graphql.api.agents.types import Agent, AgentConnectionResult, AgentResult
 from ezhr_graphql.api.context import Info
+from ezhr_graphql.api.loaders import prefetch
 from ezhr_graphql.api.pagination import DEFAULT_PAGE_SIZE, Connection
 from ezhr_graphql.api.scalars import parse_id
 from ezhr_graphql.services.agents import AgentService
@@ -26,7 +27,18 @@ class AgentQueries:
             page = await AgentService(session).page(actor, ctx.page_size(first), after)
             return Connection[Agent].of(page, Agent.from_model)
 
-        return await resolve.read(ctx, action)
+        result = await resolve.read(ctx, action)
+        if isinstance(result, Connection):
+            loaders = ctx.loaders
+            await prefetch(
+                info,
+                [edge.node for edge in result.edges],
+                {
+                    "llmModel": (loaders.llm_model_by_id, "llm_model_id"),
+                    "embeddingModel": (loaders.embedding_model_by_id, "embedding_model_id"),
+                },
+            )
+        return result
 
     @strawberry.field(description="One agent the viewer can chat with.")
     async def agent(self, info: Info, id: strawberry.ID) -> AgentResult:

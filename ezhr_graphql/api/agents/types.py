@@ -10,6 +10,7 @@ import strawberry
 from ezhr_graphql.api.catalog.types import EmbeddingModel, LlmModel
 from ezhr_graphql.api.context import Info
 from ezhr_graphql.api.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ezhr_graphql.api.loaders import resolved_or_awaitable
 from ezhr_graphql.api.pagination import Connection
 from ezhr_graphql.api.scalars import gid, parse_optional_id
 from ezhr_graphql.models import Agent as AgentRow
@@ -41,14 +42,14 @@ class Agent:
     embedding_model_id: strawberry.Private[uuid.UUID]
 
     @strawberry.field(description="The LLM the agent answers with.")
-    async def llm_model(self, info: Info) -> LlmModel | None:
-        row = await info.context.loaders.llm_model_by_id.load(self.llm_model_id)
-        return None if row is None else LlmModel.from_model(row)
+    def llm_model(self, info: Info) -> LlmModel | None:
+        loader = info.context.loaders.llm_model_by_id
+        return resolved_or_awaitable(loader, self.llm_model_id, LlmModel.from_model)  # type: ignore[return-value]
 
     @strawberry.field(description="The embedding model used to search its documents.")
-    async def embedding_model(self, info: Info) -> EmbeddingModel | None:
-        row = await info.context.loaders.embedding_model_by_id.load(self.embedding_model_id)
-        return None if row is None else EmbeddingModel.from_model(row)
+    def embedding_model(self, info: Info) -> EmbeddingModel | None:
+        loader = info.context.loaders.embedding_model_by_id
+        return resolved_or_awaitable(loader, self.embedding_model_id, EmbeddingModel.from_model)  # type: ignore[return-value]
 
     @classmethod
     def from_model(cls, row: AgentRow) -> Self:

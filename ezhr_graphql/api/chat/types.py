@@ -12,6 +12,7 @@ from ezhr_graphql.api import resolve
 from ezhr_graphql.api.agents.types import Agent
 from ezhr_graphql.api.context import Info
 from ezhr_graphql.api.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ezhr_graphql.api.loaders import resolved_or_awaitable
 from ezhr_graphql.api.pagination import DEFAULT_PAGE_SIZE, Connection
 from ezhr_graphql.api.scalars import gid
 from ezhr_graphql.models import ChatMessage as ChatMessageRow
@@ -94,21 +95,21 @@ class ChatSession:
     row_id: strawberry.Private[uuid.UUID]
 
     @strawberry.field(description="The agent this session talks to (null if it was deleted).")
-    async def agent(self, info: Info) -> Agent | None:
-        row = await info.context.loaders.agent_by_id.load(self.agent_id)
-        return None if row is None else Agent.from_model(row)
+    def agent(self, info: Info) -> Agent | None:
+        loader = info.context.loaders.agent_by_id
+        return resolved_or_awaitable(loader, self.agent_id, Agent.from_model)  # type: ignore[return-value]
 
     @strawberry.field(description="The folder holding this session, if any.")
-    async def folder(self, info: Info) -> Folder | None:
+    def folder(self, info: Info) -> Folder | None:
         if self.folder_id is None:
             return None
-        row = await info.context.loaders.folder_by_id.load(self.folder_id)
-        return None if row is None else Folder.from_model(row)
+        loader = info.context.loaders.folder_by_id
+        return resolved_or_awaitable(loader, self.folder_id, Folder.from_model)  # type: ignore[return-value]
 
     @strawberry.field(description="The newest message, if any.")
-    async def last_message(self, info: Info) -> ChatMessage | None:
-        row = await info.context.loaders.last_message_by_session_id.load(self.row_id)
-        return None if row is None else ChatMessage.from_model(row)
+    def last_message(self, info: Info) -> ChatMessage | None:
+        loader = info.context.loaders.last_message_by_session_id
+        return resolved_or_awaitable(loader, self.row_id, ChatMessage.from_model)  # type: ignore[return-value]
 
     @strawberry.field(description="Messages of this session, oldest first.")
     async def messages(
