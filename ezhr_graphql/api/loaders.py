@@ -23,6 +23,7 @@ from ezhr_graphql.repositories.user import UserRepository
 K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 def _by_id(
@@ -87,6 +88,16 @@ def resolved_or_awaitable(
         return None if row is None else convert(row)
 
     return later()
+
+
+async def prefetched(
+    info: Any, result: P, wanted: Mapping[str, tuple[DataLoader[Any, Any], str]]
+) -> P:
+    """``result`` after prefetching its nodes' nested fields, when it is a page."""
+    edges = getattr(result, "edges", None)
+    if edges is not None:
+        await prefetch(info, [edge.node for edge in edges], wanted)
+    return result
 
 
 async def prefetch(

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ezhr_graphql.errors import ConflictError, InvalidInputError, NotFoundError
 from ezhr_graphql.models import Agent, Visibility
 from ezhr_graphql.models.agent import MAX_STARTER_MESSAGES
-from ezhr_graphql.models.types import DESCRIPTION_LENGTH, NAME_LENGTH
 from ezhr_graphql.repositories.agent import AgentRepository
 from ezhr_graphql.repositories.ai_model import EmbeddingModelRepository, LlmModelRepository
 from ezhr_graphql.repositories.base import Page
@@ -38,38 +37,30 @@ class AgentFields:
     visibility: Visibility | None = None
 
     def cleaned(self) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        if self.name is not None:
-            values["name"] = validation.text("name", self.name, NAME_LENGTH)
-        if self.description is not None:
-            values["description"] = validation.text(
-                "description", self.description, DESCRIPTION_LENGTH, required=False
-            )
-        if self.system_prompt is not None:
-            values["system_prompt"] = validation.text(
-                "systemPrompt", self.system_prompt, MAX_SYSTEM_PROMPT_LENGTH, required=False
-            )
-        if self.starter_messages is not None:
-            if len(self.starter_messages) > MAX_STARTER_MESSAGES:
-                raise InvalidInputError(
-                    "starterMessages",
-                    f"an agent has at most {MAX_STARTER_MESSAGES} starter messages",
-                )
-            values["starter_messages"] = [
-                validation.text("starterMessages", m, MAX_STARTER_MESSAGE_LENGTH)
-                for m in self.starter_messages
-            ]
-        if self.temperature is not None:
-            values["temperature"] = validation.number("temperature", self.temperature, 0.0, 2.0)
-        if self.top_k is not None:
-            values["top_k"] = validation.integer("topK", self.top_k, 1, MAX_TOP_K)
-        if self.visibility is not None:
-            values["visibility"] = self.visibility
-        if self.llm_model_id is not None:
-            values["llm_model_id"] = self.llm_model_id
-        if self.embedding_model_id is not None:
-            values["embedding_model_id"] = self.embedding_model_id
-        return values
+        return validation.clean(
+            self,
+            {
+                "name": validation.NAME,
+                "description": validation.DESCRIPTION,
+                "system_prompt": validation.texts(
+                    "systemPrompt", MAX_SYSTEM_PROMPT_LENGTH, required=False
+                ),
+                "starter_messages": _starter_messages,
+                "temperature": validation.numbers("temperature", 0.0, 2.0),
+                "top_k": validation.integers("topK", 1, MAX_TOP_K),
+                "visibility": validation.unchanged,
+                "llm_model_id": validation.unchanged,
+                "embedding_model_id": validation.unchanged,
+            },
+        )
+
+
+def _starter_messages(messages: list[str]) -> list[str]:
+    if len(messages) > MAX_STARTER_MESSAGES:
+        raise InvalidInputError(
+            "starterMessages", f"an agent has at most {MAX_STARTER_MESSAGES} starter messages"
+        )
+    return [validation.text("starterMessages", m, MAX_STARTER_MESSAGE_LENGTH) for m in messages]
 
 
 class AgentService:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.errors import ConflictError, InvalidInputError, NotFoundError
 from ezhr_graphql.models import EmbeddingModel, LlmModel
-from ezhr_graphql.models.types import DESCRIPTION_LENGTH, NAME_LENGTH, URL_LENGTH
+from ezhr_graphql.models.types import NAME_LENGTH, URL_LENGTH
 from ezhr_graphql.repositories.agent import AgentRepository
 from ezhr_graphql.repositories.ai_model import (
     EmbeddingModelRepository,
@@ -55,22 +55,16 @@ class EmbeddingModelFields:
     dimensions: int | None = None
 
     def cleaned(self) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        if self.name is not None:
-            values["name"] = validation.text("name", self.name, NAME_LENGTH)
-        if self.description is not None:
-            values["description"] = validation.text(
-                "description", self.description, DESCRIPTION_LENGTH, required=False
-            )
-        if self.provider is not None:
-            values["provider"] = _provider(self.provider, EMBEDDING_PROVIDERS)
-        if self.model_name is not None:
-            values["model_name"] = validation.text("modelName", self.model_name, NAME_LENGTH)
-        if self.dimensions is not None:
-            values["dimensions"] = validation.integer(
-                "dimensions", self.dimensions, 1, MAX_DIMENSIONS
-            )
-        return values
+        return validation.clean(
+            self,
+            {
+                "name": validation.NAME,
+                "description": validation.DESCRIPTION,
+                "provider": lambda value: _provider(value, EMBEDDING_PROVIDERS),
+                "model_name": validation.MODEL_NAME,
+                "dimensions": validation.integers("dimensions", 1, MAX_DIMENSIONS),
+            },
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,28 +78,20 @@ class LlmModelFields:
     secret_ref: str | None = None
 
     def cleaned(self) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        if self.name is not None:
-            values["name"] = validation.text("name", self.name, NAME_LENGTH)
-        if self.description is not None:
-            values["description"] = validation.text(
-                "description", self.description, DESCRIPTION_LENGTH, required=False
-            )
-        if self.provider is not None:
-            values["provider"] = _provider(self.provider, LLM_PROVIDERS)
-        if self.model_name is not None:
-            values["model_name"] = validation.text("modelName", self.model_name, NAME_LENGTH)
-        if self.base_url is not None:
-            values["base_url"] = _base_url(self.base_url)
-        if self.context_window is not None:
-            values["context_window"] = validation.integer(
-                "contextWindow", self.context_window, 256, MAX_CONTEXT_WINDOW
-            )
-        if self.secret_ref is not None:
-            values["secret_ref"] = (
-                validation.text("secretRef", self.secret_ref, NAME_LENGTH, required=False) or None
-            )
-        return values
+        return validation.clean(
+            self,
+            {
+                "name": validation.NAME,
+                "description": validation.DESCRIPTION,
+                "provider": lambda value: _provider(value, LLM_PROVIDERS),
+                "model_name": validation.MODEL_NAME,
+                "base_url": _base_url,
+                "context_window": validation.integers("contextWindow", 256, MAX_CONTEXT_WINDOW),
+                "secret_ref": lambda value: (
+                    validation.text("secretRef", value, NAME_LENGTH, required=False) or None
+                ),
+            },
+        )
 
 
 class _CatalogService(Generic[R]):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
 from ezhr_graphql.errors import InvalidInputError
+from ezhr_graphql.models.types import DESCRIPTION_LENGTH, NAME_LENGTH
 
 
 def text(field: str, value: str, max_length: int, *, required: bool = True) -> str:
@@ -65,3 +68,42 @@ def camel(name: str) -> str:
     """The API spelling of a model attribute (``model_name`` -> ``modelName``)."""
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+Cleaner = Callable[[Any], Any]
+
+
+def clean(source: object, cleaners: Mapping[str, Cleaner]) -> dict[str, Any]:
+    """The attributes of ``source`` that are not ``None``, each passed through its
+    cleaner (``None`` means "leave unchanged" in partial updates).
+
+    Raises:
+        InvalidInputError: from the first cleaner that rejects its value.
+    """
+    values = {}
+    for name, cleaner in cleaners.items():
+        value = getattr(source, name)
+        if value is not None:
+            values[name] = cleaner(value)
+    return values
+
+
+def texts(field: str, max_length: int, *, required: bool = True) -> Cleaner:
+    return lambda value: text(field, value, max_length, required=required)
+
+
+def integers(field: str, minimum: int, maximum: int) -> Cleaner:
+    return lambda value: integer(field, value, minimum, maximum)
+
+
+def numbers(field: str, minimum: float, maximum: float) -> Cleaner:
+    return lambda value: number(field, value, minimum, maximum)
+
+
+def unchanged(value: Any) -> Any:
+    return value
+
+
+NAME = texts("name", NAME_LENGTH)
+DESCRIPTION = texts("description", DESCRIPTION_LENGTH, required=False)
+MODEL_NAME = texts("modelName", NAME_LENGTH)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ezhr_graphql.api import resolve
 from ezhr_graphql.api.agents.types import Agent, AgentConnectionResult, AgentResult
 from ezhr_graphql.api.context import Info
-from ezhr_graphql.api.loaders import prefetch
+from ezhr_graphql.api.loaders import prefetched
 from ezhr_graphql.api.pagination import DEFAULT_PAGE_SIZE, Connection
 from ezhr_graphql.api.scalars import parse_id
 from ezhr_graphql.services.agents import AgentService
@@ -27,18 +27,15 @@ class AgentQueries:
             page = await AgentService(session).page(actor, ctx.page_size(first), after)
             return Connection[Agent].of(page, Agent.from_model)
 
-        result = await resolve.read(ctx, action)
-        if isinstance(result, Connection):
-            loaders = ctx.loaders
-            await prefetch(
-                info,
-                [edge.node for edge in result.edges],
-                {
-                    "llmModel": (loaders.llm_model_by_id, "llm_model_id"),
-                    "embeddingModel": (loaders.embedding_model_by_id, "embedding_model_id"),
-                },
-            )
-        return result
+        loaders = ctx.loaders
+        return await prefetched(
+            info,
+            await resolve.read(ctx, action),
+            {
+                "llmModel": (loaders.llm_model_by_id, "llm_model_id"),
+                "embeddingModel": (loaders.embedding_model_by_id, "embedding_model_id"),
+            },
+        )
 
     @strawberry.field(description="One agent the viewer can chat with.")
     async def agent(self, info: Info, id: strawberry.ID) -> AgentResult:

@@ -12,7 +12,7 @@ from ezhr_graphql.api.context import Info
 from ezhr_graphql.api.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ezhr_graphql.api.loaders import resolved_or_awaitable
 from ezhr_graphql.api.pagination import Connection
-from ezhr_graphql.api.scalars import gid, parse_optional_id
+from ezhr_graphql.api.scalars import gid, input_fields, parse_optional_id
 from ezhr_graphql.models import Agent as AgentRow
 from ezhr_graphql.models import Visibility as VisibilityModel
 from ezhr_graphql.services.agents import AgentFields
@@ -86,17 +86,7 @@ class CreateAgentInput:
     )
 
     def to_fields(self) -> AgentFields:
-        return AgentFields(
-            name=self.name,
-            description=self.description,
-            system_prompt=self.system_prompt,
-            starter_messages=self.starter_messages,
-            llm_model_id=parse_optional_id(self.llm_model_id, "llmModelId"),
-            embedding_model_id=parse_optional_id(self.embedding_model_id, "embeddingModelId"),
-            temperature=self.temperature,
-            top_k=self.top_k,
-            visibility=VisibilityModel[self.visibility.name],
-        )
+        return _agent_fields(self)
 
 
 @strawberry.input(description="Changes to an agent; omitted fields stay as they are.")
@@ -116,17 +106,20 @@ class UpdateAgentInput:
     visibility: Visibility | None = strawberry.field(default=None, description="New visibility.")
 
     def to_fields(self) -> AgentFields:
-        return AgentFields(
-            name=self.name,
-            description=self.description,
-            system_prompt=self.system_prompt,
-            starter_messages=self.starter_messages,
-            llm_model_id=parse_optional_id(self.llm_model_id, "llmModelId"),
-            embedding_model_id=parse_optional_id(self.embedding_model_id, "embeddingModelId"),
-            temperature=self.temperature,
-            top_k=self.top_k,
-            visibility=None if self.visibility is None else VisibilityModel[self.visibility.name],
-        )
+        return _agent_fields(self)
+
+
+def _agent_fields(input: CreateAgentInput | UpdateAgentInput) -> AgentFields:
+    """Raises:
+    InvalidInputError: a model ID is malformed.
+    """
+    return input_fields(
+        input,
+        AgentFields,
+        llm_model_id=parse_optional_id(input.llm_model_id, "llmModelId"),
+        embedding_model_id=parse_optional_id(input.embedding_model_id, "embeddingModelId"),
+        visibility=None if input.visibility is None else VisibilityModel[input.visibility.name],
+    )
 
 
 AgentResult = Annotated[

@@ -7,7 +7,7 @@ import strawberry
 
 from ezhr_graphql.api.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ezhr_graphql.api.pagination import Connection
-from ezhr_graphql.api.scalars import gid
+from ezhr_graphql.api.scalars import gid, input_fields
 from ezhr_graphql.models import EmbeddingModel as EmbeddingModelRow
 from ezhr_graphql.models import LlmModel as LlmModelRow
 from ezhr_graphql.services.catalog import EmbeddingModelFields, LlmModelFields
@@ -84,13 +84,7 @@ class CreateEmbeddingModelInput:
     description: str = strawberry.field(default="", description="What it is for.")
 
     def to_fields(self) -> EmbeddingModelFields:
-        return EmbeddingModelFields(
-            name=self.name,
-            description=self.description,
-            provider=self.provider,
-            model_name=self.model_name,
-            dimensions=self.dimensions,
-        )
+        return input_fields(self, EmbeddingModelFields)
 
 
 @strawberry.input(description="Changes to an embedding model; omitted fields stay as they are.")
@@ -102,13 +96,7 @@ class UpdateEmbeddingModelInput:
     description: str | None = strawberry.field(default=None, description="New description.")
 
     def to_fields(self) -> EmbeddingModelFields:
-        return EmbeddingModelFields(
-            name=self.name,
-            description=self.description,
-            provider=self.provider,
-            model_name=self.model_name,
-            dimensions=self.dimensions,
-        )
+        return input_fields(self, EmbeddingModelFields)
 
 
 @strawberry.input(description="A new LLM.")
@@ -127,15 +115,7 @@ class CreateLlmModelInput:
     )
 
     def to_fields(self) -> LlmModelFields:
-        return LlmModelFields(
-            name=self.name,
-            description=self.description,
-            provider=self.provider,
-            model_name=self.model_name,
-            base_url=self.base_url,
-            context_window=self.context_window,
-            secret_ref=self.secret_ref,
-        )
+        return input_fields(self, LlmModelFields)
 
 
 @strawberry.input(description="Changes to an LLM; omitted fields stay as they are.")
@@ -151,15 +131,7 @@ class UpdateLlmModelInput:
     )
 
     def to_fields(self) -> LlmModelFields:
-        return LlmModelFields(
-            name=self.name,
-            description=self.description,
-            provider=self.provider,
-            model_name=self.model_name,
-            base_url=self.base_url,
-            context_window=self.context_window,
-            secret_ref=self.secret_ref,
-        )
+        return input_fields(self, LlmModelFields)
 
 
 EmbeddingModelResult = Annotated[

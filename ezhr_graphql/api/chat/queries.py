@@ -17,7 +17,7 @@ from ezhr_graphql.api.chat.types import (
     MessageConnectionResult,
 )
 from ezhr_graphql.api.context import Info
-from ezhr_graphql.api.loaders import prefetch
+from ezhr_graphql.api.loaders import prefetched
 from ezhr_graphql.api.pagination import DEFAULT_PAGE_SIZE, Connection
 from ezhr_graphql.api.scalars import parse_id, parse_optional_id
 from ezhr_graphql.services.chat import ChatSessionService, FolderService
@@ -61,19 +61,16 @@ class ChatQueries:
             )
             return Connection[ChatSession].of(page, ChatSession.from_model)
 
-        result = await resolve.read(ctx, action)
-        if isinstance(result, Connection):
-            loaders = ctx.loaders
-            await prefetch(
-                info,
-                [edge.node for edge in result.edges],
-                {
-                    "agent": (loaders.agent_by_id, "agent_id"),
-                    "folder": (loaders.folder_by_id, "folder_id"),
-                    "lastMessage": (loaders.last_message_by_session_id, "row_id"),
-                },
-            )
-        return result
+        loaders = ctx.loaders
+        return await prefetched(
+            info,
+            await resolve.read(ctx, action),
+            {
+                "agent": (loaders.agent_by_id, "agent_id"),
+                "folder": (loaders.folder_by_id, "folder_id"),
+                "lastMessage": (loaders.last_message_by_session_id, "row_id"),
+            },
+        )
 
     @strawberry.field(description="One of the viewer's chat sessions.")
     async def chat_session(self, info: Info, id: strawberry.ID) -> ChatSessionResult:
