@@ -13,7 +13,9 @@ import websockets
 from starlette.applications import Starlette
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import PeopleFactory
+from ezhr_graphql.container import Container
+from tests.conftest import GraphQLClient, PeopleFactory
+from tests.factories import make_agent, make_sessions
 
 VIEWER = "{ viewer { email } }"
 
@@ -110,3 +112,32 @@ async def test_legacy_graphql_ws_protocol_authenticates_and_explains_what_it_car
         message = await _recv(ws)
         assert message["type"] == "connection_error"
         assert message["payload"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_each_operation_on_a_connection_sees_current_data(
+    live_url: str, people: PeopleFactory, container: Container, gql: GraphQLClient
+) -> None:
+    admin = await people.admin()
+    member = await people.member()
+    agent = await make_agent(container, admin, name="Before")
+    (session,) = await make_sessions(container, member, agent.id, 1)
+    query = "query ($id: ID!) { chatSession(id: $id) { ... on ChatSession { agent { name } } } }"
+    payload = {"query": query, "variables": {"id": str(session.id)}}
+    async with websockets.connect(live_url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"token": member.token}}))
+        assert (await _recv(ws))["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        first = await _recv(ws)
+        assert first["payload"]["data"]["chatSession"]["agent"] == {"name": "Before"}
+        await _recv(ws)  # complete
+
+        renamed = await gql.data(
+            'mutation ($id: ID!) { updateAgent(id: $id, input: {name: "After"}) { __typename } }',
+            {"id": str(agent.id)},
+            token=admin.token,
+        )
+        assert renamed["updateAgent"]["__typename"] == "Agent"
+
+        await ws.send(json.dumps({"id": "2", "type": "subscribe", "payload": payload}))
+        second = await _recv(ws)
+        assert second["payload"]["data"]["chatSession"]["agent"] == {"name": "After"}

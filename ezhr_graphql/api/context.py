@@ -27,6 +27,8 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] | None = None
+    # True on websockets, where one context serves every operation of a connection.
+    long_lived: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import strawberry
 from graphql import GraphQLError
@@ -26,6 +26,8 @@ from ezhr_graphql.api.catalog.mutations import CatalogMutations
 from ezhr_graphql.api.catalog.queries import CatalogQueries
 from ezhr_graphql.api.chat.mutations import ChatMutations
 from ezhr_graphql.api.chat.queries import ChatQueries
+from ezhr_graphql.api.context import Context
+from ezhr_graphql.api.loaders import Loaders
 from ezhr_graphql.api.users.mutations import UserMutations
 from ezhr_graphql.api.users.queries import UserQueries
 from ezhr_graphql.settings import GraphQLSettings
@@ -71,6 +73,20 @@ class LoggedMaskErrors(MaskErrors):
         return masked
 
 
+class FreshLoaders(SchemaExtension):
+    """Gives each operation on a websocket its own DataLoaders.
+
+    A websocket connection keeps one context for all its operations; loaders kept
+    across them would serve rows cached by an earlier operation.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context) and context.long_lived:
+            context.loaders = Loaders.build(context.db)
+        yield
+
+
 def _ignore_introspection(context: IgnoreContext) -> bool:
     # GraphiQL's introspection query is deep by nature; it is cheap and cached.
     return context.field_name.startswith("__")
@@ -95,6 +111,7 @@ def extensions(settings: GraphQLSettings) -> list[Callable[[], SchemaExtension]]
         lambda: AddValidationRules(limits),
         lambda: ValidationCache(maxsize=settings.validation_cache_size),
         lambda: LoggedMaskErrors(should_mask_error=_is_unexpected),
+        FreshLoaders,
     ]
 
 

@@ -33,6 +33,7 @@ class GraphQLWebSocketView(GraphQL[Context, None]):
             loaders=Loaders.build(self.container.db),
             request=request,
             response=response,
+            long_lived=True,
         )
 
     async def on_ws_connect(self, context: Context) -> Any:
