@@ -49,3 +49,11 @@ class AuthenticationError(DomainError):
 
 class ForbiddenError(DomainError):
     """Valid credentials without the role the operation needs."""
+
+
+class LimitExceededError(DomainError):
+    """A configured limit (message length, concurrent replies...) would be exceeded."""
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit

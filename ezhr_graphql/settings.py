@@ -66,6 +66,21 @@ class GraphQLSettings(BaseModel):
     validation_cache_size: int = Field(default=512, ge=0)
 
 
+class ChatSettings(BaseModel):
+    max_message_length: int = Field(default=8000, ge=1)
+    max_concurrent_runs_per_user: int = Field(default=3, ge=1)
+    # A run refreshes its message this often; one silent for stale_after is marked
+    # FAILED (its process died).
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    stale_after_seconds: float = Field(default=60.0, gt=0)
+    max_reply_tokens: int = Field(default=512, ge=16)
+    llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    stream_retention_seconds: int = Field(default=3600, ge=60)
+    keepalive_seconds: float = Field(default=15.0, gt=0)
+    # The scripted model is for tests, demos and benchmarks; never in production.
+    allow_scripted_llm: bool | None = None
+
+
 class SeedSettings(BaseModel):
     admin_email: str = "admin@example.com"
     admin_password: SecretStr | None = None
@@ -87,6 +102,13 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     graphql: GraphQLSettings = GraphQLSettings()
     seed: SeedSettings = SeedSettings()
+    chat: ChatSettings = ChatSettings()
+    # Redis carries chat streams and signals between processes; without it they stay
+    # in this process (one worker).
+    redis_url: str | None = None
+    # API keys for LLM providers, named by an LLM model's secret reference:
+    # EZHR_LLM_SECRETS__OPENAI=sk-... serves secretRef "openai".
+    llm_secrets: dict[str, SecretStr] = {}
 
     @model_validator(mode="before")
     @classmethod
@@ -125,6 +147,18 @@ class Settings(BaseSettings):
         if self.graphql.graphiql is not None:
             return self.graphql.graphiql
         return self.env is not Environment.PRODUCTION
+
+    @property
+    def scripted_llm_allowed(self) -> bool:
+        if self.chat.allow_scripted_llm is not None:
+            return self.chat.allow_scripted_llm
+        return self.env is not Environment.PRODUCTION
+
+    def llm_secret(self, reference: str | None) -> str | None:
+        if not reference:
+            return None
+        secret = self.llm_secrets.get(reference.lower()) or self.llm_secrets.get(reference)
+        return None if secret is None else secret.get_secret_value()
 
     @property
     def seed_admin_password(self) -> str | None:

@@ -8,14 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, event
+from sqlalchemy import delete, event, update
 from starlette.applications import Starlette
 
 from ezhr_graphql import migrations
 from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
 from ezhr_graphql.db import Base
-from ezhr_graphql.models import Role
+from ezhr_graphql.models import ChatSession, Role
 from ezhr_graphql.settings import Environment, Settings
 from tests.databases import DbUnderTest, fresh_database
 
@@ -64,6 +64,8 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         return
     container: Container = request.getfixturevalue("container")
     async with container.db.transaction() as session:
+        # Sessions point at their current message and messages at their session.
+        await session.execute(update(ChatSession).values(current_message_id=None))
         for table in reversed(Base.metadata.sorted_tables):
             await session.execute(delete(table))
 

@@ -18,6 +18,7 @@ from ezhr_graphql.errors import (
     DomainError,
     ForbiddenError,
     InvalidInputError,
+    LimitExceededError,
     NotFoundError,
     PermissionDeniedError,
 )
@@ -37,6 +38,9 @@ class ErrorCode(Enum):
     )
     INVALID_CREDENTIALS = strawberry.enum_value(
         "INVALID_CREDENTIALS", description="The email or password is wrong."
+    )
+    LIMIT_EXCEEDED = strawberry.enum_value(
+        "LIMIT_EXCEEDED", description="A configured limit would be exceeded."
     )
 
 
@@ -69,6 +73,13 @@ class Conflict(UserError):
     )
 
 
+@strawberry.type(description="A configured limit would be exceeded; try again later.")
+class LimitExceeded(UserError):
+    limit: str = strawberry.field(
+        description="Which limit: `messageLength` or `concurrentReplies`."
+    )
+
+
 @strawberry.type(description="The email or password is wrong.")
 class InvalidCredentials(UserError):
     pass
@@ -76,7 +87,7 @@ class InvalidCredentials(UserError):
 
 # Every result union carries these, so any domain error a service raises can be
 # returned whatever the operation.
-UserErrorType = NotFound | InvalidInput | PermissionDenied | Conflict
+UserErrorType = NotFound | InvalidInput | PermissionDenied | Conflict | LimitExceeded
 
 
 def from_domain(exc: DomainError) -> UserErrorType:
@@ -85,6 +96,8 @@ def from_domain(exc: DomainError) -> UserErrorType:
         return NotFound(message=exc.message, code=ErrorCode.NOT_FOUND)
     if isinstance(exc, InvalidInputError):
         return InvalidInput(message=exc.message, code=ErrorCode.INVALID_INPUT, field=exc.field)
+    if isinstance(exc, LimitExceededError):
+        return LimitExceeded(message=exc.message, code=ErrorCode.LIMIT_EXCEEDED, limit=exc.limit)
     if isinstance(exc, ConflictError):
         return Conflict(message=exc.message, code=ErrorCode.CONFLICT, field=exc.field)
     if isinstance(exc, (PermissionDeniedError, ForbiddenError, AuthenticationError)):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from ezhr_graphql.api.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ezhr_graphql.api.errors import UserErrorType
 
 
 @strawberry.type(description="An object that was deleted.")
@@ -15,6 +15,6 @@ class Deleted:
 
 
 DeleteResult = Annotated[
-    Deleted | NotFound | InvalidInput | PermissionDenied | Conflict,
+    Deleted | UserErrorType,
     strawberry.union("DeleteResult", description="The deleted object's ID, or why not."),
 ]

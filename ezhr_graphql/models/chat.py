@@ -6,7 +6,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Unicode, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Unicode, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ezhr_graphql.db.base import Base, SoftDeleteMixin, TimestampedMixin
@@ -50,12 +50,27 @@ class ChatSession(TimestampedMixin, SoftDeleteMixin, Base):
     )
     title: Mapped[str] = mapped_column(name_type(), default="")
     pinned: Mapped[bool] = mapped_column(default=False)
+    # The leaf of the branch the user is on; the branch is its path to the root.
+    current_message_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("chat_message.id", use_alter=True), default=None
+    )
 
 
 class ChatMessage(TimestampedMixin, SoftDeleteMixin, Base):
     __tablename__ = "chat_message"
     __table_args__ = (
         Index("IX__chat_message__session_id__created_at", "session_id", "created_at"),
+        # A client's retry of the same message finds the first one.
+        Index(
+            "UX__chat_message__session_id__client_message_id",
+            "session_id",
+            "client_message_id",
+            unique=True,
+            sqlite_where=text("client_message_id IS NOT NULL"),
+            postgresql_where=text("client_message_id IS NOT NULL"),
+            mssql_where=text("client_message_id IS NOT NULL"),
+        ),
+        Index("IX__chat_message__status__updated_at", "status", "updated_at"),
     )
 
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_session.id"))
@@ -70,6 +85,11 @@ class ChatMessage(TimestampedMixin, SoftDeleteMixin, Base):
     prompt_tokens: Mapped[int | None] = mapped_column(default=None)
     completion_tokens: Mapped[int | None] = mapped_column(default=None)
     citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    client_message_id: Mapped[str | None] = mapped_column(Unicode(100), default=None)
+    error_code: Mapped[str | None] = mapped_column(Unicode(50), default=None)
+    # Milliseconds from the start of the run to its first token, and to its end.
+    time_to_first_token_ms: Mapped[int | None] = mapped_column(default=None)
+    latency_ms: Mapped[int | None] = mapped_column(default=None)
 
 
 class ChatFeedback(TimestampedMixin, SoftDeleteMixin, Base):

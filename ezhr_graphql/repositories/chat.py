@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 
-from ezhr_graphql.models import ChatFeedback, ChatMessage, ChatSession, Folder
+from ezhr_graphql.models import ChatFeedback, ChatMessage, ChatSession, Folder, MessageStatus
 from ezhr_graphql.repositories.base import (
     DATETIME,
     STRING,
@@ -114,6 +115,75 @@ class ChatMessageRepository(Repository[ChatMessage]):
             .where(ranked.c.rank == 1)
         )
 
+    async def in_session(self, session_id: uuid.UUID) -> list[ChatMessage]:
+        """Every live message of a session (a conversation is small enough to walk its
+        tree in memory)."""
+        rows = await self.session.scalars(
+            select(ChatMessage).where(ChatMessage.session_id == session_id)
+        )
+        return list(rows.all())
+
+    async def by_client_id(
+        self, session_id: uuid.UUID, client_message_id: str
+    ) -> ChatMessage | None:
+        return await self.session.scalar(
+            select(ChatMessage).where(
+                ChatMessage.session_id == session_id,
+                ChatMessage.client_message_id == client_message_id,
+            )
+        )
+
+    async def first_child(self, parent_id: uuid.UUID) -> ChatMessage | None:
+        return await self.session.scalar(
+            select(ChatMessage)
+            .where(ChatMessage.parent_id == parent_id)
+            .order_by(ChatMessage.created_at, ChatMessage.id)
+            .limit(1)
+        )
+
+    async def owned(self, message_id: uuid.UUID, owner_id: uuid.UUID) -> ChatMessage | None:
+        """A message of one of the owner's live sessions."""
+        return await self.session.scalar(
+            select(ChatMessage)
+            .join(ChatSession, ChatSession.id == ChatMessage.session_id)
+            .where(ChatMessage.id == message_id, ChatSession.owner_id == owner_id)
+        )
+
+    async def streaming_count(self, owner_id: uuid.UUID) -> int:
+        return int(
+            await self.session.scalar(
+                select(func.count())
+                .select_from(ChatMessage)
+                .join(ChatSession, ChatSession.id == ChatMessage.session_id)
+                .where(
+                    ChatSession.owner_id == owner_id,
+                    ChatMessage.status == MessageStatus.STREAMING,
+                )
+            )
+            or 0
+        )
+
+    async def stale_streaming(self, older_than: datetime) -> list[ChatMessage]:
+        rows = await self.session.scalars(
+            select(ChatMessage).where(
+                ChatMessage.status == MessageStatus.STREAMING,
+                ChatMessage.updated_at < older_than,
+            )
+        )
+        return list(rows.all())
+
+    async def touch(self, message_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(ChatMessage).where(ChatMessage.id == message_id).values(updated_at=now)
+        )
+
 
 class ChatFeedbackRepository(Repository[ChatFeedback]):
     model = ChatFeedback
+
+    async def of(self, message_id: uuid.UUID, user_id: uuid.UUID) -> ChatFeedback | None:
+        return await self.session.scalar(
+            select(ChatFeedback).where(
+                ChatFeedback.message_id == message_id, ChatFeedback.user_id == user_id
+            )
+        )

@@ -9,7 +9,7 @@ import strawberry
 
 from ezhr_graphql.api.catalog.types import EmbeddingModel, LlmModel
 from ezhr_graphql.api.context import Info
-from ezhr_graphql.api.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ezhr_graphql.api.errors import UserErrorType
 from ezhr_graphql.api.loaders import resolved_or_awaitable
 from ezhr_graphql.api.pagination import Connection
 from ezhr_graphql.api.scalars import gid, input_fields, parse_optional_id
@@ -123,10 +123,10 @@ def _agent_fields(input: CreateAgentInput | UpdateAgentInput) -> AgentFields:
 
 
 AgentResult = Annotated[
-    Agent | NotFound | InvalidInput | PermissionDenied | Conflict,
+    Agent | UserErrorType,
     strawberry.union("AgentResult", description="An agent, or why not."),
 ]
 AgentConnectionResult = Annotated[
-    Connection[Agent] | NotFound | InvalidInput | PermissionDenied | Conflict,
+    Connection[Agent] | UserErrorType,
     strawberry.union("AgentConnectionResult", description="A page of agents."),
 ]

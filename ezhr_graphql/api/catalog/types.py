@@ -5,7 +5,14 @@ from typing import Annotated, Self
 
 import strawberry
 
-from ezhr_graphql.api.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ezhr_graphql.api.errors import (
+    Conflict,
+    InvalidInput,
+    LimitExceeded,
+    NotFound,
+    PermissionDenied,
+    UserErrorType,
+)
 from ezhr_graphql.api.pagination import Connection
 from ezhr_graphql.api.scalars import gid, input_fields
 from ezhr_graphql.models import EmbeddingModel as EmbeddingModelRow
@@ -135,18 +142,23 @@ class UpdateLlmModelInput:
 
 
 EmbeddingModelResult = Annotated[
-    EmbeddingModel | NotFound | InvalidInput | PermissionDenied | Conflict,
+    EmbeddingModel | UserErrorType,
     strawberry.union("EmbeddingModelResult", description="An embedding model, or why not."),
 ]
 LlmModelResult = Annotated[
-    LlmModel | NotFound | InvalidInput | PermissionDenied | Conflict,
+    LlmModel | UserErrorType,
     strawberry.union("LlmModelResult", description="An LLM, or why not."),
 ]
 EmbeddingModelConnectionResult = Annotated[
-    Connection[EmbeddingModel] | NotFound | InvalidInput | PermissionDenied | Conflict,
+    Connection[EmbeddingModel]
+    | NotFound
+    | InvalidInput
+    | PermissionDenied
+    | Conflict
+    | LimitExceeded,
     strawberry.union("EmbeddingModelConnectionResult", description="A page of embedding models."),
 ]
 LlmModelConnectionResult = Annotated[
-    Connection[LlmModel] | NotFound | InvalidInput | PermissionDenied | Conflict,
+    Connection[LlmModel] | UserErrorType,
     strawberry.union("LlmModelConnectionResult", description="A page of LLMs."),
 ]

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ezhr_graphql.api import resolve
 from ezhr_graphql.api.agents.types import Agent
 from ezhr_graphql.api.context import Info
-from ezhr_graphql.api.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ezhr_graphql.api.errors import UserErrorType
 from ezhr_graphql.api.loaders import resolved_or_awaitable
 from ezhr_graphql.api.pagination import DEFAULT_PAGE_SIZE, Connection
 from ezhr_graphql.api.scalars import gid
@@ -78,7 +78,7 @@ class ChatMessage:
 
 
 MessageConnectionResult = Annotated[
-    Connection[ChatMessage] | NotFound | InvalidInput | PermissionDenied | Conflict,
+    Connection[ChatMessage] | UserErrorType,
     strawberry.union("ChatMessageConnectionResult", description="A page of messages, or why not."),
 ]
 
@@ -157,18 +157,18 @@ class CreateChatSessionInput:
 
 
 ChatSessionResult = Annotated[
-    ChatSession | NotFound | InvalidInput | PermissionDenied | Conflict,
+    ChatSession | UserErrorType,
     strawberry.union("ChatSessionResult", description="A chat session, or why not."),
 ]
 ChatSessionConnectionResult = Annotated[
-    Connection[ChatSession] | NotFound | InvalidInput | PermissionDenied | Conflict,
+    Connection[ChatSession] | UserErrorType,
     strawberry.union("ChatSessionConnectionResult", description="A page of chat sessions."),
 ]
 FolderResult = Annotated[
-    Folder | NotFound | InvalidInput | PermissionDenied | Conflict,
+    Folder | UserErrorType,
     strawberry.union("FolderResult", description="A folder, or why not."),
 ]
 FolderConnectionResult = Annotated[
-    Connection[Folder] | NotFound | InvalidInput | PermissionDenied | Conflict,
+    Connection[Folder] | UserErrorType,
     strawberry.union("FolderConnectionResult", description="A page of folders."),
 ]

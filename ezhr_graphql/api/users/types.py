@@ -7,11 +7,8 @@ from typing import Annotated, Self
 import strawberry
 
 from ezhr_graphql.api.errors import (
-    Conflict,
     InvalidCredentials,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
+    UserErrorType,
 )
 from ezhr_graphql.api.pagination import Connection
 from ezhr_graphql.api.scalars import gid
@@ -67,7 +64,7 @@ class RegisterInput:
 
 
 RegisterResult = Annotated[
-    AuthPayload | NotFound | InvalidInput | PermissionDenied | Conflict,
+    AuthPayload | UserErrorType,
     strawberry.union("RegisterResult", description="Result of `register`."),
 ]
 LoginResult = Annotated[
@@ -75,10 +72,10 @@ LoginResult = Annotated[
     strawberry.union("LoginResult", description="Result of `login`."),
 ]
 UserResult = Annotated[
-    User | NotFound | InvalidInput | PermissionDenied | Conflict,
+    User | UserErrorType,
     strawberry.union("UserResult", description="A user, or why it could not be changed."),
 ]
 UserConnectionResult = Annotated[
-    Connection[User] | NotFound | InvalidInput | PermissionDenied | Conflict,
+    Connection[User] | UserErrorType,
     strawberry.union("UserConnectionResult", description="A page of users."),
 ]

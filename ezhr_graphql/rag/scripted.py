@@ -1,0 +1,153 @@
+"""A scripted LLM on LlamaIndex's LLM interface: deterministic tokens, optional
+delays and failures. Tests, benchmarks and demos without a model use it.
+
+The script is the model name, e.g. ``scripted?tokens=40&delay_ms=20&fail_after=5&error=429``:
+
+- ``tokens``: how many tokens the reply has (default 12);
+- ``delay_ms``: pause before each token (default 0);
+- ``fail_after``: fail after that many tokens (default: never);
+- ``error``: how it fails: ``timeout``, ``401``, ``429``, ``500`` or ``refused``.
+
+The reply starts by echoing the last user message, so tests can tell replies apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.llms import CustomLLM
+from pydantic import Field
+
+from ezhr_graphql.rag.chat_model import LLMError
+
+FILLER = [
+    "According", "to", "the", "handbook", ",", "employees", "should", "check",
+    "the", "policy", "page", "and", "ask", "HR", "when", "anything", "is", "unclear", ".",
+]  # fmt: skip
+
+
+class ScriptedFailure(Exception):
+    def __init__(self, status_code: int | None, kind: str) -> None:
+        super().__init__(kind)
+        self.status_code = status_code
+
+
+def _failure(kind: str) -> Exception:
+    if kind == "timeout":
+        return TimeoutError("scripted timeout")
+    if kind == "refused":
+        return ConnectionRefusedError("scripted connection refused")
+    if kind.isdigit():
+        return ScriptedFailure(int(kind), f"scripted HTTP {kind}")
+    return LLMError("LLM_ERROR", "scripted failure")
+
+
+class ScriptedLLM(CustomLLM):
+    tokens: int = Field(default=12)
+    delay: float = Field(default=0.0)
+    fail_after: int | None = Field(default=None)
+    error: str = Field(default="500")
+    context_window: int = Field(default=4096)
+
+    @classmethod
+    def from_script(cls, script: str, context_window: int = 4096) -> ScriptedLLM:
+        query = parse_qs(urlsplit(script).query)
+
+        def one(name: str) -> str | None:
+            values = query.get(name)
+            return values[0] if values else None
+
+        fail_after = one("fail_after")
+        return cls(
+            tokens=int(one("tokens") or 12),
+            delay=int(one("delay_ms") or 0) / 1000,
+            fail_after=None if fail_after is None else int(fail_after),
+            error=one("error") or "500",
+            context_window=context_window,
+        )
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(
+            context_window=self.context_window, num_output=256, model_name="scripted"
+        )
+
+    def script(self, messages: Sequence[ChatMessage]) -> list[str]:
+        question = next(
+            (m.content or "" for m in reversed(messages) if m.role == MessageRole.USER), ""
+        )
+        words = ["You", "asked:", *question.split()[:8], "—"]
+        while len(words) < self.tokens:
+            words.extend(FILLER)
+        return [w + " " for w in words[: self.tokens]]
+
+    def _tokens(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
+        for i, token in enumerate(self.script(messages)):
+            if self.fail_after is not None and i >= self.fail_after:
+                raise _failure(self.error)
+            yield token
+        if self.fail_after is not None and self.fail_after >= self.tokens:
+            raise _failure(self.error)
+
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        def gen() -> ChatResponseGen:
+            text = ""
+            for token in self._tokens(messages):
+                if self.delay:
+                    time.sleep(self.delay)
+                text += token
+                yield ChatResponse(
+                    message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=token
+                )
+
+        return gen()
+
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        async def gen() -> ChatResponseAsyncGen:
+            text = ""
+            for token in self._tokens(messages):
+                # Yield to the loop even without a delay, as a network client would.
+                await asyncio.sleep(self.delay)
+                text += token
+                yield ChatResponse(
+                    message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=token
+                )
+
+        return gen()
+
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        text = "".join(self._tokens(messages))
+        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text))
+
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        messages = [ChatMessage(role=MessageRole.USER, content=prompt)]
+        return CompletionResponse(text="".join(self._tokens(messages)))
+
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        messages = [ChatMessage(role=MessageRole.USER, content=prompt)]
+
+        def gen() -> CompletionResponseGen:
+            text = ""
+            for token in self._tokens(messages):
+                text += token
+                yield CompletionResponse(text=text, delta=token)
+
+        return gen()

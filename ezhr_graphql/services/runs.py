@@ -1,0 +1,409 @@
+"""Runs: a reply generated in the background, independent of any connection.
+
+A run streams from the LLM with no database session held, numbering its events on
+the broker (``started``, ``delta``..., then ``completed`` or ``failed``), and ends in
+a short transaction, shielded from cancellation, that stores what it produced. A
+stop reaches the run through the broker, whichever process it runs in. A run whose
+process died is marked ``FAILED`` by the sweeper once its heartbeat goes stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from ezhr_graphql.db import Database, utcnow
+from ezhr_graphql.models import ChatMessage, MessageStatus
+from ezhr_graphql.pubsub import Broker, StreamEvent
+from ezhr_graphql.rag import ChatModel, ChatTurn, LLMError, LlmSpec, ModelRegistry
+from ezhr_graphql.repositories.agent import AgentRepository
+from ezhr_graphql.repositories.ai_model import LlmModelRepository
+from ezhr_graphql.repositories.chat import ChatMessageRepository, ChatSessionRepository
+from ezhr_graphql.services import conversation
+from ezhr_graphql.settings import ChatSettings
+
+logger = logging.getLogger(__name__)
+
+STOP_CHANNEL = "stop"
+TITLE_WORDS = 6
+TITLE_LENGTH = 80
+
+
+def stream_name(message_id: uuid.UUID) -> str:
+    return f"message:{message_id}"
+
+
+def user_channel(user_id: uuid.UUID) -> str:
+    return f"user:{user_id}"
+
+
+def message_snapshot(message: ChatMessage) -> dict[str, Any]:
+    """What a ``completed`` event carries: enough to render the final message."""
+    return {
+        "id": str(message.id),
+        "sessionId": str(message.session_id),
+        "parentId": None if message.parent_id is None else str(message.parent_id),
+        "status": message.status.value,
+        "content": message.content,
+        "errorCode": message.error_code,
+    }
+
+
+@dataclass
+class _Plan:
+    """What a run needs, read before it starts streaming."""
+
+    session_id: uuid.UUID
+    owner_id: uuid.UUID
+    user_message_id: uuid.UUID
+    spec: LlmSpec
+    turns: list[ChatTurn]
+    model: ChatModel
+    first_exchange: bool
+    question: str
+
+
+@dataclass
+class _Run:
+    message_id: uuid.UUID
+    task: asyncio.Task[None] | None = None
+    streaming: asyncio.Task[None] | None = None
+    stop_requested: bool = False
+    seq: int = 0
+    parts: list[str] = field(default_factory=list)
+
+
+class RunManager:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        models: ModelRegistry,
+        settings: ChatSettings,
+        secret: Callable[[str | None], str | None],
+    ) -> None:
+        self.db = db
+        self.broker = broker
+        self.models = models
+        self.settings = settings
+        self.secret = secret
+        self._runs: dict[uuid.UUID, _Run] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- lifecycle ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen for stop signals and sweep runs whose process died."""
+        ready = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self._listen_for_stops(ready), name="run-stops"),
+            asyncio.create_task(self._sweep_forever(), name="run-sweeper"),
+        ]
+        await ready.wait()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for run in list(self._runs.values()):
+            run.stop_requested = True
+            if run.streaming is not None:
+                run.streaming.cancel()
+        pending = [r.task for r in self._runs.values() if r.task is not None]
+        pending += list(self._background)
+        await asyncio.gather(*self._tasks, *pending, return_exceptions=True)
+
+    @property
+    def active(self) -> int:
+        return len(self._runs)
+
+    # --- starting and stopping -----------------------------------------------
+
+    def launch(self, message_id: uuid.UUID) -> None:
+        """Start the run for an assistant message already stored as ``STREAMING``."""
+        if message_id in self._runs:
+            return
+        run = _Run(message_id)
+        self._runs[message_id] = run
+        run.task = asyncio.create_task(self._execute(run), name=f"run-{message_id}")
+
+    async def request_stop(self, message_id: uuid.UUID) -> None:
+        """Ask the run to stop, in whichever process it runs."""
+        await self.broker.publish(STOP_CHANNEL, {"messageId": str(message_id)})
+
+    def _stop_local(self, message_id: uuid.UUID) -> None:
+        run = self._runs.get(message_id)
+        if run is None:
+            return
+        run.stop_requested = True
+        if run.streaming is not None:
+            run.streaming.cancel()
+
+    async def _listen_for_stops(self, ready: asyncio.Event) -> None:
+        signals = await self.broker.subscribe(STOP_CHANNEL)
+        ready.set()
+        try:
+            async for message in signals:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    self._stop_local(uuid.UUID(message["messageId"]))
+        finally:
+            await signals.aclose()
+
+    # --- the run itself --------------------------------------------------------
+
+    async def _emit(self, run: _Run, kind: str, data: dict[str, Any]) -> None:
+        run.seq += 1
+        await self.broker.append(stream_name(run.message_id), StreamEvent(run.seq, kind, data))
+
+    async def _execute(self, run: _Run) -> None:
+        started = time.monotonic()
+        first_token: float | None = None
+        status = MessageStatus.FAILED
+        error: LLMError | None = None
+        plan: _Plan | None = None
+        try:
+            plan = await self._plan(run.message_id)
+            await self._emit(
+                run,
+                "started",
+                {
+                    "messageId": str(run.message_id),
+                    "userMessageId": str(plan.user_message_id),
+                    "sessionId": str(plan.session_id),
+                },
+            )
+            await self._status_changed(plan, run.message_id, MessageStatus.STREAMING)
+
+            async def stream() -> None:
+                nonlocal first_token
+                last_beat = time.monotonic()
+                async for text in plan.model.stream(plan.turns):
+                    if first_token is None:
+                        first_token = time.monotonic()
+                    run.parts.append(text)
+                    await self._emit(run, "delta", {"text": text})
+                    if time.monotonic() - last_beat >= self.settings.heartbeat_seconds:
+                        last_beat = time.monotonic()
+                        await self._heartbeat(run.message_id)
+
+            run.streaming = asyncio.create_task(stream())
+            try:
+                await run.streaming
+                status = MessageStatus.COMPLETED
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if not run.stop_requested or (current is not None and current.cancelling()):
+                    raise
+                status = MessageStatus.CANCELLED
+        except LLMError as exc:
+            error = exc
+        except asyncio.CancelledError:
+            error = LLMError("INTERRUPTED", "The server stopped before the reply was finished")
+            raise
+        except Exception:
+            logger.exception("run %s failed", run.message_id)
+            error = LLMError("INTERNAL_ERROR", "The reply failed unexpectedly")
+        finally:
+            finished = time.monotonic()
+            if error is not None:
+                status = MessageStatus.FAILED
+            await asyncio.shield(
+                self._finish(run, plan, status, error, started, first_token, finished)
+            )
+            self._runs.pop(run.message_id, None)
+        if status is MessageStatus.COMPLETED and plan is not None and plan.first_exchange:
+            self._in_background(self._title(plan, "".join(run.parts)))
+
+    async def _plan(self, message_id: uuid.UUID) -> _Plan:
+        async with self.db.read() as session:
+            messages = ChatMessageRepository.from_session(session)
+            reply = await messages.get(message_id)
+            if reply is None or reply.parent_id is None:
+                raise LLMError("INTERNAL_ERROR", "The message to answer is missing")
+            chat = await ChatSessionRepository.from_session(session).get(reply.session_id)
+            if chat is None:
+                raise LLMError("INTERNAL_ERROR", "The conversation is missing")
+            agent = await AgentRepository.from_session(session).get(chat.agent_id)
+            if agent is None:
+                raise LLMError("AGENT_UNAVAILABLE", "The agent of this conversation was deleted")
+            llm = await LlmModelRepository.from_session(session).get(agent.llm_model_id)
+            if llm is None:
+                raise LLMError("LLM_UNAVAILABLE", "The agent's language model was deleted")
+            everything = await messages.in_session(chat.id)
+        spec = LlmSpec(
+            provider=llm.provider,
+            model_name=llm.model_name,
+            base_url=llm.base_url,
+            context_window=llm.context_window,
+            temperature=agent.temperature,
+            api_key=self.secret(llm.secret_ref),
+            max_tokens=self.settings.max_reply_tokens,
+            timeout=self.settings.llm_timeout_seconds,
+        )
+        # Building a local model loads its weights on first use: keep that off the loop.
+        model = await asyncio.to_thread(self.models.chat_model, spec)
+        branch = conversation.path_to(conversation.by_id(everything), reply.parent_id)
+        budget = model.context_window - self.settings.max_reply_tokens
+        turns = conversation.history(branch, agent.system_prompt, budget, model.count_tokens)
+        assistant_replies = [m for m in everything if m.role.value == "ASSISTANT"]
+        return _Plan(
+            session_id=chat.id,
+            owner_id=chat.owner_id,
+            user_message_id=reply.parent_id,
+            spec=spec,
+            turns=turns,
+            model=model,
+            first_exchange=not chat.title and len(assistant_replies) == 1,
+            question=branch[-1].content if branch else "",
+        )
+
+    async def _heartbeat(self, message_id: uuid.UUID) -> None:
+        try:
+            async with self.db.transaction() as session:
+                await ChatMessageRepository.from_session(session).touch(message_id, utcnow())
+        except Exception:  # a missed beat only risks an early sweep
+            logger.warning("heartbeat of run %s failed", message_id, exc_info=True)
+
+    async def _finish(
+        self,
+        run: _Run,
+        plan: _Plan | None,
+        status: MessageStatus,
+        error: LLMError | None,
+        started: float,
+        first_token: float | None,
+        finished: float,
+    ) -> None:
+        """Store the outcome, then tell the stream and the owner's other tabs."""
+        content = "".join(run.parts)
+        stored: ChatMessage | None = None
+        try:
+            async with self.db.transaction() as session:
+                stored = await ChatMessageRepository.from_session(session).get(run.message_id)
+                if stored is not None and stored.status is MessageStatus.STREAMING:
+                    stored.content = content
+                    stored.status = status
+                    stored.error_code = None if error is None else error.code
+                    if plan is not None:
+                        stored.prompt_tokens = plan.model.usage.prompt_tokens
+                        stored.completion_tokens = plan.model.usage.completion_tokens
+                    stored.time_to_first_token_ms = (
+                        None if first_token is None else round((first_token - started) * 1000)
+                    )
+                    stored.latency_ms = round((finished - started) * 1000)
+        except Exception:
+            logger.exception("could not store the outcome of run %s", run.message_id)
+        snapshot = (
+            message_snapshot(stored)
+            if stored is not None
+            else {"id": str(run.message_id), "status": status.value, "content": content}
+        )
+        try:
+            if status is MessageStatus.FAILED:
+                code = error.code if error else "INTERNAL_ERROR"
+                text = error.message if error else "The reply failed"
+                await self._emit(run, "failed", {"code": code, "message": text, **snapshot})
+            else:
+                await self._emit(run, "completed", {"message": snapshot})
+            if plan is not None:
+                await self._status_changed(plan, run.message_id, status)
+        except Exception:
+            logger.exception("could not publish the end of run %s", run.message_id)
+
+    async def _status_changed(
+        self, plan: _Plan, message_id: uuid.UUID, status: MessageStatus
+    ) -> None:
+        await self.broker.publish(
+            user_channel(plan.owner_id),
+            {
+                "type": "status",
+                "sessionId": str(plan.session_id),
+                "messageId": str(message_id),
+                "status": status.value,
+            },
+        )
+
+    # --- titles -------------------------------------------------------------
+
+    def _in_background(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _title(self, plan: _Plan, answer: str) -> None:
+        """Name the conversation after its first exchange."""
+        try:
+            raw = await plan.model.complete(
+                [
+                    ChatTurn(
+                        "system",
+                        f"Write a title of at most {TITLE_WORDS} words for this conversation. "
+                        "Reply with the title only.",
+                    ),
+                    ChatTurn("user", f"Question: {plan.question}\nAnswer: {answer[:500]}"),
+                ]
+            )
+            title = clean_title(raw) or clean_title(plan.question)
+            if not title:
+                return
+            async with self.db.transaction() as session:
+                chat = await ChatSessionRepository.from_session(session).get(plan.session_id)
+                if chat is None or chat.title:
+                    return
+                chat.title = title
+            await self.broker.publish(
+                user_channel(plan.owner_id),
+                {"type": "title", "sessionId": str(plan.session_id), "title": title},
+            )
+        except Exception:
+            logger.warning("could not title session %s", plan.session_id, exc_info=True)
+
+    # --- runs whose process died ----------------------------------------------
+
+    async def sweep(self) -> int:
+        """Mark ``STREAMING`` messages whose heartbeat is stale as ``FAILED``."""
+        cutoff = utcnow() - timedelta(seconds=self.settings.stale_after_seconds)
+        async with self.db.transaction() as session:
+            stale = await ChatMessageRepository.from_session(session).stale_streaming(cutoff)
+            stale = [m for m in stale if m.id not in self._runs]
+            for message in stale:
+                message.status = MessageStatus.FAILED
+                message.error_code = "INTERRUPTED"
+        for message in stale:
+            name = stream_name(message.id)
+            last = await self.broker.last(name)
+            if last is not None and last.terminal:
+                continue
+            event = StreamEvent(
+                (last.seq if last else 0) + 1,
+                "failed",
+                {
+                    "code": "INTERRUPTED",
+                    "message": "The reply was interrupted; please try again",
+                    **message_snapshot(message),
+                },
+            )
+            await self.broker.append(name, event)
+        return len(stale)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                logger.warning("sweeping stale runs failed", exc_info=True)
+            await asyncio.sleep(max(1.0, self.settings.stale_after_seconds / 2))
+
+
+def clean_title(raw: str) -> str:
+    """A few words, no quotes or trailing punctuation, bounded in length."""
+    words = raw.replace("\n", " ").strip().strip("\"'“”*#").split()
+    title = " ".join(words[: TITLE_WORDS + 2]).rstrip(".:;,!?—-")
+    return title[:TITLE_LENGTH].strip()
