@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import context
 from ezhr_graphql import models  # noqa: F401 - registers every table
-from ezhr_graphql.db import Base
+from ezhr_graphql.db import Base, create_engine
 from ezhr_graphql.db.base import UTCDateTime
 from ezhr_graphql.settings import get_settings
 
@@ -65,7 +65,12 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    engine = create_async_engine(_url())
+    url = config.get_main_option("sqlalchemy.url")
+    if url:
+        engine = create_async_engine(url, hide_parameters=True)
+    else:
+        # The application's own engine: same schema (search_path), same pragmas.
+        engine = create_engine(get_settings().database)
     async with engine.connect() as connection:
         await connection.run_sync(do_run_migrations)
         await connection.commit()

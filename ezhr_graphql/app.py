@@ -40,6 +40,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         # Objects built at start-up live for the whole process: keep them out of the
         # collector's way so full collections do not pause requests.
+        await container.start()
         gc.collect()
         gc.freeze()
         # A request allocates tens of thousands of short-lived objects; collecting

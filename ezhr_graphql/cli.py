@@ -42,12 +42,12 @@ async def _seed(settings: Settings) -> str:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = get_settings()
     _ensure_sqlite_dir(settings.database.url)
-    migrations.upgrade(settings.database.url, args.revision)
+    migrations.upgrade(None, args.revision)
     return 0
 
 
 def cmd_db_downgrade(args: argparse.Namespace) -> int:
-    migrations.downgrade(get_settings().database.url, args.revision)
+    migrations.downgrade(None, args.revision)
     return 0
 
 
@@ -89,17 +89,29 @@ def cmd_schema_check(args: argparse.Namespace) -> int:
     return 0
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()
+    host = args.host or settings.server.host
+    if host not in LOOPBACK and settings.auth.secret_key is None:
+        print(
+            f"refusing to listen on {host} with the development signing key and demo "
+            "password: set EZHR_AUTH__SECRET_KEY (and EZHR_ENV=production), or bind to "
+            "127.0.0.1",
+            file=sys.stderr,
+        )
+        return 2
     if not args.no_migrate:
         _ensure_sqlite_dir(settings.database.url)
-        migrations.upgrade(settings.database.url)
+        migrations.upgrade()
         print(asyncio.run(_seed(settings)))
     uvicorn.run(
         "ezhr_graphql.asgi:app",
-        host=args.host or settings.server.host,
+        host=host,
         port=args.port or settings.server.port,
         workers=args.workers or settings.server.workers,
         access_log=settings.server.access_log,

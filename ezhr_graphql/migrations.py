@@ -27,12 +27,13 @@ def alembic_config(url: str | None = None, *, stdout: io.StringIO | None = None)
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` (blocking; runs its own event loop)."""
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Migrate the database at ``url``, or the configured one with its settings
+    (schema, pragmas) when ``url`` is None. Blocking; runs its own event loop."""
     command.upgrade(alembic_config(url), revision)
 
 
-def downgrade(url: str, revision: str) -> None:
+def downgrade(url: str | None, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
 
 

@@ -47,6 +47,7 @@ def settings(database: DbUnderTest) -> Settings:
 async def container(settings: Settings) -> AsyncIterator[Container]:
     container = Container.build(settings)
     await migrations.upgrade_engine(container.db.engine)
+    await container.start()
     yield container
     await container.close()
 

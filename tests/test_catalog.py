@@ -221,3 +221,27 @@ async def test_catalogue_pages_follow_cursors(gql: GraphQLClient, people: People
     assert rest["pageInfo"]["hasNextPage"] is False
     too_many = await gql.data(EMBEDDINGS, {"first": 1000}, token=admin.token)
     assert too_many["embeddingModels"] == {"__typename": "InvalidInput", "field": "first"}
+
+
+async def test_base_urls_with_credentials_are_refused(
+    gql: GraphQLClient, people: PeopleFactory
+) -> None:
+    admin = await people.admin()
+    result = await gql.data(
+        CREATE_LLM,
+        {
+            "input": {
+                "name": "leaky",
+                "provider": "openai_like",
+                "modelName": "m",
+                "baseUrl": "https://user:sk-secret@llm.example.com/v1",
+            }
+        },
+        token=admin.token,
+    )
+    assert result["createLlmModel"]["__typename"] == "InvalidInput"
+    assert result["createLlmModel"]["field"] == "baseUrl"
+
+
+def test_engines_keep_statement_parameters_out_of_errors_and_logs(container: Container) -> None:
+    assert all(engine.sync_engine.hide_parameters for engine in container.db.engines)

@@ -304,13 +304,11 @@ async def test_messages_come_oldest_first_in_pages(
     assert [e["node"]["content"] for e in rest["edges"]] == ["message 3", "message 4"]
     nested = await gql.data(
         """query ($id: ID!) { chatSession(id: $id) { ... on ChatSession {
-             lastMessage { content } messages(first: 1) { ... on ChatMessageConnection {
-               edges { node { content } } } } } } }""",
+             lastMessage { content } } } }""",
         {"id": str(session.id)},
         token=member.token,
     )
     assert nested["chatSession"]["lastMessage"] == {"content": "message 4"}
-    assert nested["chatSession"]["messages"]["edges"] == [{"node": {"content": "message 0"}}]
 
 
 async def test_session_input_errors(
@@ -337,3 +335,76 @@ async def test_session_input_errors(
     assert empty["renameChatSession"]["field"] == "title"
     nul = await gql.data(RENAME, {"id": str(session.id), "title": "a\u0000b"}, token=member.token)
     assert nul["renameChatSession"]["__typename"] == "InvalidInput"
+
+
+async def test_well_formed_cursors_with_wrong_values_are_typed_errors(
+    gql: GraphQLClient, people: PeopleFactory
+) -> None:
+    import base64
+    import json
+
+    member = await people.member()
+
+    def cursor(values: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+    for values in (
+        [5, "ok"],
+        ["2020-01-01T00:00:00", str(uuid.uuid4())],
+        ["2020-01-01T00:00:00+00:00", 7],
+        [None, None],
+        [["a"], {"b": 1}],
+    ):
+        result = (await gql.data(SESSIONS, {"after": cursor(values)}, token=member.token))[
+            "chatSessions"
+        ]
+        assert result["__typename"] == "InvalidInput", values
+    agents = await gql.data(
+        "query ($after: String) { agents(after: $after) { __typename } }",
+        {"after": cursor([["x"], str(uuid.uuid4())])},
+        token=member.token,
+    )
+    assert agents["agents"]["__typename"] == "InvalidInput"
+
+
+async def test_a_private_agent_does_not_leak_through_an_old_session(
+    gql: GraphQLClient, people: PeopleFactory, container: Container
+) -> None:
+    admin = await people.admin()
+    member = await people.member()
+    agent = await make_agent(container, admin, name="Soon private")
+    (session,) = await make_sessions(container, member, agent.id, 1)
+    await gql.data(
+        "mutation ($id: ID!) { updateAgent(id: $id, input: {visibility: PRIVATE}) { __typename } }",
+        {"id": str(agent.id)},
+        token=admin.token,
+    )
+    nested = await gql.data(
+        "{ chatSessions { ... on ChatSessionConnection { edges { node { agent { name } } } } } }",
+        token=member.token,
+    )
+    assert nested["chatSessions"]["edges"] == [{"node": {"agent": None}}]
+    single = await gql.data(SESSION, {"id": str(session.id)}, token=member.token)
+    assert single["chatSession"]["agent"] is None
+
+
+async def test_later_fields_of_a_mutation_see_earlier_changes(
+    gql: GraphQLClient, people: PeopleFactory, container: Container
+) -> None:
+    admin = await people.admin()
+    member = await people.member()
+    agent = await make_agent(container, admin)
+    (session,) = await make_sessions(container, member, agent.id, 1)
+    folder = (await gql.data(CREATE_FOLDER, {"name": "old"}, token=member.token))["createFolder"]
+    await gql.data(MOVE, {"id": str(session.id), "folderId": folder["id"]}, token=member.token)
+    result = await gql.data(
+        """mutation ($s: ID!, $f: ID!) {
+             a: pinChatSession(id: $s) { ... on ChatSession { folder { name } } }
+             b: renameFolder(id: $f, name: "new") { __typename }
+             c: pinChatSession(id: $s) { ... on ChatSession { folder { name } } }
+           }""",
+        {"s": str(session.id), "f": folder["id"]},
+        token=member.token,
+    )
+    assert result["a"]["folder"] == {"name": "old"}
+    assert result["c"]["folder"] == {"name": "new"}

@@ -39,3 +39,11 @@ def test_db_sql_renders_sql_server_ddl(capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     assert "CREATE TABLE chat_session" in out
     assert "NVARCHAR" in out
+
+
+def test_serve_refuses_a_public_address_with_development_secrets(
+    sqlite_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("EZHR_AUTH__SECRET_KEY", raising=False)
+    assert cli.main(["serve", "--host", "0.0.0.0", "--no-migrate"]) == 2  # noqa: S104
+    assert "EZHR_AUTH__SECRET_KEY" in capsys.readouterr().err

@@ -141,3 +141,28 @@ async def test_each_operation_on_a_connection_sees_current_data(
         await ws.send(json.dumps({"id": "2", "type": "subscribe", "payload": payload}))
         second = await _recv(ws)
         assert second["payload"]["data"]["chatSession"]["agent"] == {"name": "After"}
+
+
+async def test_a_deleted_users_open_socket_loses_access_on_its_next_operation(
+    live_url: str, people: PeopleFactory, gql: GraphQLClient
+) -> None:
+    admin = await people.admin()
+    member = await people.member()
+    async with websockets.connect(live_url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"token": member.token}}))
+        assert (await _recv(ws))["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": VIEWER}}))
+        assert (await _recv(ws))["payload"]["data"]["viewer"]["email"] == member.email
+        await _recv(ws)  # complete
+
+        deleted = await gql.data(
+            "mutation ($id: ID!) { deleteUser(userId: $id) { __typename } }",
+            {"id": str(member.id)},
+            token=admin.token,
+        )
+        assert deleted["deleteUser"]["__typename"] == "Deleted"
+
+        query = "{ agents { __typename } }"
+        await ws.send(json.dumps({"id": "2", "type": "subscribe", "payload": {"query": query}}))
+        message = await _recv(ws)
+        assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -29,6 +29,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # True on websockets, where one context serves every operation of a connection.
     long_lived: bool = False
+    # The bearer token a websocket connection presented, checked again per operation.
+    token: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -53,6 +55,15 @@ class Context:
         if not actor.is_admin:
             raise top_level("This operation requires the ADMIN role", FORBIDDEN)
         return actor
+
+    async def reauthenticate(self) -> tuple[Actor | None, str | None]:
+        """The actor the connection's token stands for now, or why it no longer does."""
+        from ezhr_graphql.api.auth import BadCredentials, authenticate
+
+        try:
+            return await authenticate(self.container, self.token), None
+        except BadCredentials as exc:
+            return None, str(exc)
 
     def page_size(self, first: int) -> int:
         """Raises:

@@ -206,15 +206,19 @@ class GraphQLHTTPEndpoint:
         )
 
     async def context(self, request: Request) -> Context:
-        ctx = Context(
-            container=self.container, loaders=Loaders.build(self.container.db), request=request
-        )
+        actor, error = None, None
         try:
             token = bearer_token(request.headers.get("authorization"))
-            ctx.actor = await authenticate(self.container, token)
+            actor = await authenticate(self.container, token)
         except BadCredentials as exc:
-            ctx.credentials_error = str(exc)
-        return ctx
+            error = str(exc)
+        return Context(
+            container=self.container,
+            loaders=Loaders.build(self.container.db, actor),
+            actor=actor,
+            credentials_error=error,
+            request=request,
+        )
 
     async def handle(self, request: Request) -> Response:
         if self._wants_graphiql(request):

@@ -19,6 +19,7 @@ from ezhr_graphql.repositories.ai_model import EmbeddingModelRepository, LlmMode
 from ezhr_graphql.repositories.base import Repository
 from ezhr_graphql.repositories.chat import ChatMessageRepository, FolderRepository
 from ezhr_graphql.repositories.user import UserRepository
+from ezhr_graphql.services.actor import Actor
 
 K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")
@@ -37,6 +38,22 @@ def _by_id(
     return DataLoader(load_fn=load)
 
 
+def _visible_agent_by_id(db: Database, actor: Actor | None) -> DataLoader[uuid.UUID, Agent | None]:
+    """Agents the actor may see: a private agent a member once chatted with shows as
+    null in their old sessions rather than leaking its configuration."""
+
+    async def load(ids: Sequence[uuid.UUID]) -> list[Agent | None]:
+        async with db.read() as session:
+            found = await AgentRepository.from_session(session).get_many_visible(
+                list(set(ids)),
+                None if actor is None else actor.id,
+                actor is not None and actor.is_admin,
+            )
+        return [found.get(id) for id in ids]
+
+    return DataLoader(load_fn=load)
+
+
 def _last_message_by_session(db: Database) -> DataLoader[uuid.UUID, ChatMessage | None]:
     async def load(ids: Sequence[uuid.UUID]) -> list[ChatMessage | None]:
         async with db.read() as session:
@@ -44,6 +61,15 @@ def _last_message_by_session(db: Database) -> DataLoader[uuid.UUID, ChatMessage 
                 list(set(ids))
             )
         return [found.get(id) for id in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _messages_by_session(db: Database) -> DataLoader[uuid.UUID, list[ChatMessage]]:
+    async def load(ids: Sequence[uuid.UUID]) -> list[list[ChatMessage]]:
+        async with db.read() as session:
+            found = await ChatMessageRepository.from_session(session).in_sessions(list(set(ids)))
+        return [found.get(id, []) for id in ids]
 
     return DataLoader(load_fn=load)
 
@@ -56,16 +82,23 @@ class Loaders:
     folder_by_id: DataLoader[uuid.UUID, Folder | None]
     user_by_id: DataLoader[uuid.UUID, User | None]
     last_message_by_session_id: DataLoader[uuid.UUID, ChatMessage | None]
+    messages_by_session_id: DataLoader[uuid.UUID, list[ChatMessage]]
+
+    def clear(self) -> None:
+        """Forget every cached row (after a mutation changed some)."""
+        for loader in vars(self).values():
+            loader.clear_all()
 
     @classmethod
-    def build(cls, db: Database) -> Loaders:
+    def build(cls, db: Database, actor: Actor | None = None) -> Loaders:
         return cls(
-            agent_by_id=_by_id(db, AgentRepository.from_session),
+            agent_by_id=_visible_agent_by_id(db, actor),
             llm_model_by_id=_by_id(db, LlmModelRepository.from_session),
             embedding_model_by_id=_by_id(db, EmbeddingModelRepository.from_session),
             folder_by_id=_by_id(db, FolderRepository.from_session),
             user_by_id=_by_id(db, UserRepository.from_session),
             last_message_by_session_id=_last_message_by_session(db),
+            messages_by_session_id=_messages_by_session(db),
         )
 
 

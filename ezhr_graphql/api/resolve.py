@@ -34,14 +34,19 @@ async def read(ctx: Context, action: Callable[[AsyncSession], Awaitable[T]]) -> 
 async def write(ctx: Context, action: Callable[[AsyncSession], Awaitable[T]]) -> T | UserErrorType:
     try:
         async with ctx.db.transaction() as session:
-            return await action(session)
+            result = await action(session)
     except DomainError as exc:
         return from_domain(exc)
-    except IntegrityError:
+    except IntegrityError as exc:
         # A concurrent request won a uniqueness race the service had checked for.
-        logger.info("integrity conflict", exc_info=True)
+        # The error's text holds the statement's values (password hashes...): log its
+        # kind only.
+        logger.info("integrity conflict: %s", type(exc.orig).__name__)
         return Conflict(
             message="The change conflicts with existing data",
             code=ErrorCode.CONFLICT,
             field="input",
         )
+    # Later fields of the same operation must not see rows cached before the change.
+    ctx.loaders.clear()
+    return result

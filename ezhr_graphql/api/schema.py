@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import strawberry
 from graphql import GraphQLError
@@ -28,6 +29,8 @@ from ezhr_graphql.api.chat.mutations import ChatMutations
 from ezhr_graphql.api.chat.queries import ChatQueries
 from ezhr_graphql.api.context import Context
 from ezhr_graphql.api.loaders import Loaders
+from ezhr_graphql.api.replies.mutations import ReplyMutations
+from ezhr_graphql.api.replies.subscriptions import ReplySubscriptions
 from ezhr_graphql.api.users.mutations import UserMutations
 from ezhr_graphql.api.users.queries import UserQueries
 from ezhr_graphql.settings import GraphQLSettings
@@ -41,7 +44,12 @@ class Query(UserQueries, CatalogQueries, AgentQueries, ChatQueries):
 
 
 @strawberry.type(description="Change the assistant's data; each result is a union of typed errors.")
-class Mutation(UserMutations, CatalogMutations, AgentMutations, ChatMutations):
+class Mutation(UserMutations, CatalogMutations, AgentMutations, ChatMutations, ReplyMutations):
+    pass
+
+
+@strawberry.type(description="Live data over websockets: replies as they stream, session changes.")
+class Subscription(ReplySubscriptions):
     pass
 
 
@@ -73,17 +81,26 @@ class LoggedMaskErrors(MaskErrors):
         return masked
 
 
-class FreshLoaders(SchemaExtension):
-    """Gives each operation on a websocket its own DataLoaders.
+class OperationContext(SchemaExtension):
+    """Gives each operation on a websocket a context of its own.
 
-    A websocket connection keeps one context for all its operations; loaders kept
-    across them would serve rows cached by an earlier operation.
+    A websocket connection keeps one context for all its operations, which run
+    concurrently: each gets a copy with fresh DataLoaders (no rows cached by another
+    operation) and an actor checked again from the connection's token, so a deleted
+    user, a changed role or an expired token takes effect on the next operation.
     """
 
-    def on_operation(self) -> Iterator[None]:
+    async def on_operation(self) -> AsyncIterator[None]:
         context = self.execution_context.context
         if isinstance(context, Context) and context.long_lived:
-            context.loaders = Loaders.build(context.db)
+            actor, error = await context.reauthenticate()
+            self.execution_context.context = dataclasses.replace(
+                context,
+                loaders=Loaders.build(context.db, actor),
+                actor=actor,
+                credentials_error=error,
+                long_lived=False,
+            )
         yield
 
 
@@ -111,7 +128,7 @@ def extensions(settings: GraphQLSettings) -> list[Callable[[], SchemaExtension]]
         lambda: AddValidationRules(limits),
         lambda: ValidationCache(maxsize=settings.validation_cache_size),
         lambda: LoggedMaskErrors(should_mask_error=_is_unexpected),
-        FreshLoaders,
+        OperationContext,
     ]
 
 
@@ -129,5 +146,6 @@ def build_schema(settings: GraphQLSettings | None = None) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions(settings or GraphQLSettings()),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from starlette.requests import Request
@@ -10,6 +12,9 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema import Schema
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
 
 from ezhr_graphql.api.auth import BadCredentials, authenticate, token_from_params
 from ezhr_graphql.api.context import Context
@@ -17,13 +22,42 @@ from ezhr_graphql.api.loaders import Loaders
 from ezhr_graphql.container import Container
 
 
+class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with a server ping on quiet connections, so proxies and
+    clients can tell a silent stream from a dead one."""
+
+    interval: float = 15.0
+
+    async def handle(self) -> None:
+        pinger = asyncio.create_task(self._ping())
+        try:
+            await super().handle()
+        finally:
+            pinger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pinger
+
+    async def _ping(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            if self.connection_acknowledged:
+                try:
+                    await self.send_message({"type": "ping"})
+                except Exception:  # the connection is closing; handle() will notice
+                    return
+
+
 class GraphQLWebSocketView(GraphQL[Context, None]):
     """Authenticates from the ``connection_init`` payload; a bad token is refused
     with the protocol's close code (4403)."""
 
     def __init__(self, schema: Schema, container: Container) -> None:
-        super().__init__(schema, graphql_ide=None, keep_alive=True, keep_alive_interval=15)
+        interval = container.settings.chat.keepalive_seconds
+        super().__init__(schema, graphql_ide=None, keep_alive=True, keep_alive_interval=interval)
         self.container = container
+        self.graphql_transport_ws_handler_class = type(
+            "KeepAlive", (KeepAliveTransportWS,), {"interval": interval}
+        )
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -38,9 +72,8 @@ class GraphQLWebSocketView(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> Any:
         try:
-            context.actor = await authenticate(
-                self.container, token_from_params(context.connection_params)
-            )
+            context.token = token_from_params(context.connection_params)
+            context.actor = await authenticate(self.container, context.token)
         except BadCredentials as exc:
             raise ConnectionRejectionError(
                 {"code": "UNAUTHENTICATED", "message": str(exc)}

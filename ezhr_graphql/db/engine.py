@@ -25,6 +25,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
 def _sqlite_read_only(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA query_only=ON")
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 
@@ -38,18 +39,26 @@ def create_read_engine(settings: DatabaseSettings) -> AsyncEngine | None:
     engine = create_async_engine(
         url,
         echo=settings.echo,
-        async_creator=inline_connector(url.database, timeout=5),
+        hide_parameters=True,
+        # A WAL reader does not wait for writers; the short timeout bounds the one
+        # case that could (a database not yet switched to WAL by the writer engine).
+        async_creator=inline_connector(url.database, timeout=1),
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
     )
-    event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     event.listen(engine.sync_engine, "connect", _sqlite_read_only)
     return engine
 
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     url = make_url(settings.url)
-    kwargs: dict[str, Any] = {"echo": settings.echo, "pool_pre_ping": False}
+    # Statement parameters never reach error messages or logs: they can hold password
+    # hashes and message contents.
+    kwargs: dict[str, Any] = {
+        "echo": settings.echo,
+        "pool_pre_ping": False,
+        "hide_parameters": True,
+    }
     if url.get_backend_name() == "sqlite":
         # aiosqlite waits on a locked database instead of failing at once.
         kwargs["connect_args"] = {"timeout": 30}

@@ -25,6 +25,19 @@ class AgentRepository(_NamedRepository[Agent]):
             stmt = stmt.where(self._visible_to(user_id, is_admin))  # type: ignore[arg-type]
         return await self.session.scalar(stmt)
 
+    async def get_many_visible(
+        self, ids: list[uuid.UUID], user_id: uuid.UUID | None, is_admin: bool
+    ) -> dict[uuid.UUID, Agent]:
+        if not ids:
+            return {}
+        stmt = select(Agent).where(Agent.id.in_(ids))
+        if not is_admin:
+            if user_id is None:
+                stmt = stmt.where(Agent.visibility == Visibility.PUBLIC)
+            else:
+                stmt = stmt.where(self._visible_to(user_id, is_admin))  # type: ignore[arg-type]
+        return {row.id: row for row in await self.session.scalars(stmt)}
+
     async def page_visible(
         self, user_id: uuid.UUID, is_admin: bool, first: int, after: str | None
     ) -> Page[Agent]:

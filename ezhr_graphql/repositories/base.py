@@ -54,21 +54,35 @@ class KeyColumn:
 
     attribute: InstrumentedAttribute[Any]
     descending: bool
-    parse: Callable[[str], Any]
+    parse: Callable[[object], Any]
     name: str
 
 
-def _str(value: str) -> str:
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("cursor value is not a string")
     return value
 
 
-DATETIME = datetime.fromisoformat
-UUID = uuid.UUID
-STRING = _str
+def _uuid(value: object) -> uuid.UUID:
+    return uuid.UUID(_text(value))
+
+
+def _datetime(value: object) -> datetime:
+    parsed = datetime.fromisoformat(_text(value))
+    if parsed.tzinfo is None:
+        raise ValueError("cursor timestamp has no time zone")
+    return parsed
+
+
+# Cursor value parsers: each accepts only what Keyset.encode writes.
+DATETIME = _datetime
+UUID = _uuid
+STRING = _text
 
 
 def key(
-    attribute: InstrumentedAttribute[Any], parse: Callable[[str], Any], *, desc: bool = False
+    attribute: InstrumentedAttribute[Any], parse: Callable[[object], Any], *, desc: bool = False
 ) -> KeyColumn:
     return KeyColumn(attribute=attribute, descending=desc, parse=parse, name=attribute.key)
 

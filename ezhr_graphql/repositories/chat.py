@@ -123,6 +123,18 @@ class ChatMessageRepository(Repository[ChatMessage]):
         )
         return list(rows.all())
 
+    async def in_sessions(
+        self, session_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[ChatMessage]]:
+        found: dict[uuid.UUID, list[ChatMessage]] = {}
+        if session_ids:
+            rows = await self.session.scalars(
+                select(ChatMessage).where(ChatMessage.session_id.in_(session_ids))
+            )
+            for row in rows:
+                found.setdefault(row.session_id, []).append(row)
+        return found
+
     async def by_client_id(
         self, session_id: uuid.UUID, client_message_id: str
     ) -> ChatMessage | None:

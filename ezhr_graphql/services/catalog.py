@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, fields
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,8 +40,12 @@ def _base_url(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     url = validation.text("baseUrl", value, URL_LENGTH)
-    if not url.startswith(("http://", "https://")):
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInputError("baseUrl", "baseUrl must be an http(s) URL")
+    if parts.username or parts.password:
+        # Every member can read an LLM's base URL: credentials go in secretRef.
+        raise InvalidInputError("baseUrl", "baseUrl must not contain credentials")
     return url
 
 

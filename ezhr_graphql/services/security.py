@@ -19,6 +19,8 @@ class PasswordHasher:
 
     def __init__(self, time_cost: int = 3, memory_cost: int = 65536) -> None:
         self._hasher = Argon2Hasher(time_cost=time_cost, memory_cost=memory_cost)
+        # Checked against when an email is unknown, so that costs what a real check does.
+        self.decoy = self._hasher.hash("not a real password")
 
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, password)

@@ -37,7 +37,7 @@ class Session:
 class UserService:
     def __init__(
         self,
-        session: AsyncSession,
+        session: AsyncSession | None,
         hasher: PasswordHasher,
         tokens: TokenIssuer,
         actors: ActorCache,
@@ -45,7 +45,8 @@ class UserService:
     ) -> None:
         self.session = session
         self.actors = actors
-        self.users = UserRepository.from_session(session)
+        # Without a session only login's hash check is available.
+        self.users = UserRepository.from_session(session)  # type: ignore[arg-type]
         self.hasher = hasher
         self.tokens = tokens
         self.min_password_length = min_password_length
@@ -86,12 +87,20 @@ class UserService:
         await self.users.flush()
         return self._session(user)
 
-    async def login(self, email: str, password: str) -> Session:
+    async def find_login(self, email: str) -> User | None:
+        """The live user an email names, for :meth:`login` (read it in a session, then
+        verify outside it: hashing is slow and needs no connection)."""
+        return await self.users.get_by_email(email.strip().lower())
+
+    async def login(self, user: User | None, password: str) -> Session:
         """Raises:
-        AuthenticationError: unknown email or wrong password (indistinguishable).
+        AuthenticationError: unknown email or wrong password. Both cost one hash
+        check, so response times do not tell which.
         """
-        user = await self.users.get_by_email(email.strip().lower())
-        if user is None or not await self.hasher.verify(user.password_hash, password):
+        if user is None:
+            await self.hasher.verify(self.hasher.decoy, password)
+            raise AuthenticationError("Invalid email or password")
+        if not await self.hasher.verify(user.password_hash, password):
             raise AuthenticationError("Invalid email or password")
         return self._session(user)
 
@@ -114,6 +123,7 @@ class UserService:
 
     async def set_role(self, actor: Actor, user_id: uuid.UUID, role: Role) -> User:
         user = await self._target(actor, user_id)
+        assert self.session is not None
         self.actors.forget_after_commit(self.session, user.id)
         user.role = role
         await self.users.flush()
@@ -121,6 +131,7 @@ class UserService:
 
     async def delete(self, actor: Actor, user_id: uuid.UUID) -> User:
         user = await self._target(actor, user_id)
+        assert self.session is not None
         self.actors.forget_after_commit(self.session, user.id)
         user.soft_delete()
         await self.users.flush()

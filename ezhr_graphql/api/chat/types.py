@@ -3,22 +3,20 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ezhr_graphql.api import resolve
 from ezhr_graphql.api.agents.types import Agent
 from ezhr_graphql.api.context import Info
 from ezhr_graphql.api.errors import UserErrorType
 from ezhr_graphql.api.loaders import resolved_or_awaitable
-from ezhr_graphql.api.pagination import DEFAULT_PAGE_SIZE, Connection
+from ezhr_graphql.api.pagination import Connection
 from ezhr_graphql.api.scalars import gid
 from ezhr_graphql.models import ChatMessage as ChatMessageRow
 from ezhr_graphql.models import ChatSession as ChatSessionRow
 from ezhr_graphql.models import Folder as FolderRow
-from ezhr_graphql.services.chat import ChatSessionService
+from ezhr_graphql.services import conversation
 
 
 @strawberry.enum(description="Who wrote a message.")
@@ -48,6 +46,27 @@ class Folder:
         return cls(id=gid(row.id), name=row.name, created_at=row.created_at)
 
 
+@strawberry.type(description="A passage of a document that a reply is grounded on.")
+class Citation:
+    document_id: strawberry.ID = strawberry.field(description="The cited document.")
+    title: str = strawberry.field(description="The document's title.")
+    heading: str | None = strawberry.field(description="Heading path of the passage, if any.")
+    page: int | None = strawberry.field(description="Page of the passage, for paged documents.")
+    quote: str = strawberry.field(description="The passage quoted.")
+    score: float = strawberry.field(description="Retrieval similarity, 0 to 1.")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Self:
+        return cls(
+            document_id=strawberry.ID(str(raw.get("documentId", ""))),
+            title=str(raw.get("title", "")),
+            heading=raw.get("heading"),
+            page=raw.get("page"),
+            quote=str(raw.get("quote", "")),
+            score=float(raw.get("score", 0.0)),
+        )
+
+
 @strawberry.type(description="A message of a chat session.")
 class ChatMessage:
     id: strawberry.ID = strawberry.field(description="Unique identifier.")
@@ -60,7 +79,37 @@ class ChatMessage:
     prompt_tokens: int | None = strawberry.field(description="Tokens sent to the LLM.")
     completion_tokens: int | None = strawberry.field(description="Tokens the LLM generated.")
     created_at: datetime = strawberry.field(description="When it was written.")
+    error_code: str | None = strawberry.field(
+        description="Why a FAILED reply failed, e.g. LLM_TIMEOUT, LLM_RATE_LIMITED, INTERRUPTED."
+    )
+    time_to_first_token_ms: int | None = strawberry.field(
+        description="Milliseconds from the start of the reply to its first token."
+    )
+    latency_ms: int | None = strawberry.field(
+        description="Milliseconds the reply took from start to end."
+    )
+    citations: list[Citation] = strawberry.field(
+        description="The document passages the reply is grounded on."
+    )
     session_id: strawberry.Private[uuid.UUID]
+    row_id: strawberry.Private[uuid.UUID]
+    parent_row_id: strawberry.Private[uuid.UUID | None]
+
+    async def _siblings(self, info: Info) -> list[ChatMessageRow]:
+        everything = await info.context.loaders.messages_by_session_id.load(self.session_id)
+        return conversation.children(everything).get(self.parent_row_id, [])
+
+    @strawberry.field(
+        description="Versions of this message (same parent, oldest first), itself included: "
+        "regenerated replies and edited questions."
+    )
+    async def siblings(self, info: Info) -> list[ChatMessage]:
+        return [ChatMessage.from_model(row) for row in await self._siblings(info)]
+
+    @strawberry.field(description="Position of this message among its siblings, from 0.")
+    async def sibling_index(self, info: Info) -> int:
+        ids = [row.id for row in await self._siblings(info)]
+        return ids.index(self.row_id) if self.row_id in ids else 0
 
     @classmethod
     def from_model(cls, row: ChatMessageRow) -> Self:
@@ -73,7 +122,13 @@ class ChatMessage:
             prompt_tokens=row.prompt_tokens,
             completion_tokens=row.completion_tokens,
             created_at=row.created_at,
+            error_code=row.error_code,
+            time_to_first_token_ms=row.time_to_first_token_ms,
+            latency_ms=row.latency_ms,
+            citations=[Citation.from_dict(c) for c in row.citations or []],
             session_id=row.session_id,
+            row_id=row.id,
+            parent_row_id=row.parent_id,
         )
 
 
@@ -93,6 +148,7 @@ class ChatSession:
     agent_id: strawberry.Private[uuid.UUID]
     folder_id: strawberry.Private[uuid.UUID | None]
     row_id: strawberry.Private[uuid.UUID]
+    current_message_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="The agent this session talks to (null if it was deleted).")
     def agent(self, info: Info) -> Agent | None:
@@ -111,20 +167,13 @@ class ChatSession:
         loader = info.context.loaders.last_message_by_session_id
         return resolved_or_awaitable(loader, self.row_id, ChatMessage.from_model)  # type: ignore[return-value]
 
-    @strawberry.field(description="Messages of this session, oldest first.")
-    async def messages(
-        self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
-    ) -> MessageConnectionResult:
-        ctx = info.context
-        actor = ctx.require_actor()
-
-        async def action(session: AsyncSession) -> Connection[ChatMessage]:
-            page = await ChatSessionService(session).messages_page(
-                actor, self.row_id, ctx.page_size(first), after
-            )
-            return Connection[ChatMessage].of(page, ChatMessage.from_model)
-
-        return await resolve.read(ctx, action)
+    @strawberry.field(
+        description="The branch the user is on: messages from the first to the current one."
+    )
+    async def current_branch(self, info: Info) -> list[ChatMessage]:
+        everything = await info.context.loaders.messages_by_session_id.load(self.row_id)
+        path = conversation.path_to(conversation.by_id(everything), self.current_message_id)
+        return [ChatMessage.from_model(row) for row in path]
 
     @classmethod
     def from_model(cls, row: ChatSessionRow) -> Self:
@@ -137,6 +186,7 @@ class ChatSession:
             agent_id=row.agent_id,
             folder_id=row.folder_id,
             row_id=row.id,
+            current_message_id=row.current_message_id,
         )
 
 

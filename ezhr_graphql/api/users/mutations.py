@@ -48,15 +48,12 @@ class UserMutations:
     async def login(self, info: Info, email: str, password: str) -> LoginResult:
         ctx = info.context
 
-        async def action(session: AsyncSession) -> AuthPayload | InvalidCredentials:
-            try:
-                return _auth(await ctx.container.users(session).login(email, password))
-            except AuthenticationError as exc:
-                return InvalidCredentials(message=exc.message, code=ErrorCode.INVALID_CREDENTIALS)
-
-        result = await resolve.read(ctx, action)
-        assert isinstance(result, AuthPayload | InvalidCredentials)  # login raises nothing else
-        return result
+        async with ctx.db.read() as session:
+            user = await ctx.container.users(session).find_login(email)
+        try:
+            return _auth(await ctx.container.users(None).login(user, password))
+        except AuthenticationError as exc:
+            return InvalidCredentials(message=exc.message, code=ErrorCode.INVALID_CREDENTIALS)
 
     @strawberry.mutation(description="Change a user's role (admins only, not their own).")
     async def set_user_role(self, info: Info, user_id: strawberry.ID, role: Role) -> UserResult:

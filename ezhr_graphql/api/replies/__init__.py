@@ -1,0 +1,1 @@
+"""GraphQL replies domain: sending messages, streaming replies, stopping, branching, feedback."""

@@ -1,0 +1,128 @@
+"""Sending, stopping and regenerating replies; switching branches; rating."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ezhr_graphql.api import resolve
+from ezhr_graphql.api.chat.types import ChatMessage, ChatSession, ChatSessionResult
+from ezhr_graphql.api.context import Context, Info
+from ezhr_graphql.api.errors import UserErrorType
+from ezhr_graphql.api.replies.types import (
+    ChatMessageResult,
+    Feedback,
+    FeedbackResult,
+    Rating,
+    SendMessageInput,
+    SendMessageResult,
+    SentMessage,
+)
+from ezhr_graphql.api.scalars import parse_id, parse_optional_id
+from ezhr_graphql.services.actor import Actor
+from ezhr_graphql.services.messages import MessageService, Sent
+
+SendAction = Callable[[MessageService, Actor], Awaitable[Sent]]
+
+
+async def start_reply(ctx: Context, action: SendAction) -> SentMessage | UserErrorType:
+    """Store the question and reply in one short transaction, then start the run
+    (after the commit, so the run reads what was stored)."""
+    actor = ctx.require_actor()
+
+    async def store(session: AsyncSession) -> Sent:
+        return await action(ctx.container.messages(session), actor)
+
+    sent = await resolve.write(ctx, store)
+    if not isinstance(sent, Sent):
+        return sent
+    if sent.created:
+        ctx.container.runs.launch(sent.reply.id)
+    return SentMessage(
+        session=ChatSession.from_model(sent.session),
+        user_message=ChatMessage.from_model(sent.user_message),
+        assistant_message=ChatMessage.from_model(sent.reply),
+    )
+
+
+def send_action(input: SendMessageInput) -> SendAction:
+    return lambda service, actor: service.send(
+        actor,
+        parse_id(input.session_id, "sessionId"),
+        input.content,
+        input.client_message_id,
+        parse_optional_id(input.parent_message_id, "parentMessageId"),
+    )
+
+
+@strawberry.type
+class ReplyMutations:
+    @strawberry.mutation(
+        description="Ask a question: stores it and a STREAMING reply, starts generating the "
+        "reply, and returns at once. Follow the reply with `messageStream`."
+    )
+    async def send_message(self, info: Info, input: SendMessageInput) -> SendMessageResult:
+        return await start_reply(info.context, send_action(input))
+
+    @strawberry.mutation(
+        description="Generate another reply to the same question, as a new branch."
+    )
+    async def regenerate_message(self, info: Info, message_id: strawberry.ID) -> SendMessageResult:
+        return await start_reply(
+            info.context, lambda s, a: s.regenerate(a, parse_id(message_id, "messageId"))
+        )
+
+    @strawberry.mutation(
+        description="Stop a reply being generated, wherever it runs; the partial text is kept "
+        "and the reply ends CANCELLED."
+    )
+    async def stop_generation(self, info: Info, message_id: strawberry.ID) -> ChatMessageResult:
+        ctx = info.context
+        actor = ctx.require_actor()
+
+        async def check(session: AsyncSession) -> ChatMessage:
+            message = await ctx.container.messages(session).stoppable(
+                actor, parse_id(message_id, "messageId")
+            )
+            return ChatMessage.from_model(message)
+
+        result = await resolve.read(ctx, check)
+        if isinstance(result, ChatMessage):
+            await ctx.container.runs.request_stop(result.row_id)
+        return result
+
+    @strawberry.mutation(
+        description="Make the branch through a message current (down to its newest reply)."
+    )
+    async def switch_branch(self, info: Info, message_id: strawberry.ID) -> ChatSessionResult:
+        ctx = info.context
+        actor = ctx.require_actor()
+
+        async def switch(session: AsyncSession) -> ChatSession:
+            chat = await ctx.container.messages(session).switch_branch(
+                actor, parse_id(message_id, "messageId")
+            )
+            return ChatSession.from_model(chat)
+
+        return await resolve.write(ctx, switch)
+
+    @strawberry.mutation(description="Rate a reply; rating again replaces the earlier rating.")
+    async def rate_message(
+        self,
+        info: Info,
+        message_id: strawberry.ID,
+        rating: Rating,
+        comment: str | None = None,
+    ) -> FeedbackResult:
+        ctx = info.context
+        actor = ctx.require_actor()
+
+        async def rate(session: AsyncSession) -> Feedback:
+            feedback = await ctx.container.messages(session).rate(
+                actor, parse_id(message_id, "messageId"), rating.to_model(), comment
+            )
+            return Feedback.from_model(feedback)
+
+        return await resolve.write(ctx, rate)

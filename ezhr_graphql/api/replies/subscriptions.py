@@ -1,0 +1,220 @@
+"""Streaming replies over websockets, and per-user session updates.
+
+``messageStream`` replays what a reply's stream already holds after ``afterSeq`` and
+then follows it live, so a client that reconnects (to this worker or another) gets
+every later event once, in order. Consecutive text deltas that are already waiting
+go out as one frame: under load a client gets fewer, larger frames, never fewer
+tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+
+import strawberry
+from graphql import GraphQLError
+
+from ezhr_graphql.api.chat.types import ChatMessage, Citation, MessageStatus
+from ezhr_graphql.api.context import Context, Info
+from ezhr_graphql.api.errors import UserErrorType
+from ezhr_graphql.api.replies.mutations import send_action, start_reply
+from ezhr_graphql.api.replies.types import (
+    MessageStatusChanged,
+    ReplyCitations,
+    ReplyCompleted,
+    ReplyDelta,
+    ReplyEvent,
+    ReplyFailed,
+    ReplyStarted,
+    SendMessageInput,
+    SentMessage,
+    SessionTitleChanged,
+    SessionUpdate,
+)
+from ezhr_graphql.api.scalars import parse_id
+from ezhr_graphql.errors import DomainError
+from ezhr_graphql.models import ChatMessage as ChatMessageRow
+from ezhr_graphql.models import MessageStatus as MessageStatusModel
+from ezhr_graphql.pubsub import StreamEvent
+from ezhr_graphql.repositories.chat import ChatMessageRepository
+from ezhr_graphql.services.runs import stream_name, user_channel
+
+_END = StreamEvent(0, "end", {})
+
+
+async def coalesced(events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+    """``events`` with consecutive waiting deltas merged (the merged delta carries
+    the last seq, so resuming after it loses nothing)."""
+    queue: asyncio.Queue[StreamEvent] = asyncio.Queue()
+
+    async def pump() -> None:
+        try:
+            async for event in events:
+                queue.put_nowait(event)
+        finally:
+            queue.put_nowait(_END)
+
+    task = asyncio.create_task(pump())
+    held: StreamEvent | None = None
+    try:
+        while True:
+            event = held or await queue.get()
+            held = None
+            if event is _END:
+                return
+            if event.kind == "delta":
+                texts = [event.data["text"]]
+                while not queue.empty():
+                    following = queue.get_nowait()
+                    if following.kind != "delta":
+                        held = following
+                        break
+                    texts.append(following.data["text"])
+                    event = following
+                event = StreamEvent(event.seq, "delta", {"text": "".join(texts)})
+            yield event
+            # Let other streams run between frames, even when this one has more ready.
+            await asyncio.sleep(0)
+            if event.terminal:
+                return
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _replayed(row: ChatMessageRow) -> list[StreamEvent]:
+    """The events of a finished reply whose stream has expired: rebuilt from the row."""
+    events = [
+        StreamEvent(
+            1,
+            "started",
+            {
+                "messageId": str(row.id),
+                "userMessageId": str(row.parent_id),
+                "sessionId": str(row.session_id),
+            },
+        )
+    ]
+    if row.citations:
+        events.append(StreamEvent(len(events) + 1, "citations", {"citations": row.citations}))
+    if row.content:
+        events.append(StreamEvent(len(events) + 1, "delta", {"text": row.content}))
+    if row.status is MessageStatusModel.FAILED:
+        code = row.error_code or "LLM_ERROR"
+        events.append(
+            StreamEvent(len(events) + 1, "failed", {"code": code, "message": "The reply failed"})
+        )
+    else:
+        events.append(StreamEvent(len(events) + 1, "completed", {}))
+    return events
+
+
+async def _owned_message(ctx: Context, message_id: uuid.UUID) -> ChatMessageRow:
+    actor = ctx.require_actor()
+    async with ctx.db.read() as session:
+        row = await ChatMessageRepository.from_session(session).owned(message_id, actor.id)
+    if row is None:
+        raise GraphQLError(f"Message {message_id} not found", extensions={"code": "NOT_FOUND"})
+    return row
+
+
+async def _to_graphql(ctx: Context, message_id: uuid.UUID, event: StreamEvent) -> ReplyEvent:
+    data = event.data
+    if event.kind == "started":
+        return ReplyStarted(
+            seq=event.seq,
+            message_id=strawberry.ID(data["messageId"]),
+            user_message_id=strawberry.ID(data["userMessageId"]),
+            session_id=strawberry.ID(data["sessionId"]),
+        )
+    if event.kind == "delta":
+        return ReplyDelta(seq=event.seq, text=data["text"])
+    if event.kind == "citations":
+        return ReplyCitations(
+            seq=event.seq, citations=[Citation.from_dict(c) for c in data["citations"]]
+        )
+    if event.kind == "failed":
+        return ReplyFailed(seq=event.seq, code=data["code"], message=data["message"])
+    # completed: the stored message, as the database has it now
+    async with ctx.db.read() as session:
+        row = await ChatMessageRepository.from_session(session).get(message_id)
+    if row is None:
+        return ReplyFailed(seq=event.seq, code="NOT_FOUND", message="The reply was deleted")
+    return ReplyCompleted(seq=event.seq, message=ChatMessage.from_model(row))
+
+
+async def reply_events(
+    ctx: Context, message_id: uuid.UUID, after: int
+) -> AsyncGenerator[ReplyEvent, None]:
+    row = await _owned_message(ctx, message_id)
+    broker = ctx.container.broker
+    name = stream_name(message_id)
+    if row.status is not MessageStatusModel.STREAMING and not await broker.exists(name):
+        for event in _replayed(row):
+            if event.seq > after:
+                yield await _to_graphql(ctx, message_id, event)
+        return
+    async for event in coalesced(broker.read(name, after)):
+        yield await _to_graphql(ctx, message_id, event)
+
+
+def _error_event(error: UserErrorType) -> ReplyFailed:
+    return ReplyFailed(seq=0, code=error.code.name, message=error.message)
+
+
+@strawberry.type
+class ReplySubscriptions:
+    @strawberry.subscription(
+        description="A reply as it is generated: what the stream holds after `afterSeq`, "
+        "then live events, ending with ReplyCompleted or ReplyFailed. Reconnect with the "
+        "last `seq` seen to continue without gaps or repeats."
+    )
+    async def message_stream(
+        self, info: Info, message_id: strawberry.ID, after_seq: int = 0
+    ) -> AsyncGenerator[ReplyEvent, None]:
+        try:
+            target = parse_id(message_id, "messageId")
+        except DomainError as exc:
+            raise GraphQLError(exc.message, extensions={"code": "INVALID_INPUT"}) from exc
+        async for event in reply_events(info.context, target, max(0, after_seq)):
+            yield event
+
+    @strawberry.subscription(
+        description="Send a question and stream its reply in one operation; the first event "
+        "(ReplyStarted) carries the IDs. A refused question ends with one ReplyFailed."
+    )
+    async def chat(self, info: Info, input: SendMessageInput) -> AsyncGenerator[ReplyEvent, None]:
+        ctx = info.context
+        sent = await start_reply(ctx, send_action(input))
+        if not isinstance(sent, SentMessage):
+            yield _error_event(sent)
+            return
+        async for event in reply_events(ctx, uuid.UUID(str(sent.assistant_message.id)), 0):
+            yield event
+
+    @strawberry.subscription(
+        description="Changes to the viewer's sessions made anywhere (another tab, device or "
+        "worker): generated titles and reply status changes."
+    )
+    async def session_updates(self, info: Info) -> AsyncGenerator[SessionUpdate, None]:
+        ctx = info.context
+        actor = ctx.require_actor()
+        signals = await ctx.container.broker.subscribe(user_channel(actor.id))
+        try:
+            async for message in signals:
+                if message.get("type") == "title":
+                    yield SessionTitleChanged(
+                        session_id=strawberry.ID(message["sessionId"]), title=message["title"]
+                    )
+                elif message.get("type") == "status":
+                    yield MessageStatusChanged(
+                        session_id=strawberry.ID(message["sessionId"]),
+                        message_id=strawberry.ID(message["messageId"]),
+                        status=MessageStatus[message["status"]],
+                    )
+        finally:
+            await signals.aclose()

@@ -1,0 +1,229 @@
+"""Sending, regenerating and rating messages; branches of a conversation."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ezhr_graphql.db import utcnow
+from ezhr_graphql.errors import (
+    ConflictError,
+    InvalidInputError,
+    LimitExceededError,
+    NotFoundError,
+)
+from ezhr_graphql.models import (
+    ChatFeedback,
+    ChatMessage,
+    ChatSession,
+    MessageRole,
+    MessageStatus,
+    Rating,
+)
+from ezhr_graphql.models.types import DESCRIPTION_LENGTH
+from ezhr_graphql.repositories.chat import (
+    ChatFeedbackRepository,
+    ChatMessageRepository,
+    ChatSessionRepository,
+)
+from ezhr_graphql.services import conversation, validation
+from ezhr_graphql.services.actor import Actor
+from ezhr_graphql.settings import ChatSettings
+
+CLIENT_ID_LENGTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A user message and the assistant message answering it. ``created`` is false
+    when a retry found them already there (nothing new to run)."""
+
+    session: ChatSession
+    user_message: ChatMessage
+    reply: ChatMessage
+    created: bool
+
+
+class MessageService:
+    def __init__(self, session: AsyncSession, settings: ChatSettings) -> None:
+        self.settings = settings
+        self.sessions = ChatSessionRepository.from_session(session)
+        self.messages = ChatMessageRepository.from_session(session)
+        self.feedback = ChatFeedbackRepository.from_session(session)
+
+    async def _session(self, actor: Actor, session_id: uuid.UUID) -> ChatSession:
+        chat = await self.sessions.get_owned(session_id, actor.id)
+        if chat is None:
+            raise NotFoundError("Chat session", session_id)
+        return chat
+
+    async def message(self, actor: Actor, message_id: uuid.UUID) -> ChatMessage:
+        """Raises:
+        NotFoundError: no such message in the actor's own sessions.
+        """
+        message = await self.messages.owned(message_id, actor.id)
+        if message is None:
+            raise NotFoundError("Message", message_id)
+        return message
+
+    async def _room_for_a_run(self, actor: Actor) -> None:
+        limit = self.settings.max_concurrent_runs_per_user
+        if await self.messages.streaming_count(actor.id) >= limit:
+            raise LimitExceededError(
+                "concurrentReplies",
+                f"At most {limit} replies can be generated at once; wait or stop one",
+            )
+
+    def _reply_to(self, chat: ChatSession, user_message: ChatMessage) -> ChatMessage:
+        reply = self.messages.add(
+            ChatMessage(
+                id=uuid.uuid4(),
+                session_id=chat.id,
+                parent_id=user_message.id,
+                role=MessageRole.ASSISTANT,
+                content="",
+                status=MessageStatus.STREAMING,
+            )
+        )
+        chat.current_message_id = reply.id
+        chat.updated_at = utcnow()
+        return reply
+
+    async def send(
+        self,
+        actor: Actor,
+        session_id: uuid.UUID,
+        content: str,
+        client_message_id: str,
+        parent_id: uuid.UUID | None = None,
+    ) -> Sent:
+        """Store a user message and the assistant message that will answer it.
+
+        ``parent_id`` names the message the new one follows (an earlier turn, to
+        edit and branch); by default it follows the session's current branch.
+
+        Raises:
+            NotFoundError, InvalidInputError, LimitExceededError.
+        """
+        chat = await self._session(actor, session_id)
+        key = validation.text("clientMessageId", client_message_id, CLIENT_ID_LENGTH)
+        existing = await self.messages.by_client_id(chat.id, key)
+        if existing is not None:
+            reply = await self.messages.first_child(existing.id)
+            if reply is not None:
+                return Sent(chat, existing, reply, created=False)
+        text = validation.text("content", content, 10 * self.settings.max_message_length)
+        if len(text) > self.settings.max_message_length:
+            raise LimitExceededError(
+                "messageLength",
+                f"A message has at most {self.settings.max_message_length} characters",
+            )
+        if parent_id is not None:
+            parent = await self.messages.get(parent_id)
+            if parent is None or parent.session_id != chat.id:
+                raise InvalidInputError(
+                    "parentMessageId", "parentMessageId is not a message of this session"
+                )
+            if parent.role is not MessageRole.ASSISTANT:
+                raise InvalidInputError(
+                    "parentMessageId", "a question follows a reply: name an assistant message"
+                )
+            if parent.status is MessageStatus.STREAMING:
+                raise ConflictError("That reply is still being generated", "parentMessageId")
+        else:
+            parent_id = chat.current_message_id
+            current = None if parent_id is None else await self.messages.get(parent_id)
+            if current is not None and current.status is MessageStatus.STREAMING:
+                raise ConflictError(
+                    "Wait for the current reply, or stop it, before asking again", "sessionId"
+                )
+        await self._room_for_a_run(actor)
+        user_message = self.messages.add(
+            ChatMessage(
+                id=uuid.uuid4(),
+                session_id=chat.id,
+                parent_id=parent_id,
+                role=MessageRole.USER,
+                content=text,
+                status=MessageStatus.COMPLETED,
+                client_message_id=key,
+            )
+        )
+        reply = self._reply_to(chat, user_message)
+        await self.messages.flush()
+        return Sent(chat, user_message, reply, created=True)
+
+    async def regenerate(self, actor: Actor, message_id: uuid.UUID) -> Sent:
+        """A new reply to the same question, as a sibling of ``message_id``.
+
+        Raises:
+            NotFoundError, InvalidInputError, ConflictError, LimitExceededError.
+        """
+        old = await self.message(actor, message_id)
+        if old.role is not MessageRole.ASSISTANT or old.parent_id is None:
+            raise InvalidInputError("messageId", "only a reply can be regenerated")
+        if old.status is MessageStatus.STREAMING:
+            raise ConflictError("That reply is still being generated", "messageId")
+        chat = await self._session(actor, old.session_id)
+        question = await self.messages.get(old.parent_id)
+        if question is None:
+            raise NotFoundError("Message", old.parent_id)
+        await self._room_for_a_run(actor)
+        reply = self._reply_to(chat, question)
+        await self.messages.flush()
+        return Sent(chat, question, reply, created=True)
+
+    async def switch_branch(self, actor: Actor, message_id: uuid.UUID) -> ChatSession:
+        """Make the branch through ``message_id`` current (down to its newest leaf)."""
+        message = await self.message(actor, message_id)
+        chat = await self._session(actor, message.session_id)
+        tree = conversation.children(await self.messages.in_session(chat.id))
+        chat.current_message_id = conversation.newest_leaf(tree, message.id)
+        await self.sessions.flush()
+        return chat
+
+    async def stoppable(self, actor: Actor, message_id: uuid.UUID) -> ChatMessage:
+        """Raises:
+        NotFoundError, ConflictError: the reply is not being generated.
+        """
+        message = await self.message(actor, message_id)
+        if message.status is not MessageStatus.STREAMING:
+            raise ConflictError(
+                f"This reply is not being generated (it is {message.status.value})", "messageId"
+            )
+        return message
+
+    async def rate(
+        self, actor: Actor, message_id: uuid.UUID, rating: Rating, comment: str | None
+    ) -> ChatFeedback:
+        """Rate a reply; rating again replaces the earlier rating."""
+        message = await self.message(actor, message_id)
+        if message.role is not MessageRole.ASSISTANT:
+            raise InvalidInputError("messageId", "only replies can be rated")
+        note = (
+            None
+            if comment is None
+            else validation.text("comment", comment, DESCRIPTION_LENGTH, required=False) or None
+        )
+        feedback = await self.feedback.of(message.id, actor.id)
+        if feedback is None:
+            feedback = self.feedback.add(
+                ChatFeedback(message_id=message.id, user_id=actor.id, rating=rating, comment=note)
+            )
+        else:
+            feedback.rating = rating
+            feedback.comment = note
+        await self.feedback.flush()
+        return feedback
+
+    async def branch(self, actor: Actor, session_id: uuid.UUID) -> list[ChatMessage]:
+        chat = await self._session(actor, session_id)
+        messages = conversation.by_id(await self.messages.in_session(chat.id))
+        return conversation.path_to(messages, chat.current_message_id)
+
+    async def siblings(self, actor: Actor, message_id: uuid.UUID) -> list[ChatMessage]:
+        message = await self.message(actor, message_id)
+        tree = conversation.children(await self.messages.in_session(message.session_id))
+        return tree.get(message.parent_id, [message])
