@@ -22,12 +22,17 @@ async def make_agent(
     admin: Person,
     name: str | None = None,
     visibility: Visibility = Visibility.PUBLIC,
+    llm: str = "scripted?tokens=12",
+    provider: str = "scripted",
+    system_prompt: str = "",
 ) -> Agent:
+    """An agent on its own LLM and embedding model; by default a scripted LLM whose
+    script is ``llm`` (see ezhr_graphql.rag.scripted)."""
     who = actor(admin, Role.ADMIN)
     suffix = uuid.uuid4().hex[:6]
     async with container.db.transaction() as session:
         llm = await LlmModelService(session).create(
-            who, {"name": f"llm-{suffix}", "provider": "local", "model_name": "tiny"}
+            who, {"name": f"llm-{suffix}", "provider": provider, "model_name": llm}
         )
         embedding = await EmbeddingModelService(session).create(
             who,
@@ -40,6 +45,7 @@ async def make_agent(
                 llm_model_id=llm.id,
                 embedding_model_id=embedding.id,
                 visibility=visibility,
+                system_prompt=system_prompt,
             ),
         )
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
-from starlette.applications import Starlette
 from websockets.exceptions import ConnectionClosed
 
 from ezhr_graphql.container import Container
@@ -18,26 +15,6 @@ from tests.conftest import GraphQLClient, PeopleFactory
 from tests.factories import make_agent, make_sessions
 
 VIEWER = "{ viewer { email } }"
-
-
-@pytest.fixture(scope="session")
-async def live_url(app: Starlette) -> AsyncIterator[str]:
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="off",
-        ws_per_message_deflate=False,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes no start event
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await task
 
 
 async def _recv(ws: Any) -> dict[str, Any]:

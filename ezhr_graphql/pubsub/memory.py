@@ -67,6 +67,8 @@ class MemoryBroker:
                     yield event
                 if event.terminal:
                     return
+            if events and events[-1].terminal:
+                return  # finished, and the reader has seen all it asked for
             await target.changed.wait()
 
     async def exists(self, stream: str) -> bool:

@@ -96,6 +96,9 @@ class RedisBroker:
                 yield event
                 if event.terminal:
                     return
+            newest = await self.last(stream)
+            if newest is not None and newest.terminal:
+                return  # finished, and the reader has seen all it asked for
             while True:
                 event = _decode(await live.get())
                 if event.seq <= last:

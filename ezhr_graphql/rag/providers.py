@@ -93,6 +93,7 @@ class ModelRegistry:
                 return len(model.tokenize(text.encode(), add_bos=False, special=True))
 
             llm.temperature = spec.temperature
+            llm.max_new_tokens = spec.max_tokens
             return LlamaIndexChatModel(
                 llm, context_window=llm.context_window, blocking=True, count_tokens=count, lock=lock
             )

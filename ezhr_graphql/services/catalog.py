@@ -23,7 +23,7 @@ from ezhr_graphql.services import validation
 from ezhr_graphql.services.actor import Actor
 
 EMBEDDING_PROVIDERS = ("local", "openai", "azure_openai", "ollama", "openai_like")
-LLM_PROVIDERS = ("local", "openai", "azure_openai", "openai_like", "ollama")
+LLM_PROVIDERS = ("local", "openai", "azure_openai", "openai_like", "ollama", "scripted")
 MAX_DIMENSIONS = 16384
 MAX_CONTEXT_WINDOW = 10_000_000
 

@@ -1,0 +1,330 @@
+"""Chat replies end to end: send, stream, replay, reconnect, stop, fail, branch,
+title, feedback and limits, over real websockets."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+
+from ezhr_graphql.container import Container
+from ezhr_graphql.models import ChatMessage as ChatMessageRow
+from ezhr_graphql.models import MessageStatus
+from tests.conftest import GraphQLClient, PeopleFactory, Person
+from tests.factories import make_agent, make_sessions
+from tests.wsclient import LEGACY_WS, TRANSPORT_WS, connect
+
+SEND = """
+mutation ($input: SendMessageInput!) {
+  sendMessage(input: $input) {
+    __typename
+    ... on SentMessage {
+      userMessage { id content }
+      assistantMessage { id status }
+      session { id }
+    }
+    ... on UserError { code message }
+    ... on LimitExceeded { limit }
+    ... on InvalidInput { field }
+  }
+}"""
+STREAM = """
+subscription ($id: ID!, $after: Int) {
+  messageStream(messageId: $id, afterSeq: $after) {
+    __typename
+    ... on ReplyStarted { seq messageId userMessageId sessionId }
+    ... on ReplyDelta { seq text }
+    ... on ReplyCompleted { seq message { id status content completionTokens latencyMs } }
+    ... on ReplyFailed { seq code reason: message }
+  }
+}"""
+STOP = """
+mutation ($id: ID!) {
+  stopGeneration(messageId: $id) { __typename ... on UserError { code message } }
+}"""
+MESSAGE = """
+query ($session: ID!) {
+  chatMessages(sessionId: $session, first: 100) {
+    ... on ChatMessageConnection {
+      edges { node { id role status content errorCode promptTokens completionTokens
+                     timeToFirstTokenMs latencyMs parentId } }
+    }
+  }
+}"""
+
+
+class Chat:
+    """A member with a session on a scripted agent."""
+
+    def __init__(self, gql: GraphQLClient, person: Person, session_id: uuid.UUID) -> None:
+        self.gql = gql
+        self.person = person
+        self.session_id = session_id
+
+    async def send(self, content: str = "How much annual leave?", **extra: Any) -> dict[str, Any]:
+        payload = {
+            "sessionId": str(self.session_id),
+            "content": content,
+            "clientMessageId": extra.pop("client_id", str(uuid.uuid4())),
+            **extra,
+        }
+        data = await self.gql.data(SEND, {"input": payload}, token=self.person.token)
+        result: dict[str, Any] = data["sendMessage"]
+        return result
+
+    async def messages(self) -> list[dict[str, Any]]:
+        data = await self.gql.data(
+            MESSAGE, {"session": str(self.session_id)}, token=self.person.token
+        )
+        return [e["node"] for e in data["chatMessages"]["edges"]]
+
+
+async def make_chat(
+    gql: GraphQLClient,
+    people: PeopleFactory,
+    container: Container,
+    script: str = "scripted?tokens=12",
+) -> Chat:
+    admin = await people.admin()
+    member = await people.member()
+    agent = await make_agent(container, admin, llm=script, system_prompt="Be brief.")
+    (session,) = await make_sessions(container, member, agent.id, 1)
+    return Chat(gql, member, session.id)
+
+
+async def collect(
+    url: str, token: str, message_id: str, after: int = 0, protocol: str = TRANSPORT_WS
+) -> list[dict[str, Any]]:
+    async with connect(url, token, protocol) as connection:
+        return [
+            data["messageStream"]
+            async for data in connection.subscribe(STREAM, {"id": message_id, "after": after})
+        ]
+
+
+def text_of(events: list[dict[str, Any]]) -> str:
+    return "".join(e["text"] for e in events if e["__typename"] == "ReplyDelta")
+
+
+async def wait_for_status(chat: Chat, message_id: str) -> dict[str, Any]:
+    async def poll() -> dict[str, Any]:
+        while True:
+            for message in await chat.messages():
+                if message["id"] == message_id and message["status"] != "STREAMING":
+                    return message
+            await asyncio.sleep(0.02)
+
+    return await asyncio.wait_for(poll(), 10)
+
+
+async def test_a_reply_streams_and_is_stored_with_usage_and_timings(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container)
+    sent = await chat.send("How much annual leave do I get?")
+    assert sent["__typename"] == "SentMessage"
+    assert sent["assistantMessage"]["status"] == "STREAMING"
+    reply_id = sent["assistantMessage"]["id"]
+
+    events = await collect(live_url, chat.person.token, reply_id)
+
+    assert events[0]["__typename"] == "ReplyStarted"
+    assert events[0]["messageId"] == reply_id
+    assert events[0]["userMessageId"] == sent["userMessage"]["id"]
+    assert events[-1]["__typename"] == "ReplyCompleted"
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(set(seqs))
+    final = events[-1]["message"]
+    assert final["status"] == "COMPLETED"
+    assert final["content"] == text_of(events)
+    assert final["content"].startswith("You asked: How much annual leave")
+    stored = next(m for m in await chat.messages() if m["id"] == reply_id)
+    assert stored["completionTokens"] > 0
+    assert stored["promptTokens"] > 0
+    assert stored["timeToFirstTokenMs"] is not None
+    assert stored["latencyMs"] >= stored["timeToFirstTokenMs"]
+
+
+async def test_the_same_client_message_id_creates_one_message_and_one_run(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container, "scripted?tokens=20&delay_ms=10")
+    first, second = await asyncio.gather(
+        chat.send("Double click", client_id="click-1"),
+        chat.send("Double click", client_id="click-1"),
+    )
+    ids = {first["assistantMessage"]["id"], second["assistantMessage"]["id"]}
+    assert len(ids) == 1
+    await collect(live_url, chat.person.token, ids.pop())
+    messages = await chat.messages()
+    assert [m["role"] for m in messages] == ["USER", "ASSISTANT"]
+    again = await chat.send("Double click", client_id="click-1")
+    assert again["assistantMessage"]["id"] == first["assistantMessage"]["id"]
+    assert len(await chat.messages()) == 2
+
+
+async def test_replay_after_seq_and_a_finished_reply_replays_then_completes(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container, "scripted?tokens=15")
+    reply_id = (await chat.send())["assistantMessage"]["id"]
+    everything = await collect(live_url, chat.person.token, reply_id)
+    last = everything[-1]["seq"]
+    for after in (0, 1, 5, last - 1, last):
+        replay = await collect(live_url, chat.person.token, reply_id, after)
+        assert all(e["seq"] > after for e in replay)
+        assert [e["seq"] for e in replay] == sorted({e["seq"] for e in replay})
+        assert (replay[-1]["__typename"] if replay else None) == (
+            "ReplyCompleted" if after < last else None
+        )
+    tail = await collect(live_url, chat.person.token, reply_id, 5)
+    assert everything[-1]["message"]["content"].endswith(text_of(tail))
+
+
+async def test_a_reconnecting_client_gets_every_later_event_once_in_order(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container, "scripted?tokens=40&delay_ms=15")
+    reply_id = (await chat.send())["assistantMessage"]["id"]
+    seen: list[dict[str, Any]] = []
+    # First connection: take a few events, then drop the socket mid-stream.
+    async with connect(live_url, chat.person.token) as connection:
+        async for data in connection.subscribe(STREAM, {"id": reply_id, "after": 0}):
+            seen.append(data["messageStream"])
+            if len(seen) == 4:
+                break
+    # Reconnect with the last seq seen, as a client would, twice.
+    for _ in range(2):
+        async with connect(live_url, chat.person.token) as connection:
+            stream = connection.subscribe(STREAM, {"id": reply_id, "after": seen[-1]["seq"]})
+            async for data in stream:
+                seen.append(data["messageStream"])
+                if seen[-1]["__typename"] == "ReplyCompleted" or len(seen) % 7 == 0:
+                    break
+        if seen[-1]["__typename"] == "ReplyCompleted":
+            break
+    if seen[-1]["__typename"] != "ReplyCompleted":
+        seen += await collect(live_url, chat.person.token, reply_id, seen[-1]["seq"])
+    seqs = [e["seq"] for e in seen]
+    assert seqs == sorted(set(seqs)), "an event was repeated or out of order"
+    assert seen[-1]["message"]["content"] == text_of(seen), "a token was lost"
+
+
+async def test_stop_keeps_the_partial_answer_and_stopping_twice_is_a_typed_error(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container, "scripted?tokens=200&delay_ms=20")
+    reply_id = (await chat.send())["assistantMessage"]["id"]
+    events: list[dict[str, Any]] = []
+    async with connect(live_url, chat.person.token) as connection:
+        async for data in connection.subscribe(STREAM, {"id": reply_id, "after": 0}):
+            events.append(data["messageStream"])
+            if len(events) == 3:
+                stopped = await gql.data(STOP, {"id": reply_id}, token=chat.person.token)
+                assert stopped["stopGeneration"]["__typename"] == "ChatMessage"
+    final = events[-1]
+    assert final["__typename"] == "ReplyCompleted"
+    assert final["message"]["status"] == "CANCELLED"
+    assert 0 < len(final["message"]["content"]) < 200 * 3
+    assert final["message"]["content"] == text_of(events)
+    again = await gql.data(STOP, {"id": reply_id}, token=chat.person.token)
+    assert again["stopGeneration"]["__typename"] == "Conflict"
+    other = await people.member()
+    theirs = await gql.data(STOP, {"id": reply_id}, token=other.token)
+    assert theirs["stopGeneration"]["__typename"] == "NotFound"
+
+
+async def test_a_client_that_disconnects_does_not_kill_the_run(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container, "scripted?tokens=30&delay_ms=10")
+    reply_id = (await chat.send())["assistantMessage"]["id"]
+    async with connect(live_url, chat.person.token) as connection:
+        async for _ in connection.subscribe(STREAM, {"id": reply_id, "after": 0}):
+            break
+    stored = await wait_for_status(chat, reply_id)
+    assert stored["status"] == "COMPLETED"
+    assert len(stored["content"].split()) == 30
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        ("429", "LLM_RATE_LIMITED"),
+        ("401", "LLM_UNAUTHORIZED"),
+        ("500", "LLM_UNAVAILABLE"),
+        ("timeout", "LLM_TIMEOUT"),
+        ("refused", "LLM_UNAVAILABLE"),
+    ],
+)
+async def test_a_provider_failure_mid_stream_ends_with_a_typed_code_and_keeps_the_text(
+    gql: GraphQLClient,
+    people: PeopleFactory,
+    container: Container,
+    live_url: str,
+    error: str,
+    code: str,
+) -> None:
+    chat = await make_chat(gql, people, container, f"scripted?tokens=10&fail_after=3&error={error}")
+    reply_id = (await chat.send("Payroll dates?"))["assistantMessage"]["id"]
+    events = await collect(live_url, chat.person.token, reply_id)
+    assert events[-1]["__typename"] == "ReplyFailed"
+    assert events[-1]["code"] == code
+    stored = await wait_for_status(chat, reply_id)
+    assert stored["status"] == "FAILED"
+    assert stored["errorCode"] == code
+    assert stored["content"] == text_of(events)
+    assert len(stored["content"].split()) == 3
+
+
+async def test_the_legacy_graphql_ws_protocol_streams_too(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container)
+    reply_id = (await chat.send())["assistantMessage"]["id"]
+    events = await collect(live_url, chat.person.token, reply_id, protocol=LEGACY_WS)
+    assert events[0]["__typename"] == "ReplyStarted"
+    assert events[-1]["__typename"] == "ReplyCompleted"
+
+
+async def test_another_member_cannot_follow_my_reply(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container)
+    reply_id = (await chat.send())["assistantMessage"]["id"]
+    other = await people.member()
+    async with connect(live_url, other.token) as connection:
+        with pytest.raises(AssertionError, match="NOT_FOUND"):
+            async for _ in connection.subscribe(STREAM, {"id": reply_id, "after": 0}):
+                pass
+
+
+async def test_a_run_whose_process_died_is_marked_failed(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container)
+    first = await chat.send()
+    await collect(live_url, chat.person.token, first["assistantMessage"]["id"])
+    # A reply left STREAMING by a process that is gone: no run, no heartbeat.
+    orphan = ChatMessageRow(
+        session_id=chat.session_id,
+        parent_id=uuid.UUID(first["userMessage"]["id"]),
+        role="ASSISTANT",
+        content="half an ans",
+        status=MessageStatus.STREAMING,
+    )
+    async with container.db.transaction() as session:
+        session.add(orphan)
+    async with container.db.transaction() as session:
+        row = await session.get(ChatMessageRow, orphan.id)
+        assert row is not None
+        row.updated_at = row.updated_at.replace(year=2000)
+    assert await container.runs.sweep() == 1
+    events = await collect(live_url, chat.person.token, str(orphan.id))
+    assert events[-1]["__typename"] == "ReplyFailed"
+    assert events[-1]["code"] == "INTERRUPTED"
+    stored = next(m for m in await chat.messages() if m["id"] == str(orphan.id))
+    assert stored["status"] == "FAILED"
+    assert stored["content"] == "half an ans"
