@@ -24,7 +24,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
     container = container or Container.build(settings)
     schema = build_schema(settings.graphql)
     http = GraphQLHTTPEndpoint(schema, container, graphiql=settings.graphiql_enabled)
-    ws = GraphQLWebSocketView(schema, container)
+    ws = GraphQLWebSocketView(schema, container, settings.chat.keepalive_seconds)
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

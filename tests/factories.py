@@ -51,8 +51,11 @@ async def make_agent(
 
 
 async def make_sessions(
-    container: Container, owner: Person, agent_id: uuid.UUID, count: int
+    container: Container, owner: Person, agent_id: uuid.UUID, count: int, *, titled: bool = True
 ) -> list[ChatSession]:
     async with container.db.transaction() as session:
         service = ChatSessionService(session)
-        return [await service.create(actor(owner), agent_id, f"session {i}") for i in range(count)]
+        return [
+            await service.create(actor(owner), agent_id, f"session {i}" if titled else None)
+            for i in range(count)
+        ]

@@ -90,7 +90,7 @@ async def make_chat(
     admin = await people.admin()
     member = await people.member()
     agent = await make_agent(container, admin, llm=script, system_prompt="Be brief.")
-    (session,) = await make_sessions(container, member, agent.id, 1)
+    (session,) = await make_sessions(container, member, agent.id, 1, titled=False)
     return Chat(gql, member, session.id)
 
 

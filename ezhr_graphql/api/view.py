@@ -51,8 +51,8 @@ class GraphQLWebSocketView(GraphQL[Context, None]):
     """Authenticates from the ``connection_init`` payload; a bad token is refused
     with the protocol's close code (4403)."""
 
-    def __init__(self, schema: Schema, container: Container) -> None:
-        interval = container.settings.chat.keepalive_seconds
+    def __init__(self, schema: Schema, container: Container, keepalive: float = 15.0) -> None:
+        interval = keepalive
         super().__init__(schema, graphql_ide=None, keep_alive=True, keep_alive_interval=interval)
         self.container = container
         self.graphql_transport_ws_handler_class = type(
