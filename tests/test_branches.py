@@ -12,7 +12,7 @@ import websockets
 from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
 from ezhr_graphql.settings import ChatSettings
-from tests.conftest import GraphQLClient, PeopleFactory, make_settings
+from tests.conftest import GraphQLClient, PeopleFactory, make_settings, serving
 from tests.databases import DbUnderTest
 from tests.test_replies import STREAM, Chat, collect, make_chat
 from tests.wsclient import connect
@@ -279,31 +279,16 @@ async def test_the_chat_subscription_sends_and_streams_in_one_operation(
 async def test_quiet_connections_get_a_keep_alive(
     people: PeopleFactory, container: Container, settings: Any
 ) -> None:
-    import uvicorn
-
     quick = make_settings(DbUnderTest(settings.database), chat=ChatSettings(keepalive_seconds=0.2))
-    app = create_app(quick, container)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes no start event
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     member = await people.member()
-    try:
-        async with websockets.connect(
-            f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"]
-        ) as ws:
-            await ws.send(
-                json.dumps({"type": "connection_init", "payload": {"token": member.token}})
-            )
-            assert json.loads(await ws.recv())["type"] == "connection_ack"
-            ping = json.loads(await asyncio.wait_for(ws.recv(), 2))
-            assert ping == {"type": "ping"}
-    finally:
-        server.should_exit = True
-        await task
+    async with (
+        serving(create_app(quick, container)) as url,
+        websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"token": member.token}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        ping = json.loads(await asyncio.wait_for(ws.recv(), 2))
+        assert ping == {"type": "ping"}
 
 
 @pytest.mark.parametrize("after", [-5, 0])

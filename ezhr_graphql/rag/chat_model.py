@@ -109,6 +109,7 @@ class LlamaIndexChatModel:
         blocking: bool,
         count_tokens: Callable[[str], int] = estimate_tokens,
         lock: threading.Lock | None = None,
+        prepare: Callable[[], None] | None = None,
     ) -> None:
         self.llm = llm
         self.context_window = context_window
@@ -116,6 +117,8 @@ class LlamaIndexChatModel:
         self.count_tokens = count_tokens
         self.usage = Usage()
         self._lock = lock
+        # Per-reply settings of a shared model, applied under its lock.
+        self._prepare = prepare
 
     @staticmethod
     def _messages(turns: Sequence[ChatTurn]) -> list[ChatMessage]:
@@ -124,14 +127,12 @@ class LlamaIndexChatModel:
     async def stream(self, turns: Sequence[ChatTurn]) -> AsyncIterator[str]:
         self.usage = Usage(prompt_tokens=sum(self.count_tokens(t.content) for t in turns))
         source = self._threaded(turns) if self.blocking else self._async(turns)
-        generated: list[str] = []
-        try:
-            async for text in source:
-                if text:
-                    generated.append(text)
-                    yield text
-        finally:
-            self.usage.completion_tokens = self.count_tokens("".join(generated))
+        async for text in source:
+            if text:
+                # Providers stream one token per chunk; counting chunks counts what
+                # was generated, which re-tokenising the text would only estimate.
+                self.usage.completion_tokens += 1
+                yield text
 
     async def _async(self, turns: Sequence[ChatTurn]) -> AsyncIterator[str]:
         try:
@@ -154,6 +155,8 @@ class LlamaIndexChatModel:
                 if self._lock is not None:
                     self._lock.acquire()
                 try:
+                    if self._prepare is not None:
+                        self._prepare()
                     for chunk in self.llm.stream_chat(messages):
                         if stop.is_set():
                             break

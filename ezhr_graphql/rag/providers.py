@@ -92,10 +92,18 @@ class ModelRegistry:
             def count(text: str) -> int:
                 return len(model.tokenize(text.encode(), add_bos=False, special=True))
 
-            llm.temperature = spec.temperature
-            llm.max_new_tokens = spec.max_tokens
+            def prepare() -> None:
+                llm.generate_kwargs.update(
+                    {"temperature": spec.temperature, "max_tokens": spec.max_tokens}
+                )
+
             return LlamaIndexChatModel(
-                llm, context_window=llm.context_window, blocking=True, count_tokens=count, lock=lock
+                llm,
+                context_window=llm.context_window,
+                blocking=True,
+                count_tokens=count,
+                lock=lock,
+                prepare=prepare,
             )
         if provider in ("openai", "openai_like"):
             from llama_index.llms.openai_like import OpenAILike
