@@ -74,6 +74,7 @@ class Container:
 
     async def close(self) -> None:
         await self.runs.close()
+        await self.models.aclose()
         await self.broker.close()
         await self.db.dispose()
 

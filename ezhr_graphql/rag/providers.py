@@ -4,10 +4,13 @@ any OpenAI-compatible server, Ollama, and the scripted model."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from ezhr_graphql.rag.chat_model import ChatModel, LlamaIndexChatModel, LLMError
 from ezhr_graphql.rag.scripted import ScriptedLLM
@@ -64,10 +67,32 @@ def _local_llm(path: str, context_window: int) -> tuple[Any, threading.Lock]:
 
 
 class ModelRegistry:
-    """Turns specs into chat models; local weights are loaded once per process."""
+    """Turns specs into chat models. Local weights are loaded once per process;
+    remote clients are kept per spec and share one HTTP connection pool, closed with
+    the registry."""
 
     def __init__(self, *, allow_scripted: bool) -> None:
         self.allow_scripted = allow_scripted
+        self._http: httpx.AsyncClient | None = None
+        self._remote: dict[LlmSpec, Any] = {}
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            # Each request carries its model's own timeout; this is only the fallback.
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(60.0))
+        return self._http
+
+    async def aclose(self) -> None:
+        self._remote.clear()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def _cached(self, spec: LlmSpec, build: Callable[[], Any]) -> Any:
+        llm = self._remote.get(spec)
+        if llm is None:
+            llm = self._remote[spec] = build()
+        return llm
 
     def preload_local(self, context_window: int = 2048) -> None:
         _local_llm(smollm2_path(), context_window)
@@ -108,8 +133,9 @@ class ModelRegistry:
         if provider in ("openai", "openai_like"):
             from llama_index.llms.openai_like import OpenAILike
 
-            return LlamaIndexChatModel(
-                OpenAILike(
+            llm = self._cached(
+                spec,
+                lambda: OpenAILike(
                     model=spec.model_name,
                     api_base=spec.base_url or "https://api.openai.com/v1",
                     api_key=spec.api_key or "unused",
@@ -119,15 +145,16 @@ class ModelRegistry:
                     is_chat_model=True,
                     timeout=spec.timeout,
                     max_retries=0,
+                    async_http_client=self._client(),
                 ),
-                context_window=spec.context_window,
-                blocking=False,
             )
+            return LlamaIndexChatModel(llm, context_window=spec.context_window, blocking=False)
         if provider == "azure_openai":
             from llama_index.llms.azure_openai import AzureOpenAI
 
-            return LlamaIndexChatModel(
-                AzureOpenAI(
+            llm = self._cached(
+                spec,
+                lambda: AzureOpenAI(
                     engine=spec.model_name,
                     model="gpt-4o",
                     azure_endpoint=spec.base_url,
@@ -137,22 +164,22 @@ class ModelRegistry:
                     max_tokens=spec.max_tokens,
                     timeout=spec.timeout,
                     max_retries=0,
+                    async_http_client=self._client(),
                 ),
-                context_window=spec.context_window,
-                blocking=False,
             )
+            return LlamaIndexChatModel(llm, context_window=spec.context_window, blocking=False)
         if provider == "ollama":
             from llama_index.llms.ollama import Ollama
 
-            return LlamaIndexChatModel(
-                Ollama(
+            llm = self._cached(
+                spec,
+                lambda: Ollama(
                     model=spec.model_name,
                     base_url=spec.base_url or "http://127.0.0.1:11434",
                     temperature=spec.temperature,
                     request_timeout=spec.timeout,
                     context_window=spec.context_window,
                 ),
-                context_window=spec.context_window,
-                blocking=False,
             )
+            return LlamaIndexChatModel(llm, context_window=spec.context_window, blocking=False)
         raise LLMError("LLM_ERROR", f"Unknown LLM provider {provider!r}")

@@ -1,0 +1,110 @@
+"""Real provider clients against a fake OpenAI-compatible server on loopback: each
+failure ends the run with a clear code and keeps the partial text."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ezhr_graphql.rag import ChatTurn, LLMError, LlmSpec, ModelRegistry
+from tests.conftest import serving
+
+
+def _chunk(text: str) -> str:
+    body = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "fake",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+    }
+    return f"data: {json.dumps(body)}\n\n"
+
+
+async def completions(request: Request) -> Response:
+    behaviour = request.headers.get("authorization", "").removeprefix("Bearer ")
+    if behaviour in ("401", "429", "500", "503"):
+        return JSONResponse({"error": {"message": behaviour}}, status_code=int(behaviour))
+
+    async def stream() -> AsyncIterator[str]:
+        for word in ["Annual ", "leave ", "is ", "25 ", "days."]:
+            yield _chunk(word)
+            if behaviour == "drop" and word == "is ":
+                raise ConnectionResetError("dropped")  # the connection breaks mid-reply
+            if behaviour == "slow":
+                await asyncio.sleep(5)
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+fake = Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+
+
+@pytest.fixture(scope="module")
+async def fake_url() -> AsyncIterator[str]:
+    async with serving(fake) as url:
+        yield url.replace("ws://", "http://").replace("/graphql", "/v1")
+
+
+async def run(base_url: str, key: str, limit: float = 10) -> tuple[str, LLMError | None]:
+    registry = ModelRegistry(allow_scripted=False)
+    model = registry.chat_model(
+        LlmSpec("openai_like", "fake", base_url, 4096, 0.1, api_key=key, timeout=limit)
+    )
+    text = ""
+    try:
+        async for delta in model.stream([ChatTurn("user", "How much leave?")]):
+            text += delta
+    except LLMError as exc:
+        return text, exc
+    finally:
+        await registry.aclose()
+    return text, None
+
+
+async def test_a_streamed_reply(fake_url: str) -> None:
+    assert await run(fake_url, "ok") == ("Annual leave is 25 days.", None)
+
+
+@pytest.mark.parametrize(
+    ("key", "code"),
+    [("401", "LLM_UNAUTHORIZED"), ("429", "LLM_RATE_LIMITED"), ("500", "LLM_UNAVAILABLE"),
+     ("503", "LLM_UNAVAILABLE")],
+)  # fmt: skip
+async def test_http_errors_have_codes(fake_url: str, key: str, code: str) -> None:
+    text, error = await run(fake_url, key)
+    assert text == ""
+    assert error is not None
+    assert error.code == code
+
+
+async def test_a_dropped_connection_keeps_the_partial_text(fake_url: str) -> None:
+    text, error = await run(fake_url, "drop")
+    assert error is not None
+    assert error.code in ("LLM_UNAVAILABLE", "LLM_ERROR")
+    assert text.startswith("Annual leave")
+
+
+async def test_a_timeout(fake_url: str) -> None:
+    text, error = await run(fake_url, "slow", limit=0.5)
+    assert error is not None
+    assert error.code == "LLM_TIMEOUT"
+    assert text == "Annual "
+
+
+async def test_connection_refused() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _, error = await run(f"http://127.0.0.1:{port}/v1", "ok")
+    assert error is not None
+    assert error.code == "LLM_UNAVAILABLE"
