@@ -77,6 +77,10 @@ class ChatSettings(BaseModel):
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     stream_retention_seconds: int = Field(default=3600, ge=60)
     keepalive_seconds: float = Field(default=15.0, gt=0)
+    # A reply stream sends at most one text frame per coalesce_ms, plus
+    # coalesce_ms_per_stream for every stream the process serves at the time.
+    coalesce_ms: float = Field(default=5.0, ge=0)
+    coalesce_ms_per_stream: float = Field(default=0.1, ge=0)
     # The scripted model is for tests, demos and benchmarks; never in production.
     allow_scripted_llm: bool | None = None
 

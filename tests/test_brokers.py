@@ -27,7 +27,7 @@ def event(seq: int, kind: str = "delta") -> StreamEvent:
 
 
 async def seqs(broker: Broker, stream: str, after: int) -> list[int]:
-    return [e.seq async for e in broker.read(stream, after)]
+    return [e.seq async for batch in broker.read(stream, after) for e in batch]
 
 
 async def test_readers_get_stored_then_live_events_once_in_order(broker: Broker) -> None:

@@ -328,3 +328,20 @@ async def test_a_run_whose_process_died_is_marked_failed(
     stored = next(m for m in await chat.messages() if m["id"] == str(orphan.id))
     assert stored["status"] == "FAILED"
     assert stored["content"] == "half an ans"
+
+
+async def test_no_database_connection_is_held_while_the_model_generates(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container, "scripted?tokens=60&delay_ms=10")
+    reply_id = (await chat.send())["assistantMessage"]["id"]
+    async with connect(live_url, chat.person.token) as connection:
+        seen = 0
+        async for _ in connection.subscribe(STREAM, {"id": reply_id, "after": 0}):
+            seen += 1
+            if seen == 3:
+                # Mid-reply: the run is waiting on the model with no connection out.
+                checked_out = [e.sync_engine.pool.checkedout() for e in container.db.engines]
+                assert checked_out == [0] * len(checked_out)
+                break
+    await wait_for_status(chat, reply_id)

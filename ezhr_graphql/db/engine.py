@@ -59,8 +59,14 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         "pool_pre_ping": False,
         "hide_parameters": True,
     }
-    if url.get_backend_name() == "sqlite":
-        # aiosqlite waits on a locked database instead of failing at once.
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        # One writer connection, run on the event loop (see sqlite_inline): tasks of
+        # this process queue for it without blocking the loop, so SQLite's lock is
+        # only ever contended by another process, briefly.
+        kwargs["async_creator"] = inline_connector(url.database, timeout=5)
+        kwargs["pool_size"] = 1
+        kwargs["max_overflow"] = 0
+    elif url.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": 30}
     else:
         if settings.schema_name and url.get_backend_name() == "postgresql":

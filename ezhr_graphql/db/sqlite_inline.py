@@ -1,14 +1,16 @@
-"""SQLite on the event loop, for read-only sessions.
+"""SQLite on the event loop.
 
-aiosqlite runs every call on a worker thread. For the small indexed reads an API
-serves, the thread hand-offs cost far more than the query itself (about 80 us per
-hand-off, six per query, against well under 0.1 ms of SQLite work), so read sessions
-on SQLite use this driver instead: the same aiosqlite dialect of SQLAlchemy, fed a
+aiosqlite runs every call on a worker thread. For the small indexed statements an
+API runs, the thread hand-offs cost far more than the work (about 80 us per
+hand-off, six per query, against well under 0.1 ms of SQLite work), so file
+databases use this driver instead: the same aiosqlite dialect of SQLAlchemy, fed a
 connection whose awaitables complete at once.
 
-It is only safe for reads. In WAL mode readers never wait for a writer, so a read
-cannot block the loop on a lock; a write could (while another task holds the write
-lock and needs the loop to finish), which is why writes keep aiosqlite's thread.
+Why it cannot stall the loop on a lock held by the same process: readers use WAL,
+where a reader never waits for a writer; writers share a single pooled connection,
+so a second writing task waits for the pool (asynchronously) rather than for
+SQLite's lock. Only another process's write can make a statement wait, for as long
+as that process's short transaction lasts.
 """
 
 from __future__ import annotations

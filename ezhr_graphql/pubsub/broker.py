@@ -50,9 +50,13 @@ class Broker(Protocol):
     async def append(self, stream: str, event: StreamEvent) -> None:
         """Add ``event`` to ``stream`` (its writer numbers events 1, 2, 3...)."""
 
-    def read(self, stream: str, after: int) -> AsyncIterator[StreamEvent]:
+    def read(self, stream: str, after: int) -> AsyncIterator[list[StreamEvent]]:
         """Every event of ``stream`` with ``seq > after``, in order, once each: first
-        what is stored, then live ones, until a terminal event."""
+        what is stored, then live ones, until a terminal event.
+
+        Events come in batches: everything that arrived since the reader last asked,
+        so a reader that is busy (sending a frame, waiting to gather text) is not
+        woken once per event."""
         ...
 
     async def exists(self, stream: str) -> bool:

@@ -7,16 +7,36 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ezhr_graphql.pubsub.broker import StreamEvent, Subscription
+from ezhr_graphql.pubsub.broker import TERMINAL, StreamEvent, Subscription
 
 
 class _Stream:
-    __slots__ = ("changed", "events", "finished_at")
+    """A stream stored by columns: a text delta costs one string, not three objects
+    the garbage collector has to walk for as long as the stream is retained."""
+
+    __slots__ = ("changed", "finished_at", "kinds", "payloads")
 
     def __init__(self) -> None:
-        self.events: list[StreamEvent] = []
+        self.kinds: list[str] = []
+        self.payloads: list[Any] = []
         self.changed = asyncio.Event()
         self.finished_at: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    def add(self, event: StreamEvent) -> None:
+        self.kinds.append(event.kind)
+        self.payloads.append(event.data["text"] if event.kind == "delta" else event.data)
+
+    def event(self, index: int) -> StreamEvent:
+        kind, payload = self.kinds[index], self.payloads[index]
+        data = {"text": payload} if kind == "delta" else payload
+        return StreamEvent(index + 1, kind, data)
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.kinds) and self.kinds[-1] in TERMINAL
 
 
 class MemoryBroker:
@@ -42,9 +62,9 @@ class MemoryBroker:
 
     async def append(self, stream: str, event: StreamEvent) -> None:
         target = self._stream(stream)
-        if target.events and event.seq <= target.events[-1].seq:
+        if event.seq <= len(target):
             return  # already have it: a writer retried
-        target.events.append(event)
+        target.add(event)
         if event.terminal:
             target.finished_at = time.monotonic()
             self._expire()
@@ -52,32 +72,30 @@ class MemoryBroker:
         target.changed.set()
         target.changed = asyncio.Event()
 
-    async def read(self, stream: str, after: int) -> AsyncIterator[StreamEvent]:
+    async def read(self, stream: str, after: int) -> AsyncIterator[list[StreamEvent]]:
         target = self._stream(stream)
-        position = 0
+        # Events are numbered from 1 without gaps, so positions follow from seqs.
+        position = max(after, 0)
         while True:
-            events = target.events
-            # Events are numbered from 1 without gaps, so the index follows from seq.
-            if position < after:
-                position = min(after, len(events))
-            while position < len(events):
-                event = events[position]
-                position += 1
-                if event.seq > after:
-                    yield event
-                if event.terminal:
+            end = len(target)
+            if position < end:
+                batch = [target.event(i) for i in range(position, end)]
+                position = end
+                yield batch
+                if batch[-1].terminal:
                     return
-            if events and events[-1].terminal:
+            elif target.finished:
                 return  # finished, and the reader has seen all it asked for
-            await target.changed.wait()
+            else:
+                await target.changed.wait()
 
     async def exists(self, stream: str) -> bool:
         found = self._streams.get(stream)
-        return found is not None and bool(found.events)
+        return found is not None and len(found) > 0
 
     async def last(self, stream: str) -> StreamEvent | None:
         found = self._streams.get(stream)
-        return found.events[-1] if found is not None and found.events else None
+        return found.event(len(found) - 1) if found is not None and len(found) else None
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         for queue in self._channels.get(channel, ()):

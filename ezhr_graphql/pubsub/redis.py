@@ -86,34 +86,39 @@ class RedisBroker:
         entries: Any = await self.redis.xrange(self._key(stream), min=f"(0-{after}", max="+")
         return [_decode(fields[b"e"]) for _id, fields in entries]
 
-    async def read(self, stream: str, after: int) -> AsyncIterator[StreamEvent]:
+    async def read(self, stream: str, after: int) -> AsyncIterator[list[StreamEvent]]:
         await self._start()
         async with self._listen(self._live(stream)) as live:
-            last = after
             # Listening started before the replay, so nothing falls between them.
-            for event in await self._range(stream, after):
-                last = event.seq
-                yield event
-                if event.terminal:
+            stored = await self._range(stream, after)
+            if stored:
+                yield stored
+                if stored[-1].terminal:
                     return
-            newest = await self.last(stream)
-            if newest is not None and newest.terminal:
-                return  # finished, and the reader has seen all it asked for
+            last = stored[-1].seq if stored else after
+            if not stored:
+                newest = await self.last(stream)
+                if newest is not None and newest.terminal and newest.seq <= after:
+                    return  # finished, and the reader has seen all it asked for
             while True:
-                event = _decode(await live.get())
-                if event.seq <= last:
-                    continue
-                if event.seq > last + 1:
-                    # A live message was missed (reconnect): fill the gap from the stream.
-                    for missed in await self._range(stream, last):
-                        if missed.seq >= event.seq:
-                            break
-                        last = missed.seq
-                        yield missed
-                last = event.seq
-                yield event
-                if event.terminal:
-                    return
+                raw = [await live.get()]
+                while not live.empty():
+                    raw.append(live.get_nowait())
+                batch: list[StreamEvent] = []
+                for event in map(_decode, raw):
+                    if event.seq <= last:
+                        continue
+                    if event.seq > last + 1:
+                        # A live message was missed (reconnect): fill the gap.
+                        batch.extend(
+                            m for m in await self._range(stream, last) if m.seq < event.seq
+                        )
+                    batch.append(event)
+                    last = event.seq
+                if batch:
+                    yield batch
+                    if batch[-1].terminal:
+                        return
 
     async def exists(self, stream: str) -> bool:
         return bool(await self.redis.exists(self._key(stream)))

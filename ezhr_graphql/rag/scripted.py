@@ -120,10 +120,16 @@ class ScriptedLLM(CustomLLM):
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         async def gen() -> ChatResponseAsyncGen:
+            # Tokens are due at a steady pace from the start, like a remote model's
+            # stream: a reader that falls behind finds several waiting at once (as in
+            # a socket buffer) rather than the pace slowing down.
+            loop = asyncio.get_running_loop()
+            start = loop.time()
             text = ""
-            for token in self._tokens(messages):
-                # Yield to the loop even without a delay, as a network client would.
-                await asyncio.sleep(self.delay)
+            for i, token in enumerate(self._tokens(messages)):
+                lag = start + (i + 1) * self.delay - loop.time()
+                if lag > 0 or i % 16 == 0:
+                    await asyncio.sleep(max(lag, 0))
                 text += token
                 yield ChatResponse(
                     message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=token

@@ -8,7 +8,15 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, select, update
 
-from ezhr_graphql.models import ChatFeedback, ChatMessage, ChatSession, Folder, MessageStatus
+from ezhr_graphql.models import (
+    Agent,
+    ChatFeedback,
+    ChatMessage,
+    ChatSession,
+    Folder,
+    LlmModel,
+    MessageStatus,
+)
 from ezhr_graphql.repositories.base import (
     DATETIME,
     STRING,
@@ -77,6 +85,22 @@ class ChatSessionRepository(Repository[ChatSession]):
 
 
 class ChatMessageRepository(Repository[ChatMessage]):
+    async def context_of(
+        self, message_id: uuid.UUID
+    ) -> tuple[ChatSession, Agent | None, LlmModel | None] | None:
+        """A message's session with its agent and that agent's LLM (``None`` where
+        deleted), in one statement."""
+        row = (
+            await self.session.execute(
+                select(ChatSession, Agent, LlmModel)
+                .join(ChatMessage, ChatMessage.session_id == ChatSession.id)
+                .outerjoin(Agent, Agent.id == ChatSession.agent_id)
+                .outerjoin(LlmModel, LlmModel.id == Agent.llm_model_id)
+                .where(ChatMessage.id == message_id)
+            )
+        ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
     model = ChatMessage
 
     async def page_in_session(
@@ -161,19 +185,17 @@ class ChatMessageRepository(Repository[ChatMessage]):
             .where(ChatMessage.id == message_id, ChatSession.owner_id == owner_id)
         )
 
-    async def streaming_count(self, owner_id: uuid.UUID) -> int:
-        return int(
-            await self.session.scalar(
-                select(func.count())
-                .select_from(ChatMessage)
-                .join(ChatSession, ChatSession.id == ChatMessage.session_id)
-                .where(
-                    ChatSession.owner_id == owner_id,
-                    ChatMessage.status == MessageStatus.STREAMING,
-                )
+    async def streaming(self, owner_id: uuid.UUID) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """(message id, session id) of every reply the owner has being generated."""
+        rows = await self.session.execute(
+            select(ChatMessage.id, ChatMessage.session_id)
+            .join(ChatSession, ChatSession.id == ChatMessage.session_id)
+            .where(
+                ChatSession.owner_id == owner_id,
+                ChatMessage.status == MessageStatus.STREAMING,
             )
-            or 0
         )
+        return [(row[0], row[1]) for row in rows]
 
     async def stale_streaming(self, older_than: datetime) -> list[ChatMessage]:
         rows = await self.session.scalars(

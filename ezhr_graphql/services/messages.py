@@ -68,9 +68,18 @@ class MessageService:
             raise NotFoundError("Message", message_id)
         return message
 
-    async def _room_for_a_run(self, actor: Actor) -> None:
+    async def _room_for_a_run(self, actor: Actor, chat: ChatSession) -> None:
+        """Raises:
+        ConflictError: this session already has a reply being generated.
+        LimitExceededError: the actor has as many replies being generated as allowed.
+        """
+        running = await self.messages.streaming(actor.id)
+        if any(session_id == chat.id for _, session_id in running):
+            raise ConflictError(
+                "Wait for the current reply, or stop it, before asking again", "sessionId"
+            )
         limit = self.settings.max_concurrent_runs_per_user
-        if await self.messages.streaming_count(actor.id) >= limit:
+        if len(running) >= limit:
             raise LimitExceededError(
                 "concurrentReplies",
                 f"At most {limit} replies can be generated at once; wait or stop one",
@@ -130,16 +139,9 @@ class MessageService:
                 raise InvalidInputError(
                     "parentMessageId", "a question follows a reply: name an assistant message"
                 )
-            if parent.status is MessageStatus.STREAMING:
-                raise ConflictError("That reply is still being generated", "parentMessageId")
         else:
             parent_id = chat.current_message_id
-            current = None if parent_id is None else await self.messages.get(parent_id)
-            if current is not None and current.status is MessageStatus.STREAMING:
-                raise ConflictError(
-                    "Wait for the current reply, or stop it, before asking again", "sessionId"
-                )
-        await self._room_for_a_run(actor)
+        await self._room_for_a_run(actor, chat)
         user_message = self.messages.add(
             ChatMessage(
                 id=uuid.uuid4(),
@@ -164,13 +166,11 @@ class MessageService:
         old = await self.message(actor, message_id)
         if old.role is not MessageRole.ASSISTANT or old.parent_id is None:
             raise InvalidInputError("messageId", "only a reply can be regenerated")
-        if old.status is MessageStatus.STREAMING:
-            raise ConflictError("That reply is still being generated", "messageId")
         chat = await self._session(actor, old.session_id)
         question = await self.messages.get(old.parent_id)
         if question is None:
             raise NotFoundError("Message", old.parent_id)
-        await self._room_for_a_run(actor)
+        await self._room_for_a_run(actor, chat)
         reply = self._reply_to(chat, question)
         await self.messages.flush()
         return Sent(chat, question, reply, created=True)

@@ -16,15 +16,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ezhr_graphql.db import Database, utcnow
-from ezhr_graphql.models import ChatMessage, MessageStatus
+from ezhr_graphql.models import ChatMessage, MessageRole, MessageStatus
 from ezhr_graphql.pubsub import Broker, StreamEvent
 from ezhr_graphql.rag import ChatModel, ChatTurn, LLMError, LlmSpec, ModelRegistry
-from ezhr_graphql.repositories.agent import AgentRepository
-from ezhr_graphql.repositories.ai_model import LlmModelRepository
 from ezhr_graphql.repositories.chat import ChatMessageRepository, ChatSessionRepository
 from ezhr_graphql.services import conversation
 from ezhr_graphql.settings import ChatSettings
@@ -44,16 +42,54 @@ def user_channel(user_id: uuid.UUID) -> str:
     return f"user:{user_id}"
 
 
+SNAPSHOT_FIELDS = (
+    "role",
+    "content",
+    "status",
+    "error_code",
+    "prompt_tokens",
+    "completion_tokens",
+    "time_to_first_token_ms",
+    "latency_ms",
+    "citations",
+)
+
+
 def message_snapshot(message: ChatMessage) -> dict[str, Any]:
-    """What a ``completed`` event carries: enough to render the final message."""
-    return {
-        "id": str(message.id),
-        "sessionId": str(message.session_id),
-        "parentId": None if message.parent_id is None else str(message.parent_id),
-        "status": message.status.value,
-        "content": message.content,
-        "errorCode": message.error_code,
+    """The stored reply as an event carries it, so that every subscriber, in any
+    process, can render it without reading the database."""
+    snapshot: dict[str, Any] = {
+        name: getattr(message, name) for name in SNAPSHOT_FIELDS if name not in ("role", "status")
     }
+    snapshot.update(
+        id=str(message.id),
+        session_id=str(message.session_id),
+        parent_id=None if message.parent_id is None else str(message.parent_id),
+        role=message.role.value,
+        status=message.status.value,
+        created_at=message.created_at.isoformat(),
+    )
+    return snapshot
+
+
+def message_from_snapshot(snapshot: dict[str, Any]) -> ChatMessage | None:
+    """The reply a snapshot describes, as a detached row (``None`` if incomplete)."""
+    try:
+        return ChatMessage(
+            id=uuid.UUID(snapshot["id"]),
+            session_id=uuid.UUID(snapshot["session_id"]),
+            parent_id=None if snapshot["parent_id"] is None else uuid.UUID(snapshot["parent_id"]),
+            role=MessageRole(snapshot["role"]),
+            status=MessageStatus(snapshot["status"]),
+            created_at=datetime.fromisoformat(snapshot["created_at"]),
+            **{
+                name: snapshot.get(name)
+                for name in SNAPSHOT_FIELDS
+                if name not in ("role", "status")
+            },
+        )
+    except (KeyError, ValueError, TypeError):
+        return None
 
 
 @dataclass
@@ -224,19 +260,18 @@ class RunManager:
     async def _plan(self, message_id: uuid.UUID) -> _Plan:
         async with self.db.read() as session:
             messages = ChatMessageRepository.from_session(session)
-            reply = await messages.get(message_id)
-            if reply is None or reply.parent_id is None:
+            found = await messages.context_of(message_id)
+            if found is None:
                 raise LLMError("INTERNAL_ERROR", "The message to answer is missing")
-            chat = await ChatSessionRepository.from_session(session).get(reply.session_id)
-            if chat is None:
-                raise LLMError("INTERNAL_ERROR", "The conversation is missing")
-            agent = await AgentRepository.from_session(session).get(chat.agent_id)
+            chat, agent, llm = found
             if agent is None:
                 raise LLMError("AGENT_UNAVAILABLE", "The agent of this conversation was deleted")
-            llm = await LlmModelRepository.from_session(session).get(agent.llm_model_id)
             if llm is None:
                 raise LLMError("LLM_UNAVAILABLE", "The agent's language model was deleted")
             everything = await messages.in_session(chat.id)
+        reply = next((m for m in everything if m.id == message_id), None)
+        if reply is None or reply.parent_id is None:
+            raise LLMError("INTERNAL_ERROR", "The message to answer is missing")
         spec = LlmSpec(
             provider=llm.provider,
             model_name=llm.model_name,
@@ -248,7 +283,10 @@ class RunManager:
             timeout=self.settings.llm_timeout_seconds,
         )
         # Building a local model loads its weights on first use: keep that off the loop.
-        model = await asyncio.to_thread(self.models.chat_model, spec)
+        if spec.provider == "local":
+            model = await asyncio.to_thread(self.models.chat_model, spec)
+        else:
+            model = self.models.chat_model(spec)
         branch = conversation.path_to(conversation.by_id(everything), reply.parent_id)
         budget = model.context_window - self.settings.max_reply_tokens
         turns = conversation.history(branch, agent.system_prompt, budget, model.count_tokens)
@@ -300,11 +338,7 @@ class RunManager:
                     stored.latency_ms = round((finished - started) * 1000)
         except Exception:
             logger.exception("could not store the outcome of run %s", run.message_id)
-        snapshot = (
-            message_snapshot(stored)
-            if stored is not None
-            else {"id": str(run.message_id), "status": status.value, "content": content}
-        )
+        snapshot = message_snapshot(stored) if stored is not None else {}
         try:
             if status is MessageStatus.FAILED:
                 code = error.code if error else "INTERNAL_ERROR"

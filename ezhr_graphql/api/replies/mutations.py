@@ -48,6 +48,7 @@ async def start_reply(ctx: Context, action: SendAction) -> SentMessage | UserErr
         session=ChatSession.from_model(sent.session),
         user_message=ChatMessage.from_model(sent.user_message),
         assistant_message=ChatMessage.from_model(sent.reply),
+        created=sent.created,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import strawberry
 from graphql import GraphQLError
@@ -40,50 +40,81 @@ from ezhr_graphql.models import ChatMessage as ChatMessageRow
 from ezhr_graphql.models import MessageStatus as MessageStatusModel
 from ezhr_graphql.pubsub import StreamEvent
 from ezhr_graphql.repositories.chat import ChatMessageRepository
-from ezhr_graphql.services.runs import stream_name, user_channel
+from ezhr_graphql.services.runs import message_from_snapshot, stream_name, user_channel
 
 _END = StreamEvent(0, "end", {})
+# Reply streams this process is serving now (read by the coalescing window).
+_open_streams = [0]
 
 
-async def coalesced(events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
-    """``events`` with consecutive waiting deltas merged (the merged delta carries
-    the last seq, so resuming after it loses nothing)."""
-    queue: asyncio.Queue[StreamEvent] = asyncio.Queue()
+async def coalesced(
+    batches: AsyncIterator[list[StreamEvent]], window: Callable[[], float] = lambda: 0.0
+) -> AsyncIterator[StreamEvent]:
+    """Events of ``batches`` with consecutive deltas merged (a merged delta carries
+    the last seq, so resuming after it loses nothing).
 
-    async def pump() -> None:
+    A stream sends at most one delta frame per ``window()`` seconds: the first at
+    once, later ones gathering every token that arrived meanwhile. A model slower
+    than that (most real ones) sees each token sent as it comes; a faster one, or a
+    busy server, gets fewer, larger frames, since a frame costs far more than a
+    token.
+    """
+    loop = asyncio.get_running_loop()
+    last_sent = float("-inf")
+    pending: list[StreamEvent] = []
+    source = batches.__aiter__()
+    # The read in flight, kept across frames so a batch is never lost or cut short.
+    step: asyncio.Future[list[StreamEvent]] | None = None
+    finished = False
+
+    async def take(wait: bool) -> None:
+        nonlocal step, finished
+        if finished:
+            return
+        if step is None:
+            step = asyncio.ensure_future(source.__anext__())
+        if not wait:
+            await asyncio.sleep(0)
+            if not step.done():
+                return
         try:
-            async for event in events:
-                queue.put_nowait(event)
-        finally:
-            queue.put_nowait(_END)
+            pending.extend(await step)
+        except StopAsyncIteration:
+            finished = True
+        step = None
 
-    task = asyncio.create_task(pump())
-    held: StreamEvent | None = None
     try:
         while True:
-            event = held or await queue.get()
-            held = None
-            if event is _END:
-                return
+            if not pending:
+                await take(wait=True)
+                if not pending:
+                    return
+            event = pending.pop(0)
             if event.kind == "delta":
+                wait = window() - (loop.time() - last_sent)
+                if wait > 0 and all(e.kind == "delta" for e in pending):
+                    # Gather what arrives meanwhile into this frame.
+                    await asyncio.sleep(wait)
+                    await take(wait=False)
                 texts = [event.data["text"]]
-                while not queue.empty():
-                    following = queue.get_nowait()
-                    if following.kind != "delta":
-                        held = following
-                        break
-                    texts.append(following.data["text"])
-                    event = following
+                while pending and pending[0].kind == "delta":
+                    event = pending.pop(0)
+                    texts.append(event.data["text"])
                 event = StreamEvent(event.seq, "delta", {"text": "".join(texts)})
+                last_sent = loop.time()
             yield event
             # Let other streams run between frames, even when this one has more ready.
             await asyncio.sleep(0)
             if event.terminal:
                 return
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        if step is not None:
+            step.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await step
+        closing = getattr(source, "aclose", None)
+        if closing is not None:
+            await closing()
 
 
 def _replayed(row: ChatMessageRow) -> list[StreamEvent]:
@@ -139,27 +170,46 @@ async def _to_graphql(ctx: Context, message_id: uuid.UUID, event: StreamEvent) -
         )
     if event.kind == "failed":
         return ReplyFailed(seq=event.seq, code=data["code"], message=data["message"])
-    # completed: the stored message, as the database has it now
-    async with ctx.db.read() as session:
-        row = await ChatMessageRepository.from_session(session).get(message_id)
+    # completed: the stored message, as the event carries it (or as stored)
+    row = message_from_snapshot(data.get("message") or {})
+    if row is None:
+        async with ctx.db.read() as session:
+            row = await ChatMessageRepository.from_session(session).get(message_id)
     if row is None:
         return ReplyFailed(seq=event.seq, code="NOT_FOUND", message="The reply was deleted")
     return ReplyCompleted(seq=event.seq, message=ChatMessage.from_model(row))
 
 
 async def reply_events(
-    ctx: Context, message_id: uuid.UUID, after: int
+    ctx: Context, message_id: uuid.UUID, after: int, *, just_sent: bool = False
 ) -> AsyncGenerator[ReplyEvent, None]:
-    row = await _owned_message(ctx, message_id)
+    """``just_sent``: the caller has just stored this reply for the viewer (so it is
+    theirs and still being generated)."""
+    row = None if just_sent else await _owned_message(ctx, message_id)
     broker = ctx.container.broker
     name = stream_name(message_id)
-    if row.status is not MessageStatusModel.STREAMING and not await broker.exists(name):
+    if (
+        row is not None
+        and row.status is not MessageStatusModel.STREAMING
+        and not await broker.exists(name)
+    ):
         for event in _replayed(row):
             if event.seq > after:
                 yield await _to_graphql(ctx, message_id, event)
         return
-    async for event in coalesced(broker.read(name, after)):
-        yield await _to_graphql(ctx, message_id, event)
+    chat = ctx.container.settings.chat
+
+    def window() -> float:
+        # The more streams this process serves, the larger each frame: the frame
+        # rate of the whole process stays bounded while every stream keeps flowing.
+        return (chat.coalesce_ms + _open_streams[0] * chat.coalesce_ms_per_stream) / 1000
+
+    _open_streams[0] += 1
+    try:
+        async for event in coalesced(broker.read(name, after), window):
+            yield await _to_graphql(ctx, message_id, event)
+    finally:
+        _open_streams[0] -= 1
 
 
 def _error_event(error: UserErrorType) -> ReplyFailed:
@@ -193,7 +243,8 @@ class ReplySubscriptions:
         if not isinstance(sent, SentMessage):
             yield _error_event(sent)
             return
-        async for event in reply_events(ctx, uuid.UUID(str(sent.assistant_message.id)), 0):
+        reply = uuid.UUID(str(sent.assistant_message.id))
+        async for event in reply_events(ctx, reply, 0, just_sent=sent.created):
             yield event
 
     @strawberry.subscription(

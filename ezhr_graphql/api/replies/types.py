@@ -35,6 +35,8 @@ class SentMessage:
     assistant_message: ChatMessage = strawberry.field(
         description="The reply; STREAMING until it ends. Follow it with `messageStream`."
     )
+    # False when a retry found the question already sent (its reply may be over).
+    created: strawberry.Private[bool] = True
 
 
 @strawberry.enum(description="A thumbs up or down.")
