@@ -66,6 +66,11 @@ def rss_kib(pid: int) -> tuple[int, int]:
     return current, peak
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -196,9 +201,11 @@ async def measure_ezhr(
         )
         clients = [Client(url, token) for _ in messages]
         await asyncio.gather(*(c.__aenter__() for c in clients))
+        cpu, wall = cpu_seconds(pid), time.perf_counter()
         results = await asyncio.gather(
             *(c.run(STREAM, {"id": m}) for c, m in zip(clients, messages, strict=True))
         )
+        out["server_cpu_share"] = (cpu_seconds(pid) - cpu) / (time.perf_counter() - wall)
         _, peak = rss_kib(pid)
         await asyncio.gather(*(c.__aexit__() for c in clients))
     out.update(concurrent(results))
@@ -320,6 +327,7 @@ def main() -> None:
     (o50, o99), (b50, b99) = ours["ttft_ms"], bare["ttft_ms"]
     print(f"{'time to first token p50/p99 ms':34}{o50:>7.2f}/{o99:<6.2f}{b50:>11.2f}/{b99:<6.2f}")
     print(f"server-added time to first token: p50 {o50 - b50:.2f} ms, p99 {o99 - b99:.2f} ms")
+    print(f"server CPU during the concurrent streams: {ours['server_cpu_share']:.0%} of a core")
     print("\ntargets:")
     checks = [
         (
