@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.db import Database, create_engine, create_read_engine
+from ezhr_graphql.db.engine import sqlite_path
 from ezhr_graphql.pubsub import Broker, MemoryBroker
 from ezhr_graphql.rag import ModelRegistry
 from ezhr_graphql.services.actor_cache import ActorCache
@@ -31,7 +34,11 @@ class Container:
     @classmethod
     def build(cls, settings: Settings) -> Container:
         fast_hash = settings.env is Environment.TEST
-        db = Database(create_engine(settings.database), create_read_engine(settings.database))
+        db = Database(
+            create_engine(settings.database),
+            create_read_engine(settings.database),
+            sqlite_path(settings.database),
+        )
         broker = build_broker(settings)
         models = ModelRegistry(allow_scripted=settings.scripted_llm_allowed)
         return cls(
@@ -70,9 +77,15 @@ class Container:
         inline reader opens it.
         """
         await self.db.ping()
+        self._maintenance = asyncio.create_task(self.db.checkpoint_forever(), name="db-maintenance")
         await self.runs.start()
 
     async def close(self) -> None:
+        maintenance = getattr(self, "_maintenance", None)
+        if maintenance is not None:
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
         await self.runs.close()
         await self.models.aclose()
         await self.broker.close()

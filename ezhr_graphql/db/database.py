@@ -6,6 +6,9 @@ concurrently, so each resolver (and each DataLoader batch) opens its own.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +19,8 @@ from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from ezhr_graphql.db.base import SoftDeleteMixin
 
 INCLUDE_DELETED = "include_deleted"
+
+logger = logging.getLogger(__name__)
 
 
 def _hide_soft_deleted(state: ORMExecuteState) -> None:
@@ -39,8 +44,14 @@ event.listen(Session, "do_orm_execute", _hide_soft_deleted)
 class Database:
     """Owns the engine and hands out sessions."""
 
-    def __init__(self, engine: AsyncEngine, read_engine: AsyncEngine | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        read_engine: AsyncEngine | None = None,
+        sqlite_file: str | None = None,
+    ) -> None:
         self.engine = engine
+        self.sqlite_file = sqlite_file
         self.read_engine = read_engine or engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._read_sessions = async_sessionmaker(
@@ -66,6 +77,31 @@ class Database:
         Writing through it is an error on SQLite (its connections are query-only)."""
         async with self._read_sessions() as session:
             yield session
+
+    async def checkpoint(self) -> None:
+        """Fold SQLite's write-ahead log into the database, on a worker thread (the
+        writer connection never does it on the event loop)."""
+        if self.sqlite_file is None:
+            return
+        path = self.sqlite_file
+
+        def run() -> None:
+            connection = sqlite3.connect(path, timeout=5)
+            try:
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                connection.close()
+
+        await asyncio.to_thread(run)
+
+    async def checkpoint_forever(self, every: float = 5.0) -> None:
+        """Checkpoint every few seconds (a no-op for databases other than SQLite)."""
+        while self.sqlite_file is not None:
+            await asyncio.sleep(every)
+            try:
+                await self.checkpoint()
+            except sqlite3.Error:
+                logger.warning("checkpointing the database failed", exc_info=True)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

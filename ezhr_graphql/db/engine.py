@@ -22,6 +22,22 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     cursor.close()
 
 
+def _sqlite_no_autocheckpoint(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # A checkpoint copies the WAL into the database and syncs it to disk: not on the
+    # event loop. Database.checkpoint() runs it on a thread instead.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
+def sqlite_path(settings: DatabaseSettings) -> str | None:
+    """The file of a SQLite database, or None for other databases (and memory)."""
+    url = make_url(settings.url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return str(url.database)
+
+
 def _sqlite_read_only(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA query_only=ON")
@@ -76,4 +92,6 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        if "async_creator" in kwargs:
+            event.listen(engine.sync_engine, "connect", _sqlite_no_autocheckpoint)
     return engine

@@ -102,9 +102,9 @@ async def coalesced(
                     texts.append(event.data["text"])
                 event = StreamEvent(event.seq, "delta", {"text": "".join(texts)})
                 last_sent = loop.time()
+            # No extra yield to the loop is needed between frames: the next delta
+            # waits out the window, the next batch waits for the broker.
             yield event
-            # Let other streams run between frames, even when this one has more ready.
-            await asyncio.sleep(0)
             if event.terminal:
                 return
     finally:
