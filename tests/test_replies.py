@@ -345,3 +345,39 @@ async def test_no_database_connection_is_held_while_the_model_generates(
                 assert checked_out == [0] * len(checked_out)
                 break
     await wait_for_status(chat, reply_id)
+
+
+async def test_a_stop_right_after_sending_ends_the_reply_cancelled(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container, "scripted?tokens=500&delay_ms=5")
+    reply_id = (await chat.send())["assistantMessage"]["id"]
+    await gql.data(STOP, {"id": reply_id}, token=chat.person.token)
+    events = await collect(live_url, chat.person.token, reply_id)
+    assert events[-1]["__typename"] == "ReplyCompleted"
+    assert events[-1]["message"]["status"] == "CANCELLED"
+    assert len(events[-1]["message"]["content"].split()) < 500
+
+
+async def test_resuming_an_expired_stream_gets_its_end_with_the_whole_reply(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container)
+    first = await chat.send()
+    await collect(live_url, chat.person.token, first["assistantMessage"]["id"])
+    # A finished reply whose stream is gone (retention passed, or a restart).
+    old = ChatMessageRow(
+        session_id=chat.session_id,
+        parent_id=uuid.UUID(first["userMessage"]["id"]),
+        role="ASSISTANT",
+        content="Annual leave is 25 days.",
+        status=MessageStatus.COMPLETED,
+    )
+    async with container.db.transaction() as session:
+        session.add(old)
+    whole = await collect(live_url, chat.person.token, str(old.id))
+    assert [e["__typename"] for e in whole] == ["ReplyStarted", "ReplyDelta", "ReplyCompleted"]
+    assert text_of(whole) == "Annual leave is 25 days."
+    resumed = await collect(live_url, chat.person.token, str(old.id), after=40)
+    assert [(e["__typename"], e["seq"]) for e in resumed] == [("ReplyCompleted", 41)]
+    assert resumed[0]["message"]["content"] == "Annual leave is 25 days."

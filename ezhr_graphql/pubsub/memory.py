@@ -14,13 +14,14 @@ class _Stream:
     """A stream stored by columns: a text delta costs one string, not three objects
     the garbage collector has to walk for as long as the stream is retained."""
 
-    __slots__ = ("changed", "finished_at", "kinds", "payloads")
+    __slots__ = ("changed", "finished_at", "kinds", "payloads", "touched_at")
 
     def __init__(self) -> None:
         self.kinds: list[str] = []
         self.payloads: list[Any] = []
         self.changed = asyncio.Event()
         self.finished_at: float | None = None
+        self.touched_at = time.monotonic()
 
     def __len__(self) -> int:
         return len(self.kinds)
@@ -65,6 +66,7 @@ class MemoryBroker:
         if event.seq <= len(target):
             return  # already have it: a writer retried
         target.add(event)
+        target.touched_at = time.monotonic()
         if event.terminal:
             target.finished_at = time.monotonic()
             self._expire()

@@ -28,8 +28,11 @@ def _decode(raw: bytes | str) -> StreamEvent:
 
 
 class RedisBroker:
-    def __init__(self, url: str, *, prefix: str = "ezhr:", retention: int = 3600) -> None:
+    def __init__(
+        self, url: str, *, prefix: str = "ezhr:", retention: int = 3600, poll: float = 5.0
+    ) -> None:
         self.redis = redis.from_url(url)
+        self.poll = poll
         self.prefix = prefix
         self.retention = retention
         self._local: dict[str, set[asyncio.Queue[Any]]] = {}
@@ -51,7 +54,11 @@ class RedisBroker:
                 message = await self._pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=1.0
                 )
-            except (redis.ConnectionError, OSError):
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Keep the one reader of this process alive whatever happens; readers
+                # re-read the streams they follow while it is down.
                 logger.warning("redis broker connection lost; retrying", exc_info=True)
                 await asyncio.sleep(0.5)
                 continue
@@ -101,7 +108,18 @@ class RedisBroker:
                 if newest is not None and newest.terminal and newest.seq <= after:
                     return  # finished, and the reader has seen all it asked for
             while True:
-                raw = [await live.get()]
+                try:
+                    raw = [await asyncio.wait_for(live.get(), self.poll)]
+                except TimeoutError:
+                    # Nothing live for a while: a message may have been lost while the
+                    # subscription reconnected. The stream itself has everything.
+                    missed = await self._range(stream, last)
+                    if missed:
+                        last = missed[-1].seq
+                        yield missed
+                        if missed[-1].terminal:
+                            return
+                    continue
                 while not live.empty():
                     raw.append(live.get_nowait())
                 batch: list[StreamEvent] = []

@@ -152,8 +152,11 @@ class LlamaIndexChatModel:
 
         def produce() -> None:
             try:
-                if self._lock is not None:
-                    self._lock.acquire()
+                # Wait for the shared model, but give up if the reader has gone.
+                while self._lock is not None and not self._lock.acquire(timeout=0.1):
+                    if stop.is_set():
+                        loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+                        return
                 try:
                     if self._prepare is not None:
                         self._prepare()

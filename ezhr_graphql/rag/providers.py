@@ -91,6 +91,8 @@ class ModelRegistry:
     def _cached(self, spec: LlmSpec, build: Callable[[], Any]) -> Any:
         llm = self._remote.get(spec)
         if llm is None:
+            if len(self._remote) >= 64:  # forget the oldest configuration
+                self._remote.pop(next(iter(self._remote)))
             llm = self._remote[spec] = build()
         return llm
 

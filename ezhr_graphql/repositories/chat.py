@@ -50,10 +50,15 @@ class FolderRepository(Repository[Folder]):
 class ChatSessionRepository(Repository[ChatSession]):
     model = ChatSession
 
-    async def get_owned(self, id: uuid.UUID, owner_id: uuid.UUID) -> ChatSession | None:
-        return await self.session.scalar(
-            select(ChatSession).where(ChatSession.id == id, ChatSession.owner_id == owner_id)
-        )
+    async def get_owned(
+        self, id: uuid.UUID, owner_id: uuid.UUID, *, lock: bool = False
+    ) -> ChatSession | None:
+        """``lock``: hold the row until the transaction ends (databases with row locks;
+        SQLite's single writer already serialises)."""
+        stmt = select(ChatSession).where(ChatSession.id == id, ChatSession.owner_id == owner_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)
 
     async def page_owned(
         self,
@@ -205,6 +210,21 @@ class ChatMessageRepository(Repository[ChatMessage]):
             )
         )
         return list(rows.all())
+
+    async def fail_if_stale(self, message_id: uuid.UUID, cutoff: datetime) -> bool:
+        """Mark a reply FAILED (interrupted) if it is still STREAMING and silent since
+        ``cutoff``; whether it was."""
+        result = await self.session.execute(
+            update(ChatMessage)
+            .where(
+                ChatMessage.id == message_id,
+                ChatMessage.status == MessageStatus.STREAMING,
+                ChatMessage.updated_at < cutoff,
+            )
+            .values(status=MessageStatus.FAILED, error_code="INTERRUPTED")
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def touch(self, message_id: uuid.UUID, now: datetime) -> None:
         await self.session.execute(

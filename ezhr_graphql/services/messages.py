@@ -53,8 +53,10 @@ class MessageService:
         self.messages = ChatMessageRepository.from_session(session)
         self.feedback = ChatFeedbackRepository.from_session(session)
 
-    async def _session(self, actor: Actor, session_id: uuid.UUID) -> ChatSession:
-        chat = await self.sessions.get_owned(session_id, actor.id)
+    async def _session(
+        self, actor: Actor, session_id: uuid.UUID, *, lock: bool = False
+    ) -> ChatSession:
+        chat = await self.sessions.get_owned(session_id, actor.id, lock=lock)
         if chat is None:
             raise NotFoundError("Chat session", session_id)
         return chat
@@ -116,7 +118,8 @@ class MessageService:
         Raises:
             NotFoundError, InvalidInputError, LimitExceededError.
         """
-        chat = await self._session(actor, session_id)
+        # Locked: two sends to one session cannot both find it idle.
+        chat = await self._session(actor, session_id, lock=True)
         key = validation.text("clientMessageId", client_message_id, CLIENT_ID_LENGTH)
         existing = await self.messages.by_client_id(chat.id, key)
         if existing is not None:
@@ -166,7 +169,7 @@ class MessageService:
         old = await self.message(actor, message_id)
         if old.role is not MessageRole.ASSISTANT or old.parent_id is None:
             raise InvalidInputError("messageId", "only a reply can be regenerated")
-        chat = await self._session(actor, old.session_id)
+        chat = await self._session(actor, old.session_id, lock=True)
         question = await self.messages.get(old.parent_id)
         if question is None:
             raise NotFoundError("Message", old.parent_id)

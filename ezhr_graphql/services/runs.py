@@ -204,6 +204,9 @@ class RunManager:
         status = MessageStatus.FAILED
         error: LLMError | None = None
         plan: _Plan | None = None
+        # Beats for the whole run, model loading and quiet models included, so no
+        # sweeper takes a live run for a dead one.
+        beating = asyncio.create_task(self._beat_forever(run.message_id))
         try:
             plan = await self._plan(run.message_id)
             await self._emit(
@@ -219,25 +222,24 @@ class RunManager:
 
             async def stream() -> None:
                 nonlocal first_token
-                last_beat = time.monotonic()
                 async for text in plan.model.stream(plan.turns):
                     if first_token is None:
                         first_token = time.monotonic()
                     run.parts.append(text)
                     await self._emit(run, "delta", {"text": text})
-                    if time.monotonic() - last_beat >= self.settings.heartbeat_seconds:
-                        last_beat = time.monotonic()
-                        await self._heartbeat(run.message_id)
 
-            run.streaming = asyncio.create_task(stream())
-            try:
-                await run.streaming
-                status = MessageStatus.COMPLETED
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if not run.stop_requested or (current is not None and current.cancelling()):
-                    raise
+            if run.stop_requested:  # stopped while it was being prepared
                 status = MessageStatus.CANCELLED
+            else:
+                run.streaming = asyncio.create_task(stream())
+                try:
+                    await run.streaming
+                    status = MessageStatus.COMPLETED
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if not run.stop_requested or (current is not None and current.cancelling()):
+                        raise
+                    status = MessageStatus.CANCELLED
         except LLMError as exc:
             error = exc
         except asyncio.CancelledError:
@@ -247,6 +249,7 @@ class RunManager:
             logger.exception("run %s failed", run.message_id)
             error = LLMError("INTERNAL_ERROR", "The reply failed unexpectedly")
         finally:
+            beating.cancel()
             finished = time.monotonic()
             if error is not None:
                 status = MessageStatus.FAILED
@@ -302,6 +305,11 @@ class RunManager:
             question=branch[-1].content if branch else "",
         )
 
+    async def _beat_forever(self, message_id: uuid.UUID) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            await self._heartbeat(message_id)
+
     async def _heartbeat(self, message_id: uuid.UUID) -> None:
         try:
             async with self.db.transaction() as session:
@@ -322,23 +330,21 @@ class RunManager:
         """Store the outcome, then tell the stream and the owner's other tabs."""
         content = "".join(run.parts)
         stored: ChatMessage | None = None
-        try:
-            async with self.db.transaction() as session:
-                stored = await ChatMessageRepository.from_session(session).get(run.message_id)
-                if stored is not None and stored.status is MessageStatus.STREAMING:
-                    stored.content = content
-                    stored.status = status
-                    stored.error_code = None if error is None else error.code
-                    if plan is not None:
-                        stored.prompt_tokens = plan.model.usage.prompt_tokens
-                        stored.completion_tokens = plan.model.usage.completion_tokens
-                    stored.time_to_first_token_ms = (
-                        None if first_token is None else round((first_token - started) * 1000)
-                    )
-                    stored.latency_ms = round((finished - started) * 1000)
-        except Exception:
-            logger.exception("could not store the outcome of run %s", run.message_id)
-        snapshot = message_snapshot(stored) if stored is not None else {}
+        for attempt in range(3):
+            try:
+                stored = await self._store(
+                    run, plan, status, error, content, started, first_token, finished
+                )
+                break
+            except Exception:
+                logger.exception("could not store the outcome of run %s", run.message_id)
+                await asyncio.sleep(0.2 * 2**attempt)
+        else:
+            # Never announce a reply the database does not hold: the stream says it
+            # failed, with the text, and the sweeper will mark the row.
+            error = LLMError("STORAGE_ERROR", "The reply could not be saved")
+            status = MessageStatus.FAILED
+        snapshot = message_snapshot(stored) if stored is not None else {"content": content}
         try:
             if status is MessageStatus.FAILED:
                 code = error.code if error else "INTERNAL_ERROR"
@@ -350,6 +356,32 @@ class RunManager:
                 await self._status_changed(plan, run.message_id, status)
         except Exception:
             logger.exception("could not publish the end of run %s", run.message_id)
+
+    async def _store(
+        self,
+        run: _Run,
+        plan: _Plan | None,
+        status: MessageStatus,
+        error: LLMError | None,
+        content: str,
+        started: float,
+        first_token: float | None,
+        finished: float,
+    ) -> ChatMessage | None:
+        async with self.db.transaction() as session:
+            stored = await ChatMessageRepository.from_session(session).get(run.message_id)
+            if stored is not None and stored.status is MessageStatus.STREAMING:
+                stored.content = content
+                stored.status = status
+                stored.error_code = None if error is None else error.code
+                if plan is not None:
+                    stored.prompt_tokens = plan.model.usage.prompt_tokens
+                    stored.completion_tokens = plan.model.usage.completion_tokens
+                stored.time_to_first_token_ms = (
+                    None if first_token is None else round((first_token - started) * 1000)
+                )
+                stored.latency_ms = round((finished - started) * 1000)
+            return stored
 
     async def _status_changed(
         self, plan: _Plan, message_id: uuid.UUID, status: MessageStatus
@@ -405,8 +437,15 @@ class RunManager:
         """Mark ``STREAMING`` messages whose heartbeat is stale as ``FAILED``."""
         cutoff = utcnow() - timedelta(seconds=self.settings.stale_after_seconds)
         async with self.db.transaction() as session:
-            stale = await ChatMessageRepository.from_session(session).stale_streaming(cutoff)
-            stale = [m for m in stale if m.id not in self._runs]
+            messages = ChatMessageRepository.from_session(session)
+            candidates = await messages.stale_streaming(cutoff)
+            # Fail only what is still stale at the moment of the update: a run that
+            # beat in between keeps going.
+            stale = [
+                m
+                for m in candidates
+                if m.id not in self._runs and await messages.fail_if_stale(m.id, cutoff)
+            ]
             for message in stale:
                 message.status = MessageStatus.FAILED
                 message.error_code = "INTERRUPTED"

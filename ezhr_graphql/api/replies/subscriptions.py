@@ -193,9 +193,14 @@ async def reply_events(
         and row.status is not MessageStatusModel.STREAMING
         and not await broker.exists(name)
     ):
-        for event in _replayed(row):
-            if event.seq > after:
-                yield await _to_graphql(ctx, message_id, event)
+        replayed = _replayed(row)
+        if after > 0:
+            # The stream has expired and the client saw part of it: its numbering is
+            # gone, so it gets the end, carrying the whole stored reply.
+            end = replayed[-1]
+            replayed = [StreamEvent(after + 1, end.kind, end.data)]
+        for event in replayed:
+            yield await _to_graphql(ctx, message_id, event)
         return
     chat = ctx.container.settings.chat
 
