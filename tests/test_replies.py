@@ -108,6 +108,25 @@ def text_of(events: list[dict[str, Any]]) -> str:
     return "".join(e["text"] for e in events if e["__typename"] == "ReplyDelta")
 
 
+async def stored_reply(
+    chat: Chat, container: Container, url: str, content: str, status: MessageStatus
+) -> ChatMessageRow:
+    """A reply to a first exchange's question, written straight to the database with
+    no run and no stream behind it."""
+    first = await chat.send()
+    await collect(url, chat.person.token, first["assistantMessage"]["id"])
+    reply = ChatMessageRow(
+        session_id=chat.session_id,
+        parent_id=uuid.UUID(first["userMessage"]["id"]),
+        role="ASSISTANT",
+        content=content,
+        status=status,
+    )
+    async with container.db.transaction() as session:
+        session.add(reply)
+    return reply
+
+
 async def wait_for_status(chat: Chat, message_id: str) -> dict[str, Any]:
     async def poll() -> dict[str, Any]:
         while True:
@@ -305,18 +324,8 @@ async def test_a_run_whose_process_died_is_marked_failed(
     gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
 ) -> None:
     chat = await make_chat(gql, people, container)
-    first = await chat.send()
-    await collect(live_url, chat.person.token, first["assistantMessage"]["id"])
     # A reply left STREAMING by a process that is gone: no run, no heartbeat.
-    orphan = ChatMessageRow(
-        session_id=chat.session_id,
-        parent_id=uuid.UUID(first["userMessage"]["id"]),
-        role="ASSISTANT",
-        content="half an ans",
-        status=MessageStatus.STREAMING,
-    )
-    async with container.db.transaction() as session:
-        session.add(orphan)
+    orphan = await stored_reply(chat, container, live_url, "half an ans", MessageStatus.STREAMING)
     async with container.db.transaction() as session:
         row = await session.get(ChatMessageRow, orphan.id)
         assert row is not None
@@ -363,18 +372,10 @@ async def test_resuming_an_expired_stream_gets_its_end_with_the_whole_reply(
     gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
 ) -> None:
     chat = await make_chat(gql, people, container)
-    first = await chat.send()
-    await collect(live_url, chat.person.token, first["assistantMessage"]["id"])
     # A finished reply whose stream is gone (retention passed, or a restart).
-    old = ChatMessageRow(
-        session_id=chat.session_id,
-        parent_id=uuid.UUID(first["userMessage"]["id"]),
-        role="ASSISTANT",
-        content="Annual leave is 25 days.",
-        status=MessageStatus.COMPLETED,
+    old = await stored_reply(
+        chat, container, live_url, "Annual leave is 25 days.", MessageStatus.COMPLETED
     )
-    async with container.db.transaction() as session:
-        session.add(old)
     whole = await collect(live_url, chat.person.token, str(old.id))
     assert [e["__typename"] for e in whole] == ["ReplyStarted", "ReplyDelta", "ReplyCompleted"]
     assert text_of(whole) == "Annual leave is 25 days."
