@@ -303,3 +303,32 @@ async def test_negative_after_seq_means_from_the_start(
             async for d in connection.subscribe(STREAM, {"id": reply, "after": after})
         ]
     assert events[0]["__typename"] == "ReplyStarted"
+
+
+async def test_concurrent_sends_across_sessions_respect_the_limit(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    from tests.factories import make_sessions
+
+    chat = await make_chat(gql, people, container, "scripted?tokens=400&delay_ms=20")
+    limit = container.settings.chat.max_concurrent_runs_per_user
+    async with container.db.read() as session:
+        from ezhr_graphql.models import ChatSession
+
+        row = await session.get(ChatSession, chat.session_id)
+    assert row is not None
+    sessions = await make_sessions(container, chat.person, row.agent_id, limit + 2)
+    results = await asyncio.gather(
+        *(Chat(gql, chat.person, s.id).send("at once") for s in sessions)
+    )
+    kinds = sorted(r["__typename"] for r in results)
+    assert kinds == ["LimitExceeded"] * 2 + ["SentMessage"] * limit
+    for result in results:
+        if result["__typename"] == "SentMessage":
+            reply = result["assistantMessage"]["id"]
+            await gql.data(
+                "mutation ($id: ID!) { stopGeneration(messageId: $id) { __typename } }",
+                {"id": reply},
+                token=chat.person.token,
+            )
+            await collect(live_url, chat.person.token, reply)

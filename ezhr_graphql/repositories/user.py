@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, select
 
 from ezhr_graphql.models import User
@@ -13,6 +15,11 @@ class UserRepository(Repository[User]):
 
     async def get_by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(User.email == email.lower()))
+
+    async def lock(self, user_id: uuid.UUID) -> None:
+        """Hold the user's row until the transaction ends (databases with row locks;
+        SQLite's single writer already serialises)."""
+        await self.session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(User)) or 0)

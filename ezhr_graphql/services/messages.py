@@ -28,6 +28,7 @@ from ezhr_graphql.repositories.chat import (
     ChatMessageRepository,
     ChatSessionRepository,
 )
+from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services import conversation, validation
 from ezhr_graphql.services.actor import Actor
 from ezhr_graphql.settings import ChatSettings
@@ -52,6 +53,7 @@ class MessageService:
         self.sessions = ChatSessionRepository.from_session(session)
         self.messages = ChatMessageRepository.from_session(session)
         self.feedback = ChatFeedbackRepository.from_session(session)
+        self.users = UserRepository.from_session(session)
 
     async def _session(
         self, actor: Actor, session_id: uuid.UUID, *, lock: bool = False
@@ -75,6 +77,8 @@ class MessageService:
         ConflictError: this session already has a reply being generated.
         LimitExceededError: the actor has as many replies being generated as allowed.
         """
+        # Locked: sends to several of the user's sessions at once count one by one.
+        await self.users.lock(actor.id)
         running = await self.messages.streaming(actor.id)
         if any(session_id == chat.id for _, session_id in running):
             raise ConflictError(
