@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
-from pathlib import Path
 
 from alembic.config import Config
 from sqlalchemy.engine import Connection
@@ -68,11 +66,3 @@ def render_sql(url: str, revisions: str = "base:head") -> str:
 
 def revision(message: str, url: str, autogenerate: bool = True) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=autogenerate)
-
-
-def versions_dir() -> Path:
-    return ALEMBIC_DIR / "versions"
-
-
-def run(coro: object) -> None:  # pragma: no cover - thin wrapper for the CLI
-    asyncio.run(coro)  # type: ignore[arg-type]

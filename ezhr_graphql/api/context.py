@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -31,7 +31,6 @@ class Context:
     long_lived: bool = False
     # The bearer token a websocket connection presented, checked again per operation.
     token: str | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def db(self) -> Database:

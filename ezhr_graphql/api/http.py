@@ -254,7 +254,7 @@ class GraphQLHTTPEndpoint:
         else:
             payload["data"] = result.data
         if result.errors:
-            payload["errors"] = [_format_error(e) for e in result.errors]
+            payload["errors"] = [e.formatted for e in result.errors]
         if result.extensions:
             payload["extensions"] = result.extensions
         return Response(_dump(payload), status_code=status, headers={"content-type": content_type})
@@ -280,7 +280,3 @@ class GraphQLHTTPEndpoint:
             raise GraphQLRequestError(exc.as_http_error_reason()) from exc
         except MissingQueryError as exc:
             raise RequestError(400, "No GraphQL query found in the request") from exc
-
-
-def _format_error(error: GraphQLError) -> dict[str, Any]:
-    return error.formatted  # type: ignore[return-value]

@@ -110,6 +110,3 @@ class Database:
     async def dispose(self) -> None:
         for engine in self.engines:
             await engine.dispose()
-
-    def session_factory(self) -> async_sessionmaker[AsyncSession]:
-        return self._sessions

@@ -96,9 +96,6 @@ class ModelRegistry:
             llm = self._remote[spec] = build()
         return llm
 
-    def preload_local(self, context_window: int = 2048) -> None:
-        _local_llm(smollm2_path(), context_window)
-
     def chat_model(self, spec: LlmSpec) -> ChatModel:
         """Raises:
         LLMError: unknown provider, or a provider that is not allowed here.

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import or_, select
 
-from ezhr_graphql.models import Agent, ChatSession, Visibility
+from ezhr_graphql.models import Agent, Visibility
 from ezhr_graphql.repositories.ai_model import _NamedRepository
 from ezhr_graphql.repositories.base import STRING, UUID, Keyset, Page, key
 
@@ -55,8 +55,3 @@ class AgentRepository(_NamedRepository[Agent]):
         if embedding_model_id is not None:
             stmt = stmt.where(Agent.embedding_model_id == embedding_model_id)
         return (await self.session.scalar(stmt.limit(1))) is not None
-
-    async def has_sessions(self, agent_id: uuid.UUID) -> bool:
-        return bool(
-            await self.session.scalar(select(exists().where(ChatSession.agent_id == agent_id)))
-        )

@@ -224,13 +224,3 @@ class MessageService:
             feedback.comment = note
         await self.feedback.flush()
         return feedback
-
-    async def branch(self, actor: Actor, session_id: uuid.UUID) -> list[ChatMessage]:
-        chat = await self._session(actor, session_id)
-        messages = conversation.by_id(await self.messages.in_session(chat.id))
-        return conversation.path_to(messages, chat.current_message_id)
-
-    async def siblings(self, actor: Actor, message_id: uuid.UUID) -> list[ChatMessage]:
-        message = await self.message(actor, message_id)
-        tree = conversation.children(await self.messages.in_session(message.session_id))
-        return tree.get(message.parent_id, [message])

@@ -156,10 +156,6 @@ class RunManager:
         pending += list(self._background)
         await asyncio.gather(*self._tasks, *pending, return_exceptions=True)
 
-    @property
-    def active(self) -> int:
-        return len(self._runs)
-
     # --- starting and stopping -----------------------------------------------
 
     def launch(self, message_id: uuid.UUID) -> None:
