@@ -17,8 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ezhr_graphql.api.context import Context
 from ezhr_graphql.api.errors import Conflict, ErrorCode, UserErrorType, from_domain
 from ezhr_graphql.errors import DomainError
+from ezhr_graphql.services.actor import Actor
 
 T = TypeVar("T")
+S = TypeVar("S")
+R = TypeVar("R")
 
 logger = logging.getLogger(__name__)
 
@@ -50,3 +53,25 @@ async def write(ctx: Context, action: Callable[[AsyncSession], Awaitable[T]]) ->
     # Later fields of the same operation must not see rows cached before the change.
     ctx.loaders.clear()
     return result
+
+
+async def change(
+    ctx: Context,
+    service: Callable[[AsyncSession], S],
+    act: Callable[[S, Actor], Awaitable[R]],
+    convert: Callable[[R], T],
+    *,
+    admin: bool = False,
+) -> T | UserErrorType:
+    """The usual mutation: as the signed-in user (an administrator if ``admin``), run
+    ``act`` on a service bound to a fresh transaction and convert what it returns.
+
+    Raises:
+        GraphQLError: ``UNAUTHENTICATED`` or ``FORBIDDEN`` (top-level errors).
+    """
+    actor = ctx.require_admin() if admin else ctx.require_actor()
+
+    async def action(session: AsyncSession) -> T:
+        return convert(await act(service(session), actor))
+
+    return await write(ctx, action)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
 from ezhr_graphql.api.errors import UserErrorType
+from ezhr_graphql.api.scalars import gid
 
 
 @strawberry.type(description="An object that was deleted.")
 class Deleted:
     id: strawberry.ID = strawberry.field(description="ID of the deleted object.")
+
+
+def deleted(row: Any) -> Deleted:
+    """The result of a delete, from the row the service soft-deleted."""
+    return Deleted(id=gid(row.id))
 
 
 DeleteResult = Annotated[

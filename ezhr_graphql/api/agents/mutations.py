@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.api import resolve
 from ezhr_graphql.api.agents.types import Agent, AgentResult, CreateAgentInput, UpdateAgentInput
 from ezhr_graphql.api.context import Info
 from ezhr_graphql.api.errors import UserErrorType
-from ezhr_graphql.api.results import Deleted, DeleteResult
-from ezhr_graphql.api.scalars import gid, parse_id
+from ezhr_graphql.api.results import DeleteResult, deleted
+from ezhr_graphql.api.scalars import parse_id
 from ezhr_graphql.models import Agent as AgentRow
 from ezhr_graphql.services.actor import Actor
 from ezhr_graphql.services.agents import AgentService
@@ -20,14 +19,8 @@ from ezhr_graphql.services.agents import AgentService
 Change = Callable[[AgentService, Actor], Awaitable[AgentRow]]
 
 
-async def _change(info: Info, change: Change) -> Agent | UserErrorType:
-    ctx = info.context
-    actor = ctx.require_admin()
-
-    async def action(session: AsyncSession) -> Agent:
-        return Agent.from_model(await change(AgentService(session), actor))
-
-    return await resolve.write(ctx, action)
+def _change(info: Info, change: Change) -> Awaitable[Agent | UserErrorType]:
+    return resolve.change(info.context, AgentService, change, Agent.from_model, admin=True)
 
 
 @strawberry.type
@@ -50,10 +43,10 @@ class AgentMutations:
 
     @strawberry.mutation(description="Delete an agent; its chat sessions stay readable.")
     async def delete_agent(self, info: Info, id: strawberry.ID) -> DeleteResult:
-        ctx = info.context
-        actor = ctx.require_admin()
-
-        async def action(session: AsyncSession) -> Deleted:
-            return Deleted(id=gid((await AgentService(session).delete(actor, parse_id(id))).id))
-
-        return await resolve.write(ctx, action)
+        return await resolve.change(
+            info.context,
+            AgentService,
+            lambda s, a: s.delete(a, parse_id(id)),
+            deleted,
+            admin=True,
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import strawberry
@@ -21,47 +21,42 @@ from ezhr_graphql.api.catalog.types import (
 )
 from ezhr_graphql.api.context import Info
 from ezhr_graphql.api.errors import UserErrorType
-from ezhr_graphql.api.results import Deleted, DeleteResult
-from ezhr_graphql.api.scalars import gid, parse_id
+from ezhr_graphql.api.results import Deleted, DeleteResult, deleted
+from ezhr_graphql.api.scalars import parse_id
 from ezhr_graphql.services.catalog import EmbeddingModelService, LlmModelService
 
 T = TypeVar("T")
 Service = Callable[[AsyncSession], Any]
 
 
-async def _create(
+def _create(
     info: Info, service: Service, input: Any, convert: Callable[[Any], T]
-) -> T | UserErrorType:
-    ctx = info.context
-    actor = ctx.require_admin()
+) -> Awaitable[T | UserErrorType]:
+    return resolve.change(
+        info.context,
+        service,
+        lambda s, a: s.create(a, input.to_fields().cleaned()),
+        convert,
+        admin=True,
+    )
 
-    async def action(session: AsyncSession) -> T:
-        return convert(await service(session).create(actor, input.to_fields().cleaned()))
 
-    return await resolve.write(ctx, action)
-
-
-async def _update(
+def _update(
     info: Info, service: Service, id: strawberry.ID, input: Any, convert: Callable[[Any], T]
-) -> T | UserErrorType:
-    ctx = info.context
-    actor = ctx.require_admin()
+) -> Awaitable[T | UserErrorType]:
+    return resolve.change(
+        info.context,
+        service,
+        lambda s, a: s.update(a, parse_id(id), input.to_fields().cleaned()),
+        convert,
+        admin=True,
+    )
 
-    async def action(session: AsyncSession) -> T:
-        values = input.to_fields().cleaned()
-        return convert(await service(session).update(actor, parse_id(id), values))
 
-    return await resolve.write(ctx, action)
-
-
-async def _delete(info: Info, service: Service, id: strawberry.ID) -> Deleted | UserErrorType:
-    ctx = info.context
-    actor = ctx.require_admin()
-
-    async def action(session: AsyncSession) -> Deleted:
-        return Deleted(id=gid((await service(session).delete(actor, parse_id(id))).id))
-
-    return await resolve.write(ctx, action)
+def _delete(info: Info, service: Service, id: strawberry.ID) -> Awaitable[Deleted | UserErrorType]:
+    return resolve.change(
+        info.context, service, lambda s, a: s.delete(a, parse_id(id)), deleted, admin=True
+    )
 
 
 @strawberry.type

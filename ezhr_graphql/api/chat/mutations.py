@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.api import resolve
 from ezhr_graphql.api.chat.types import (
@@ -15,72 +14,50 @@ from ezhr_graphql.api.chat.types import (
     Folder,
     FolderResult,
 )
-from ezhr_graphql.api.context import Info
+from ezhr_graphql.api.context import Context, Info
 from ezhr_graphql.api.errors import UserErrorType
-from ezhr_graphql.api.results import Deleted, DeleteResult
-from ezhr_graphql.api.scalars import gid, parse_id, parse_optional_id
+from ezhr_graphql.api.results import DeleteResult, deleted
+from ezhr_graphql.api.scalars import parse_id, parse_optional_id
 from ezhr_graphql.models import ChatSession as ChatSessionRow
-from ezhr_graphql.models import Folder as FolderRow
 from ezhr_graphql.services.actor import Actor
 from ezhr_graphql.services.chat import ChatSessionService, FolderService
 
 
-async def _session(
-    info: Info, change: Callable[[ChatSessionService, Actor], Awaitable[ChatSessionRow]]
-) -> ChatSession | UserErrorType:
-    ctx = info.context
-    actor = ctx.require_actor()
-
-    async def action(session: AsyncSession) -> ChatSession:
-        return ChatSession.from_model(await change(ChatSessionService(session), actor))
-
-    return await resolve.write(ctx, action)
-
-
-async def _folder(
-    info: Info, change: Callable[[FolderService, Actor], Awaitable[FolderRow]]
-) -> Folder | UserErrorType:
-    ctx = info.context
-    actor = ctx.require_actor()
-
-    async def action(session: AsyncSession) -> Folder:
-        return Folder.from_model(await change(FolderService(session), actor))
-
-    return await resolve.write(ctx, action)
-
-
-async def _delete(
-    info: Info, delete: Callable[[AsyncSession, Actor], Awaitable[ChatSessionRow | FolderRow]]
-) -> Deleted | UserErrorType:
-    ctx = info.context
-    actor = ctx.require_actor()
-
-    async def action(session: AsyncSession) -> Deleted:
-        return Deleted(id=gid((await delete(session, actor)).id))
-
-    return await resolve.write(ctx, action)
+def _session(
+    ctx: Context, act: Callable[[ChatSessionService, Actor], Awaitable[ChatSessionRow]]
+) -> Awaitable[ChatSession | UserErrorType]:
+    return resolve.change(ctx, ChatSessionService, act, ChatSession.from_model)
 
 
 @strawberry.type
 class ChatMutations:
     @strawberry.mutation(description="Create a folder.")
     async def create_folder(self, info: Info, name: str) -> FolderResult:
-        return await _folder(info, lambda s, a: s.create(a, name))
+        return await resolve.change(
+            info.context, FolderService, lambda s, a: s.create(a, name), Folder.from_model
+        )
 
     @strawberry.mutation(description="Rename one of the viewer's folders.")
     async def rename_folder(self, info: Info, id: strawberry.ID, name: str) -> FolderResult:
-        return await _folder(info, lambda s, a: s.rename(a, parse_id(id), name))
+        return await resolve.change(
+            info.context,
+            FolderService,
+            lambda s, a: s.rename(a, parse_id(id), name),
+            Folder.from_model,
+        )
 
     @strawberry.mutation(description="Delete a folder; its sessions move out of it.")
     async def delete_folder(self, info: Info, id: strawberry.ID) -> DeleteResult:
-        return await _delete(info, lambda s, a: FolderService(s).delete(a, parse_id(id)))
+        return await resolve.change(
+            info.context, FolderService, lambda s, a: s.delete(a, parse_id(id)), deleted
+        )
 
     @strawberry.mutation(description="Start a chat session with an agent.")
     async def create_chat_session(
         self, info: Info, input: CreateChatSessionInput
     ) -> ChatSessionResult:
         return await _session(
-            info,
+            info.context,
             lambda s, a: s.create(
                 a,
                 parse_id(input.agent_id, "agentId"),
@@ -93,22 +70,25 @@ class ChatMutations:
     async def rename_chat_session(
         self, info: Info, id: strawberry.ID, title: str
     ) -> ChatSessionResult:
-        return await _session(info, lambda s, a: s.rename(a, parse_id(id), title))
+        return await _session(info.context, lambda s, a: s.rename(a, parse_id(id), title))
 
     @strawberry.mutation(description="Pin or unpin one of the viewer's sessions.")
     async def pin_chat_session(
         self, info: Info, id: strawberry.ID, pinned: bool = True
     ) -> ChatSessionResult:
-        return await _session(info, lambda s, a: s.pin(a, parse_id(id), pinned))
+        return await _session(info.context, lambda s, a: s.pin(a, parse_id(id), pinned))
 
     @strawberry.mutation(description="Move a session into a folder, or out of any (null).")
     async def move_chat_session(
         self, info: Info, id: strawberry.ID, folder_id: strawberry.ID | None = None
     ) -> ChatSessionResult:
         return await _session(
-            info, lambda s, a: s.move(a, parse_id(id), parse_optional_id(folder_id, "folderId"))
+            info.context,
+            lambda s, a: s.move(a, parse_id(id), parse_optional_id(folder_id, "folderId")),
         )
 
     @strawberry.mutation(description="Delete one of the viewer's sessions.")
     async def delete_chat_session(self, info: Info, id: strawberry.ID) -> DeleteResult:
-        return await _delete(info, lambda s, a: ChatSessionService(s).delete(a, parse_id(id)))
+        return await resolve.change(
+            info.context, ChatSessionService, lambda s, a: s.delete(a, parse_id(id)), deleted
+        )

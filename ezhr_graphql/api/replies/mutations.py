@@ -102,16 +102,12 @@ class ReplyMutations:
         description="Make the branch through a message current (down to its newest reply)."
     )
     async def switch_branch(self, info: Info, message_id: strawberry.ID) -> ChatSessionResult:
-        ctx = info.context
-        actor = ctx.require_actor()
-
-        async def switch(session: AsyncSession) -> ChatSession:
-            chat = await ctx.container.messages(session).switch_branch(
-                actor, parse_id(message_id, "messageId")
-            )
-            return ChatSession.from_model(chat)
-
-        return await resolve.write(ctx, switch)
+        return await resolve.change(
+            info.context,
+            info.context.container.messages,
+            lambda s, a: s.switch_branch(a, parse_id(message_id, "messageId")),
+            ChatSession.from_model,
+        )
 
     @strawberry.mutation(description="Rate a reply; rating again replaces the earlier rating.")
     async def rate_message(
@@ -121,13 +117,9 @@ class ReplyMutations:
         rating: Rating,
         comment: str | None = None,
     ) -> FeedbackResult:
-        ctx = info.context
-        actor = ctx.require_actor()
-
-        async def rate(session: AsyncSession) -> Feedback:
-            feedback = await ctx.container.messages(session).rate(
-                actor, parse_id(message_id, "messageId"), rating.to_model(), comment
-            )
-            return Feedback.from_model(feedback)
-
-        return await resolve.write(ctx, rate)
+        return await resolve.change(
+            info.context,
+            info.context.container.messages,
+            lambda s, a: s.rate(a, parse_id(message_id, "messageId"), rating.to_model(), comment),
+            Feedback.from_model,
+        )

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ezhr_graphql.api import resolve
 from ezhr_graphql.api.context import Info
 from ezhr_graphql.api.errors import ErrorCode, InvalidCredentials
-from ezhr_graphql.api.results import Deleted, DeleteResult
-from ezhr_graphql.api.scalars import gid, parse_id
+from ezhr_graphql.api.results import DeleteResult, deleted
+from ezhr_graphql.api.scalars import parse_id
 from ezhr_graphql.api.users.types import (
     AuthPayload,
     LoginResult,
@@ -57,24 +57,20 @@ class UserMutations:
 
     @strawberry.mutation(description="Change a user's role (admins only, not their own).")
     async def set_user_role(self, info: Info, user_id: strawberry.ID, role: Role) -> UserResult:
-        ctx = info.context
-        actor = ctx.require_admin()
-
-        async def action(session: AsyncSession) -> User:
-            row = await ctx.container.users(session).set_role(
-                actor, parse_id(user_id, "userId"), role.to_model()
-            )
-            return User.from_model(row)
-
-        return await resolve.write(ctx, action)
+        return await resolve.change(
+            info.context,
+            info.context.container.users,
+            lambda s, a: s.set_role(a, parse_id(user_id, "userId"), role.to_model()),
+            User.from_model,
+            admin=True,
+        )
 
     @strawberry.mutation(description="Delete a user (admins only, not themselves).")
     async def delete_user(self, info: Info, user_id: strawberry.ID) -> DeleteResult:
-        ctx = info.context
-        actor = ctx.require_admin()
-
-        async def action(session: AsyncSession) -> Deleted:
-            row = await ctx.container.users(session).delete(actor, parse_id(user_id, "userId"))
-            return Deleted(id=gid(row.id))
-
-        return await resolve.write(ctx, action)
+        return await resolve.change(
+            info.context,
+            info.context.container.users,
+            lambda s, a: s.delete(a, parse_id(user_id, "userId")),
+            deleted,
+            admin=True,
+        )
