@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ezhr_graphql.api import resolve
 from ezhr_graphql.api.chat.types import ChatMessage, ChatSession, ChatSessionResult
 from ezhr_graphql.api.context import Context, Info
-from ezhr_graphql.api.errors import Conflict, UserErrorType
+from ezhr_graphql.api.errors import UserErrorType
 from ezhr_graphql.api.replies.types import (
     ChatMessageResult,
     Feedback,
@@ -35,11 +35,9 @@ async def start_reply(ctx: Context, action: SendAction) -> SentMessage | UserErr
     async def store(session: AsyncSession) -> Sent:
         return await action(ctx.container.messages(session), actor)
 
+    # Concurrent retries with one clientMessageId queue on the session's row lock
+    # (SQLite: on its single writer), so the later one finds the first message.
     sent = await resolve.write(ctx, store)
-    if isinstance(sent, Conflict) and sent.field == "input":
-        # A concurrent retry with the same clientMessageId won the insert: this
-        # attempt now finds its message.
-        sent = await resolve.write(ctx, store)
     if not isinstance(sent, Sent):
         return sent
     if sent.created:
