@@ -42,10 +42,10 @@ def user_channel(user_id: uuid.UUID) -> str:
     return f"user:{user_id}"
 
 
-SNAPSHOT_FIELDS = (
-    "role",
+# Columns a snapshot carries as they are (JSON-ready); ids, enums and the
+# timestamp are converted explicitly.
+PLAIN_FIELDS = (
     "content",
-    "status",
     "error_code",
     "prompt_tokens",
     "completion_tokens",
@@ -58,9 +58,7 @@ SNAPSHOT_FIELDS = (
 def message_snapshot(message: ChatMessage) -> dict[str, Any]:
     """The stored reply as an event carries it, so that every subscriber, in any
     process, can render it without reading the database."""
-    snapshot: dict[str, Any] = {
-        name: getattr(message, name) for name in SNAPSHOT_FIELDS if name not in ("role", "status")
-    }
+    snapshot: dict[str, Any] = {name: getattr(message, name) for name in PLAIN_FIELDS}
     snapshot.update(
         id=str(message.id),
         session_id=str(message.session_id),
@@ -82,11 +80,7 @@ def message_from_snapshot(snapshot: dict[str, Any]) -> ChatMessage | None:
             role=MessageRole(snapshot["role"]),
             status=MessageStatus(snapshot["status"]),
             created_at=datetime.fromisoformat(snapshot["created_at"]),
-            **{
-                name: snapshot.get(name)
-                for name in SNAPSHOT_FIELDS
-                if name not in ("role", "status")
-            },
+            **{name: snapshot.get(name) for name in PLAIN_FIELDS},
         )
     except (KeyError, ValueError, TypeError):
         return None
