@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
+from ezhr_graphql.api.auth import BadCredentials, authenticate
 from ezhr_graphql.api.errors import FORBIDDEN, UNAUTHENTICATED, top_level
 from ezhr_graphql.services import validation
 from ezhr_graphql.services.actor import Actor
@@ -57,8 +58,6 @@ class Context:
 
     async def reauthenticate(self) -> tuple[Actor | None, str | None]:
         """The actor the connection's token stands for now, or why it no longer does."""
-        from ezhr_graphql.api.auth import BadCredentials, authenticate
-
         try:
             return await authenticate(self.container, self.token), None
         except BadCredentials as exc:

@@ -18,17 +18,11 @@ from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from ezhr_graphql.db.base import SoftDeleteMixin
 
-INCLUDE_DELETED = "include_deleted"
-
 logger = logging.getLogger(__name__)
 
 
 def _hide_soft_deleted(state: ORMExecuteState) -> None:
-    if (
-        state.is_select
-        and not state.is_column_load
-        and not state.execution_options.get(INCLUDE_DELETED, False)
-    ):
+    if state.is_select and not state.is_column_load:
         state.statement = state.statement.options(
             with_loader_criteria(
                 SoftDeleteMixin,

@@ -5,11 +5,11 @@ import uuid
 from sqlalchemy import or_, select
 
 from ezhr_graphql.models import Agent, Visibility
-from ezhr_graphql.repositories.ai_model import _NamedRepository
+from ezhr_graphql.repositories.ai_model import NamedRepository
 from ezhr_graphql.repositories.base import STRING, UUID, Keyset, Page, key
 
 
-class AgentRepository(_NamedRepository[Agent]):
+class AgentRepository(NamedRepository[Agent]):
     model = Agent
     keyset = Keyset(key(Agent.name, STRING), key(Agent.id, UUID))
 

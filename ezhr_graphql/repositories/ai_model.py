@@ -6,7 +6,7 @@ from ezhr_graphql.models import EmbeddingModel, LlmModel
 from ezhr_graphql.repositories.base import STRING, UUID, Keyset, M, Page, Repository, key
 
 
-class _NamedRepository(Repository[M]):
+class NamedRepository(Repository[M]):
     keyset: Keyset
 
     async def get_by_name(self, name: str) -> M | None:
@@ -16,11 +16,11 @@ class _NamedRepository(Repository[M]):
         return await self.keyset.page(self.session, select(self.model), first, after)
 
 
-class EmbeddingModelRepository(_NamedRepository[EmbeddingModel]):
+class EmbeddingModelRepository(NamedRepository[EmbeddingModel]):
     model = EmbeddingModel
     keyset = Keyset(key(EmbeddingModel.name, STRING), key(EmbeddingModel.id, UUID))
 
 
-class LlmModelRepository(_NamedRepository[LlmModel]):
+class LlmModelRepository(NamedRepository[LlmModel]):
     model = LlmModel
     keyset = Keyset(key(LlmModel.name, STRING), key(LlmModel.id, UUID))

@@ -16,7 +16,7 @@ from ezhr_graphql.repositories.agent import AgentRepository
 from ezhr_graphql.repositories.ai_model import (
     EmbeddingModelRepository,
     LlmModelRepository,
-    _NamedRepository,
+    NamedRepository,
 )
 from ezhr_graphql.repositories.base import Page
 from ezhr_graphql.services import validation
@@ -104,7 +104,7 @@ class _CatalogService(Generic[R]):
 
     entity: str
     required: tuple[str, ...]
-    repo: _NamedRepository[R]
+    repo: NamedRepository[R]
     model: type[R]
 
     def __init__(self, session: AsyncSession) -> None:

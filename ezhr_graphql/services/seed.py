@@ -4,14 +4,21 @@ an HR agent. Running it again changes nothing."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.models import Agent, EmbeddingModel, LlmModel, Role, User
 from ezhr_graphql.repositories.agent import AgentRepository
-from ezhr_graphql.repositories.ai_model import EmbeddingModelRepository, LlmModelRepository
+from ezhr_graphql.repositories.ai_model import (
+    EmbeddingModelRepository,
+    LlmModelRepository,
+    NamedRepository,
+)
 from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services.security import PasswordHasher
+
+N = TypeVar("N", Agent, EmbeddingModel, LlmModel)
 
 DEMO_LLM = "SmolLM2 135M Instruct (local)"
 DEMO_EMBEDDING = "all-MiniLM-L6-v2 (local)"
@@ -54,47 +61,53 @@ async def seed(
             )
         )
         created.append("admin")
-    llms = LlmModelRepository.from_session(session)
-    llm = await llms.get_by_name(DEMO_LLM)
-    if llm is None:
-        llm = llms.add(
-            LlmModel(
-                name=DEMO_LLM,
-                description="Small instruct model run in-process; no network needed.",
-                provider="local",
-                model_name="SmolLM2-135M-Instruct",
-                context_window=2048,
-            )
-        )
-        created.append("llm_model")
-    embeddings = EmbeddingModelRepository.from_session(session)
-    embedding = await embeddings.get_by_name(DEMO_EMBEDDING)
-    if embedding is None:
-        embedding = embeddings.add(
-            EmbeddingModel(
-                name=DEMO_EMBEDDING,
-                description="Sentence embeddings computed in-process.",
-                provider="local",
-                model_name="all-MiniLM-L6-v2",
-                dimensions=384,
-            )
-        )
-        created.append("embedding_model")
+    llm = await _named(
+        LlmModelRepository.from_session(session),
+        LlmModel(
+            name=DEMO_LLM,
+            description="Small instruct model run in-process; no network needed.",
+            provider="local",
+            model_name="SmolLM2-135M-Instruct",
+            context_window=2048,
+        ),
+        created,
+        "llm_model",
+    )
+    embedding = await _named(
+        EmbeddingModelRepository.from_session(session),
+        EmbeddingModel(
+            name=DEMO_EMBEDDING,
+            description="Sentence embeddings computed in-process.",
+            provider="local",
+            model_name="all-MiniLM-L6-v2",
+            dimensions=384,
+        ),
+        created,
+        "embedding_model",
+    )
     await session.flush()
-    agents = AgentRepository.from_session(session)
-    agent = await agents.get_by_name(DEMO_AGENT)
-    if agent is None:
-        agent = agents.add(
-            Agent(
-                name=DEMO_AGENT,
-                description="Answers questions about the company's HR policies.",
-                system_prompt=DEMO_SYSTEM_PROMPT,
-                starter_messages=DEMO_STARTERS,
-                llm_model_id=llm.id,
-                embedding_model_id=embedding.id,
-                owner_id=admin.id,
-            )
-        )
-        created.append("agent")
+    agent = await _named(
+        AgentRepository.from_session(session),
+        Agent(
+            name=DEMO_AGENT,
+            description="Answers questions about the company's HR policies.",
+            system_prompt=DEMO_SYSTEM_PROMPT,
+            starter_messages=DEMO_STARTERS,
+            llm_model_id=llm.id,
+            embedding_model_id=embedding.id,
+            owner_id=admin.id,
+        ),
+        created,
+        "agent",
+    )
     await session.flush()
     return SeedResult(admin, llm, embedding, agent, tuple(created))
+
+
+async def _named(repository: NamedRepository[N], row: N, created: list[str], label: str) -> N:
+    """The live row named like ``row``, or ``row`` added (and noted in ``created``)."""
+    existing = await repository.get_by_name(row.name)
+    if existing is not None:
+        return existing
+    created.append(label)
+    return repository.add(row)
