@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from ezhr_graphql.rag.chat_model import ChatModel, LlamaIndexChatModel, LLMError
+from ezhr_graphql.rag.embeddings import Embedder, EmbeddingSpec, build_embedder
 from ezhr_graphql.rag.scripted import ScriptedLLM
 
 
@@ -75,6 +76,8 @@ class ModelRegistry:
         self.allow_scripted = allow_scripted
         self._http: httpx.AsyncClient | None = None
         self._remote: dict[LlmSpec, Any] = {}
+        self._embedders: dict[EmbeddingSpec, Embedder] = {}
+        self._embedders_lock = threading.Lock()
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -95,6 +98,21 @@ class ModelRegistry:
                 self._remote.pop(next(iter(self._remote)))
             llm = self._remote[spec] = build()
         return llm
+
+    def embedder(self, spec: EmbeddingSpec) -> Embedder:
+        """The embedding model for ``spec``, built once per process. Blocks (the local
+        model loads its weights): call it from a worker thread.
+
+        Raises:
+            LLMError: unknown provider, or a model that does not match its dimensions.
+        """
+        with self._embedders_lock:
+            found = self._embedders.get(spec)
+            if found is None:
+                if len(self._embedders) >= 16:
+                    self._embedders.pop(next(iter(self._embedders)))
+                found = self._embedders[spec] = build_embedder(spec)
+            return found
 
     def chat_model(self, spec: LlmSpec) -> ChatModel:
         """Raises:
