@@ -17,6 +17,7 @@ from alembic import context
 from ezhr_graphql import models  # noqa: F401 - registers every table
 from ezhr_graphql.db import Base, create_engine
 from ezhr_graphql.db.base import UTCDateTime
+from ezhr_graphql.models.knowledge import PGVECTOR_PREFIX
 from ezhr_graphql.settings import get_settings
 
 config = context.config
@@ -35,12 +36,19 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
+def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    # The pgvector store creates one table per embedding model at run time; those
+    # are its own, not the schema's.
+    return not (type_ == "table" and name is not None and name.startswith(PGVECTOR_PREFIX))
+
+
 def _configure(**kwargs: Any) -> None:
     context.configure(
         target_metadata=target_metadata,
         compare_type=True,
         compare_server_default=True,
         render_item=_render_item,
+        include_name=_include_name,
         **kwargs,
     )
 
@@ -59,9 +67,19 @@ def run_migrations_offline() -> None:
 
 
 def do_run_migrations(connection: Connection) -> None:
-    _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # SQLite alters a table by copying it; with foreign keys enforced, dropping the
+        # old copy of a table other rows refer to fails. Check them all at the end.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    _configure(connection=connection, render_as_batch=sqlite)
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        if broken:
+            raise RuntimeError(f"the migration left {len(broken)} broken foreign keys")
 
 
 async def run_async_migrations() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -121,6 +122,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _work(settings: Settings, concurrency: int) -> None:
+    from ezhr_graphql.container import Container
+    from ezhr_graphql.jobs import RedisIngestionQueue, run_worker
+
+    container = Container.build(settings)
+    queue = container.ingestion_queue
+    assert isinstance(queue, RedisIngestionQueue)
+    try:
+        await container.db.ping()
+        await container.check_vector_store()
+        await run_worker(queue, container.ingestion, concurrency)
+    finally:
+        await container.close()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if not settings.redis_url or settings.knowledge.queue == "local":
+        print(
+            "the worker takes ingestion jobs from Redis: set EZHR_REDIS_URL (without it, "
+            "the API process ingests documents itself)",
+            file=sys.stderr,
+        )
+        return 2
+    logging.basicConfig(level=settings.log_level.upper())
+    asyncio.run(_work(settings, args.concurrency))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ezhr-graphql", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -148,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--url", help="e.g. mssql+aioodbc://host/db (default: configured URL)")
     sql.add_argument("--range", default="base:head")
     sql.set_defaults(func=cmd_db_sql)
+
+    worker = commands.add_parser(
+        "worker", help="index uploaded documents (jobs from Redis; needs EZHR_REDIS_URL)"
+    )
+    worker.add_argument("--concurrency", type=int, default=1)
+    worker.set_defaults(func=cmd_worker)
 
     seed_cmd = commands.add_parser("seed", help="create the demo admin, models and agent")
     seed_cmd.set_defaults(func=cmd_seed)

@@ -13,11 +13,14 @@ from ezhr_graphql.db.engine import sqlite_path
 from ezhr_graphql.pubsub import Broker, MemoryBroker
 from ezhr_graphql.rag import ModelRegistry
 from ezhr_graphql.services.actor_cache import ActorCache
+from ezhr_graphql.services.ingestion import Ingestion, IngestionQueue, LocalIngestionQueue
 from ezhr_graphql.services.messages import MessageService
+from ezhr_graphql.services.retrieval import Retriever
 from ezhr_graphql.services.runs import RunManager
 from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
 from ezhr_graphql.services.users import UserService
-from ezhr_graphql.settings import Environment, Settings
+from ezhr_graphql.settings import Environment, Settings, VectorStoreKind
+from ezhr_graphql.vectors import PgVectorStore, TableVectorStore, VectorStore
 
 
 @dataclass
@@ -30,6 +33,9 @@ class Container:
     broker: Broker
     models: ModelRegistry
     runs: RunManager
+    vector_store: VectorStore
+    ingestion: Ingestion
+    ingestion_queue: IngestionQueue
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -41,6 +47,9 @@ class Container:
         )
         broker = build_broker(settings)
         models = ModelRegistry(allow_scripted=settings.scripted_llm_allowed)
+        store = build_vector_store(settings, db)
+        ingestion = Ingestion(db, broker, store, models, settings.knowledge, settings.llm_secret)
+        retriever = Retriever(db, store, models, settings.llm_secret)
         return cls(
             settings=settings,
             db=db,
@@ -55,7 +64,18 @@ class Container:
             actors=ActorCache(ttl=settings.auth.user_cache_seconds),
             broker=broker,
             models=models,
-            runs=RunManager(db, broker, models, settings.chat, settings.llm_secret),
+            runs=RunManager(
+                db,
+                broker,
+                models,
+                settings.chat,
+                settings.llm_secret,
+                retriever=retriever,
+                no_answer_message=settings.knowledge.default_no_answer_message,
+            ),
+            vector_store=store,
+            ingestion=ingestion,
+            ingestion_queue=build_queue(settings, ingestion),
         )
 
     def users(self, session: AsyncSession | None) -> UserService:
@@ -79,6 +99,14 @@ class Container:
         await self.db.ping()
         self._maintenance = asyncio.create_task(self.db.checkpoint_forever(), name="db-maintenance")
         await self.runs.start()
+        await self.check_vector_store()
+        if isinstance(self.ingestion_queue, LocalIngestionQueue):
+            await self.ingestion_queue.start()
+
+    async def check_vector_store(self) -> None:
+        """Raises if pgvector is configured but not available."""
+        if isinstance(self.vector_store, PgVectorStore):
+            await self.vector_store.check()
 
     async def close(self) -> None:
         maintenance = getattr(self, "_maintenance", None)
@@ -87,6 +115,10 @@ class Container:
             with contextlib.suppress(asyncio.CancelledError):
                 await maintenance
         await self.runs.close()
+        closing = getattr(self.ingestion_queue, "close", None)
+        if closing is not None:
+            await closing()
+        await self.vector_store.close()
         await self.models.aclose()
         await self.broker.close()
         await self.db.dispose()
@@ -99,3 +131,33 @@ def build_broker(settings: Settings) -> Broker:
 
         return RedisBroker(settings.redis_url, retention=retention)
     return MemoryBroker(retention=retention)
+
+
+def build_vector_store(settings: Settings, db: Database) -> VectorStore:
+    """``auto`` means pgvector when a vector database URL is configured, else the
+    embedded store in the application database."""
+    knowledge = settings.knowledge
+    kind = knowledge.vector_store
+    if kind is VectorStoreKind.AUTO:
+        kind = VectorStoreKind.PGVECTOR if knowledge.vector_url else VectorStoreKind.DATABASE
+    if kind is VectorStoreKind.DATABASE:
+        return TableVectorStore(db)
+    url = knowledge.vector_url or settings.database.url
+    if not url.startswith("postgresql"):
+        raise ValueError("The pgvector store needs a PostgreSQL URL (EZHR_KNOWLEDGE__VECTOR_URL)")
+    if knowledge.vector_url is None:
+        return PgVectorStore(url, knowledge.hnsw_ef_search, engine=db.engine)
+    return PgVectorStore(url, knowledge.hnsw_ef_search)
+
+
+def build_queue(settings: Settings, ingestion: Ingestion) -> IngestionQueue:
+    mode = settings.knowledge.queue
+    if mode == "auto":
+        mode = "redis" if settings.redis_url else "local"
+    if mode == "redis":
+        if not settings.redis_url:
+            raise ValueError("The redis ingestion queue needs EZHR_REDIS_URL")
+        from ezhr_graphql.jobs import RedisIngestionQueue
+
+        return RedisIngestionQueue(settings.redis_url, settings.knowledge.queue_name)
+    return LocalIngestionQueue(ingestion)

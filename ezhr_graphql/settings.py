@@ -11,7 +11,7 @@ import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -85,6 +85,33 @@ class ChatSettings(BaseModel):
     allow_scripted_llm: bool | None = None
 
 
+class VectorStoreKind(StrEnum):
+    AUTO = "auto"  # pgvector when the database is PostgreSQL with the extension
+    DATABASE = "database"  # vectors in the application database, searched in memory
+    PGVECTOR = "pgvector"
+
+
+class KnowledgeSettings(BaseModel):
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    # Tokens per chunk; the local embedding model reads at most 256 word pieces.
+    chunk_size: int = Field(default=256, ge=64, le=8192)
+    chunk_overlap: int = Field(default=32, ge=0, le=1024)
+    embed_batch_size: int = Field(default=32, ge=1, le=2048)
+    vector_store: VectorStoreKind = VectorStoreKind.AUTO
+    # A separate PostgreSQL database for pgvector; the application database if unset.
+    vector_url: str | None = None
+    # hnsw.ef_search for pgvector queries: recall against speed.
+    hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
+    # With Redis configured, ingestion runs in ``ezhr-graphql worker`` processes fed by
+    # a Redis queue; "local" keeps it in the API process regardless.
+    queue: Literal["auto", "local", "redis"] = "auto"
+    queue_name: str = Field(default="ezhr-ingestion", min_length=1, max_length=100)
+    default_no_answer_message: str = (
+        "I could not find this in the documents I have. "
+        "Please rephrase the question or ask HR directly."
+    )
+
+
 class SeedSettings(BaseModel):
     admin_email: str = "admin@example.com"
     admin_password: SecretStr | None = None
@@ -107,6 +134,7 @@ class Settings(BaseSettings):
     graphql: GraphQLSettings = GraphQLSettings()
     seed: SeedSettings = SeedSettings()
     chat: ChatSettings = ChatSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
     # Redis carries chat streams and signals between processes; without it they stay
     # in this process (one worker).
     redis_url: str | None = None

@@ -90,6 +90,10 @@ class InvalidCredentials(UserError):
 UserErrorType = NotFound | InvalidInput | PermissionDenied | Conflict | LimitExceeded
 
 
+def is_user_error(value: object) -> bool:
+    return isinstance(value, UserError)
+
+
 def from_domain(exc: DomainError) -> UserErrorType:
     """Map a domain error to its GraphQL type."""
     if isinstance(exc, NotFoundError):

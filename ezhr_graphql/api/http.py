@@ -120,8 +120,10 @@ async def read_params(request: Request) -> dict[str, Any]:
     else:
         content_type = request.headers.get("content-type", "")
         media, *options = (part.strip().lower() for part in content_type.split(";"))
+        if media == MULTIPART:
+            return _checked(await read_multipart(request))
         if media != JSON:
-            raise RequestError(415, "POST bodies must be application/json")
+            raise RequestError(415, "POST bodies must be application/json or multipart/form-data")
         for option in options:
             name, _, value = option.partition("=")
             if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
@@ -133,6 +135,10 @@ async def read_params(request: Request) -> dict[str, Any]:
             params = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise RequestError(400, "The request body is not valid JSON") from exc
+    return _checked(params)
+
+
+def _checked(params: Any) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise RequestError(400, "The request body must be a JSON object")
     if params.get("operationName") == "":
@@ -145,6 +151,66 @@ async def read_params(request: Request) -> dict[str, Any]:
             article = "a string" if kind is str else "an object"
             raise RequestError(400, f"The `{name}` parameter must be {article} or null")
     return params
+
+
+MULTIPART = "multipart/form-data"
+MAX_UPLOAD_FILES = 10
+
+
+def _set_path(params: dict[str, Any], path: str, value: Any) -> None:
+    """Put ``value`` where ``path`` (``variables.input.file``, ``variables.files.0``)
+    points in the operations object."""
+    *parents, last = path.split(".")
+    target: Any = params
+    try:
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        if isinstance(target, list):
+            target[int(last)] = value
+        elif isinstance(target, dict) and last in target:
+            target[last] = value
+        else:
+            raise KeyError(last)
+    except (KeyError, IndexError, ValueError, TypeError) as exc:
+        raise RequestError(400, f"The `map` names a path that does not exist: {path}") from exc
+
+
+async def read_multipart(request: Request) -> Any:
+    """A GraphQL multipart request (file uploads): ``operations``, ``map``, then the
+    files, which replace the ``null`` variables ``map`` names.
+
+    Raises:
+        RequestError: 400 for anything that does not follow the multipart request spec.
+    """
+    try:
+        form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=MAX_UPLOAD_FILES + 2)
+    except Exception as exc:  # Starlette reports malformed bodies and limits alike
+        raise RequestError(400, "The multipart body could not be read") from exc
+    # The files stay open while the operation runs; the endpoint closes them after.
+    request.state.form = form
+    operations = form.get("operations")
+    mapping = form.get("map")
+    if not isinstance(operations, str) or not isinstance(mapping, str):
+        raise RequestError(400, "A multipart request needs `operations` and `map` fields")
+    params = _json_param(operations, "operations")
+    files = _json_param(mapping, "map")
+    if not isinstance(params, dict) or not isinstance(files, dict):
+        raise RequestError(400, "`operations` and `map` must be JSON objects")
+    for key, paths in files.items():
+        upload = form.get(key)
+        if upload is None or isinstance(upload, str):
+            raise RequestError(400, f"The `map` names a file that was not sent: {key}")
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise RequestError(400, "Each `map` entry must be a list of paths")
+        for path in paths:
+            _set_path(params, path, upload)
+    return params
+
+
+async def _close_form(request: Request) -> None:
+    form = getattr(request.state, "form", None)
+    if form is not None:
+        await form.close()
 
 
 def _is_request_error(result: ExecutionResult) -> bool:
@@ -238,14 +304,17 @@ class GraphQLHTTPEndpoint:
             check_operation(params["query"], params.get("operationName"))
             result = await self._execute(request, params)
         except RequestError as exc:
+            await _close_form(request)
             headers = {**exc.headers, "content-type": content_type}
             return Response(_error_body(exc.message), status_code=exc.status, headers=headers)
         except GraphQLRequestError as exc:
+            await _close_form(request)
             return Response(
                 _error_body(exc.message),
                 status_code=400 if media == GRAPHQL_RESPONSE else 200,
                 headers={"content-type": content_type},
             )
+        await _close_form(request)
         status = 200
         payload: dict[str, Any] = {}
         if _is_request_error(result):

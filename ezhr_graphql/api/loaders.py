@@ -13,11 +13,20 @@ from strawberry.dataloader import DataLoader
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from ezhr_graphql.db import Database
-from ezhr_graphql.models import Agent, ChatMessage, EmbeddingModel, Folder, LlmModel, User
+from ezhr_graphql.models import (
+    Agent,
+    ChatMessage,
+    Collection,
+    EmbeddingModel,
+    Folder,
+    LlmModel,
+    User,
+)
 from ezhr_graphql.repositories.agent import AgentRepository
 from ezhr_graphql.repositories.ai_model import EmbeddingModelRepository, LlmModelRepository
 from ezhr_graphql.repositories.base import Repository
 from ezhr_graphql.repositories.chat import ChatMessageRepository, FolderRepository
+from ezhr_graphql.repositories.knowledge import CollectionRepository
 from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services.actor import Actor
 
@@ -74,6 +83,15 @@ def _messages_by_session(db: Database) -> DataLoader[uuid.UUID, list[ChatMessage
     return DataLoader(load_fn=load)
 
 
+def _collections_by_agent(db: Database) -> DataLoader[uuid.UUID, list[Collection]]:
+    async def load(ids: Sequence[uuid.UUID]) -> list[list[Collection]]:
+        async with db.read() as session:
+            found = await CollectionRepository.from_session(session).of_agents(list(set(ids)))
+        return [found.get(id, []) for id in ids]
+
+    return DataLoader(load_fn=load)
+
+
 @dataclass
 class Loaders:
     agent_by_id: DataLoader[uuid.UUID, Agent | None]
@@ -83,6 +101,7 @@ class Loaders:
     user_by_id: DataLoader[uuid.UUID, User | None]
     last_message_by_session_id: DataLoader[uuid.UUID, ChatMessage | None]
     messages_by_session_id: DataLoader[uuid.UUID, list[ChatMessage]]
+    collections_by_agent: DataLoader[uuid.UUID, list[Collection]]
 
     def clear(self) -> None:
         """Forget every cached row (after a mutation changed some)."""
@@ -99,6 +118,7 @@ class Loaders:
             user_by_id=_by_id(db, UserRepository.from_session),
             last_message_by_session_id=_last_message_by_session(db),
             messages_by_session_id=_messages_by_session(db),
+            collections_by_agent=_collections_by_agent(db),
         )
 
 

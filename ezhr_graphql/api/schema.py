@@ -28,6 +28,9 @@ from ezhr_graphql.api.catalog.queries import CatalogQueries
 from ezhr_graphql.api.chat.mutations import ChatMutations
 from ezhr_graphql.api.chat.queries import ChatQueries
 from ezhr_graphql.api.context import Context
+from ezhr_graphql.api.knowledge.mutations import KnowledgeMutations
+from ezhr_graphql.api.knowledge.queries import KnowledgeQueries
+from ezhr_graphql.api.knowledge.subscriptions import KnowledgeSubscriptions
 from ezhr_graphql.api.loaders import Loaders
 from ezhr_graphql.api.replies.mutations import ReplyMutations
 from ezhr_graphql.api.replies.subscriptions import ReplySubscriptions
@@ -39,17 +42,24 @@ logger = logging.getLogger("ezhr_graphql.api")
 
 
 @strawberry.type(description="Read the assistant's agents, models, chat sessions and messages.")
-class Query(UserQueries, CatalogQueries, AgentQueries, ChatQueries):
+class Query(UserQueries, CatalogQueries, AgentQueries, ChatQueries, KnowledgeQueries):
     pass
 
 
 @strawberry.type(description="Change the assistant's data; each result is a union of typed errors.")
-class Mutation(UserMutations, CatalogMutations, AgentMutations, ChatMutations, ReplyMutations):
+class Mutation(
+    UserMutations,
+    CatalogMutations,
+    AgentMutations,
+    ChatMutations,
+    ReplyMutations,
+    KnowledgeMutations,
+):
     pass
 
 
 @strawberry.type(description="Live data over websockets: replies as they stream, session changes.")
-class Subscription(ReplySubscriptions):
+class Subscription(ReplySubscriptions, KnowledgeSubscriptions):
     pass
 
 

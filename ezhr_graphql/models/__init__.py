@@ -11,6 +11,15 @@ from ezhr_graphql.models.chat import (
     MessageStatus,
     Rating,
 )
+from ezhr_graphql.models.knowledge import (
+    ChunkVector,
+    Collection,
+    Document,
+    DocumentChunk,
+    DocumentContent,
+    DocumentStatus,
+    agent_collection,
+)
 from ezhr_graphql.models.user import Role, User
 
 __all__ = [
@@ -18,6 +27,12 @@ __all__ = [
     "ChatFeedback",
     "ChatMessage",
     "ChatSession",
+    "ChunkVector",
+    "Collection",
+    "Document",
+    "DocumentChunk",
+    "DocumentContent",
+    "DocumentStatus",
     "EmbeddingModel",
     "Folder",
     "LlmModel",
@@ -27,4 +42,5 @@ __all__ = [
     "Role",
     "User",
     "Visibility",
+    "agent_collection",
 ]

@@ -37,5 +37,10 @@ class Agent(TimestampedMixin, SoftDeleteMixin, Base):
     )
     temperature: Mapped[float] = mapped_column(Float, default=0.2)
     top_k: Mapped[int] = mapped_column(default=4)
+    # Retrieval: passages scoring below this cosine similarity are not used.
+    similarity_threshold: Mapped[float] = mapped_column(Float, default=0.3)
+    include_outdated: Mapped[bool] = mapped_column(default=False)
+    # Said instead of an answer when no passage is relevant enough.
+    no_answer_message: Mapped[str] = mapped_column(Unicode(DESCRIPTION_LENGTH), default="")
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id"), index=True)
     visibility: Mapped[Visibility] = mapped_column(enum_type(Visibility), default=Visibility.PUBLIC)

@@ -18,6 +18,9 @@ class EmbeddingModel(TimestampedMixin, SoftDeleteMixin, Base):
     provider: Mapped[str] = mapped_column(Unicode(50))
     model_name: Mapped[str] = mapped_column(name_type())
     dimensions: Mapped[int]
+    base_url: Mapped[str | None] = mapped_column(Unicode(URL_LENGTH), default=None)
+    # As for LLMs: the name of a secret in settings, never the secret itself.
+    secret_ref: Mapped[str | None] = mapped_column(name_type(), default=None)
 
 
 class LlmModel(TimestampedMixin, SoftDeleteMixin, Base):

@@ -9,6 +9,8 @@ The script is the model name, e.g. ``scripted?tokens=40&delay_ms=20&fail_after=5
 - ``error``: how it fails: ``timeout``, ``401``, ``429``, ``500`` or ``refused``.
 
 The reply starts by echoing the last user message, so tests can tell replies apart.
+Asked to condense a follow-up question, it joins the conversation's first user turn
+and the follow-up, which is enough for retrieval to find the topic again.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from llama_index.core.llms import CustomLLM
 from pydantic import Field
 
 from ezhr_graphql.rag.chat_model import LLMError
+from ezhr_graphql.rag.prompts import CONDENSE_INSTRUCTION
 
 FILLER = [
     "According", "to", "the", "handbook", ",", "employees", "should", "check",
@@ -90,6 +93,8 @@ class ScriptedLLM(CustomLLM):
         question = next(
             (m.content or "" for m in reversed(messages) if m.role == MessageRole.USER), ""
         )
+        if messages and messages[0].content == CONDENSE_INSTRUCTION:
+            return [condensed(question)]
         words = ["You", "asked:", *question.split()[:8], "—"]
         while len(words) < self.tokens:
             words.extend(FILLER)
@@ -157,3 +162,10 @@ class ScriptedLLM(CustomLLM):
                 yield CompletionResponse(text=text, delta=token)
 
         return gen()
+
+
+def condensed(request: str) -> str:
+    """The scripted standalone question: first user turn plus the follow-up."""
+    first = next((line[6:] for line in request.splitlines() if line.startswith("User: ")), "")
+    follow_up = request.rsplit("Follow-up question: ", 1)[-1]
+    return f"{first} {follow_up}".strip()

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ezhr_graphql.errors import ConflictError, InvalidInputError, NotFoundError
 from ezhr_graphql.models import Agent, Visibility
 from ezhr_graphql.models.agent import MAX_STARTER_MESSAGES
+from ezhr_graphql.models.types import DESCRIPTION_LENGTH
 from ezhr_graphql.repositories.agent import AgentRepository
 from ezhr_graphql.repositories.ai_model import EmbeddingModelRepository, LlmModelRepository
 from ezhr_graphql.repositories.base import Page
@@ -34,6 +35,9 @@ class AgentFields:
     embedding_model_id: uuid.UUID | None = None
     temperature: float | None = None
     top_k: int | None = None
+    similarity_threshold: float | None = None
+    include_outdated: bool | None = None
+    no_answer_message: str | None = None
     visibility: Visibility | None = None
 
     def cleaned(self) -> dict[str, Any]:
@@ -48,6 +52,11 @@ class AgentFields:
                 "starter_messages": _starter_messages,
                 "temperature": validation.numbers("temperature", 0.0, 2.0),
                 "top_k": validation.integers("topK", 1, MAX_TOP_K),
+                "similarity_threshold": validation.numbers("similarityThreshold", -1.0, 1.0),
+                "include_outdated": validation.unchanged,
+                "no_answer_message": validation.texts(
+                    "noAnswerMessage", DESCRIPTION_LENGTH, required=False
+                ),
                 "visibility": validation.unchanged,
                 "llm_model_id": validation.unchanged,
                 "embedding_model_id": validation.unchanged,

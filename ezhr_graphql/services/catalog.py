@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
@@ -19,6 +19,7 @@ from ezhr_graphql.repositories.ai_model import (
     NamedRepository,
 )
 from ezhr_graphql.repositories.base import Page
+from ezhr_graphql.repositories.knowledge import CollectionRepository
 from ezhr_graphql.services import validation
 from ezhr_graphql.services.actor import Actor
 
@@ -49,6 +50,10 @@ def _base_url(value: str | None) -> str | None:
     return url
 
 
+def _secret_ref(value: str) -> str | None:
+    return validation.text("secretRef", value, NAME_LENGTH, required=False) or None
+
+
 @dataclass(frozen=True, slots=True)
 class EmbeddingModelFields:
     """Fields of an embedding model; ``None`` means "leave unchanged" on update."""
@@ -58,6 +63,8 @@ class EmbeddingModelFields:
     provider: str | None = None
     model_name: str | None = None
     dimensions: int | None = None
+    base_url: str | None = None
+    secret_ref: str | None = None
 
     def cleaned(self) -> dict[str, Any]:
         return validation.clean(
@@ -68,6 +75,8 @@ class EmbeddingModelFields:
                 "provider": lambda value: _provider(value, EMBEDDING_PROVIDERS),
                 "model_name": validation.MODEL_NAME,
                 "dimensions": validation.integers("dimensions", 1, MAX_DIMENSIONS),
+                "base_url": _base_url,
+                "secret_ref": _secret_ref,
             },
         )
 
@@ -92,9 +101,7 @@ class LlmModelFields:
                 "model_name": validation.MODEL_NAME,
                 "base_url": _base_url,
                 "context_window": validation.integers("contextWindow", 256, MAX_CONTEXT_WINDOW),
-                "secret_ref": lambda value: (
-                    validation.text("secretRef", value, NAME_LENGTH, required=False) or None
-                ),
+                "secret_ref": _secret_ref,
             },
         )
 
@@ -161,14 +168,17 @@ class _CatalogService(Generic[R]):
 class EmbeddingModelService(_CatalogService[EmbeddingModel]):
     entity = "Embedding model"
     model = EmbeddingModel
-    required = tuple(f.name for f in fields(EmbeddingModelFields) if f.name != "description")
+    required = ("name", "provider", "model_name", "dimensions")
 
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session)
         self.repo = EmbeddingModelRepository.from_session(session)
+        self.collections = CollectionRepository.from_session(session)
 
     async def _in_use(self, id: uuid.UUID) -> bool:
-        return await self.agents.uses_model(embedding_model_id=id)
+        return await self.agents.uses_model(
+            embedding_model_id=id
+        ) or await self.collections.uses_model(id)
 
 
 class LlmModelService(_CatalogService[LlmModel]):

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,8 +23,10 @@ from ezhr_graphql.db import Database, utcnow
 from ezhr_graphql.models import ChatMessage, MessageRole, MessageStatus
 from ezhr_graphql.pubsub import Broker, StreamEvent
 from ezhr_graphql.rag import ChatModel, ChatTurn, LLMError, LlmSpec, ModelRegistry
+from ezhr_graphql.rag.prompts import CONDENSE_INSTRUCTION, answer_system_prompt, condense_request
 from ezhr_graphql.repositories.chat import ChatMessageRepository, ChatSessionRepository
 from ezhr_graphql.services import conversation
+from ezhr_graphql.services.retrieval import Passage, Retriever
 from ezhr_graphql.settings import ChatSettings
 
 logger = logging.getLogger(__name__)
@@ -98,6 +100,10 @@ class _Plan:
     model: ChatModel
     first_exchange: bool
     question: str
+    # With knowledge: the passages' citations, streamed before the first token and
+    # stored with the reply; ``canned`` is said instead when nothing relevant was found.
+    citations: list[dict[str, Any]] | None = None
+    canned: str | None = None
 
 
 @dataclass
@@ -118,12 +124,16 @@ class RunManager:
         models: ModelRegistry,
         settings: ChatSettings,
         secret: Callable[[str | None], str | None],
+        retriever: Retriever | None = None,
+        no_answer_message: str = "",
     ) -> None:
         self.db = db
         self.broker = broker
         self.models = models
         self.settings = settings
         self.secret = secret
+        self.retriever = retriever
+        self.no_answer_message = no_answer_message
         self._runs: dict[uuid.UUID, _Run] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -209,10 +219,13 @@ class RunManager:
                 },
             )
             await self._status_changed(plan, run.message_id, MessageStatus.STREAMING)
+            if plan.citations is not None:
+                await self._emit(run, "citations", {"citations": plan.citations})
 
             async def stream() -> None:
                 nonlocal first_token
-                async for text in plan.model.stream(plan.turns):
+                source = plan.model.stream(plan.turns) if plan.canned is None else said(plan.canned)
+                async for text in source:
                     if first_token is None:
                         first_token = time.monotonic()
                     run.parts.append(text)
@@ -282,7 +295,23 @@ class RunManager:
             model = self.models.chat_model(spec)
         branch = conversation.path_to(conversation.by_id(everything), reply.parent_id)
         budget = model.context_window - self.settings.max_reply_tokens
-        turns = conversation.history(branch, agent.system_prompt, budget, model.count_tokens)
+        system_prompt = agent.system_prompt
+        citations: list[dict[str, Any]] | None = None
+        canned: str | None = None
+        knowledge = None if self.retriever is None else await self.retriever.knowledge_of(agent)
+        if knowledge is not None and self.retriever is not None and branch:
+            question = await self._standalone(model, branch)
+            passages = fitted(
+                await self.retriever.retrieve(knowledge, question), budget // 2, model.count_tokens
+            )
+            citations = [p.citation() for p in passages]
+            if passages:
+                system_prompt = answer_system_prompt(
+                    agent.system_prompt, [(p.label, p.text) for p in passages]
+                )
+            else:
+                canned = agent.no_answer_message or self.no_answer_message
+        turns = conversation.history(branch, system_prompt, budget, model.count_tokens)
         assistant_replies = [m for m in everything if m.role.value == "ASSISTANT"]
         return _Plan(
             session_id=chat.id,
@@ -293,7 +322,28 @@ class RunManager:
             model=model,
             first_exchange=not chat.title and len(assistant_replies) == 1,
             question=branch[-1].content if branch else "",
+            citations=citations,
+            canned=canned,
         )
+
+    async def _standalone(self, model: ChatModel, branch: list[ChatMessage]) -> str:
+        """The question to retrieve for: a follow-up is rewritten with the conversation
+        so far, so that "and for part-timers?" finds the policy discussed before."""
+        question = branch[-1].content
+        earlier = [
+            ("user" if m.role is MessageRole.USER else "assistant", m.content)
+            for m in branch[:-1][-6:]
+            if m.content and m.role in (MessageRole.USER, MessageRole.ASSISTANT)
+        ]
+        if not any(role == "user" for role, _ in earlier):
+            return question
+        rewritten = await model.complete(
+            [
+                ChatTurn("system", CONDENSE_INSTRUCTION),
+                ChatTurn("user", condense_request(earlier, question)),
+            ]
+        )
+        return rewritten.strip() or question
 
     async def _beat_forever(self, message_id: uuid.UUID) -> None:
         while True:
@@ -365,6 +415,7 @@ class RunManager:
                 stored.status = status
                 stored.error_code = None if error is None else error.code
                 if plan is not None:
+                    stored.citations = plan.citations or []
                     stored.prompt_tokens = plan.model.usage.prompt_tokens
                     stored.completion_tokens = plan.model.usage.completion_tokens
                 stored.time_to_first_token_ms = (
@@ -463,6 +514,25 @@ class RunManager:
             except Exception:
                 logger.warning("sweeping stale runs failed", exc_info=True)
             await asyncio.sleep(max(1.0, self.settings.stale_after_seconds / 2))
+
+
+async def said(text: str) -> AsyncIterator[str]:
+    """A fixed reply, streamed word by word like a model's."""
+    for word in text.split(" "):
+        yield word + " "
+
+
+def fitted(passages: list[Passage], budget: int, count: Callable[[str], int]) -> list[Passage]:
+    """The best passages whose text fits in ``budget`` tokens (at least one)."""
+    kept: list[Passage] = []
+    used = 0
+    for passage in passages:
+        cost = count(passage.text) + 8
+        if kept and used + cost > budget:
+            break
+        kept.append(passage)
+        used += cost
+    return kept
 
 
 def clean_title(raw: str) -> str:

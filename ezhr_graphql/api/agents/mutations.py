@@ -10,11 +10,13 @@ from ezhr_graphql.api import resolve
 from ezhr_graphql.api.agents.types import Agent, AgentResult, CreateAgentInput, UpdateAgentInput
 from ezhr_graphql.api.context import Info
 from ezhr_graphql.api.errors import UserErrorType
+from ezhr_graphql.api.knowledge.mutations import knowledge_change
 from ezhr_graphql.api.results import DeleteResult, deleted
 from ezhr_graphql.api.scalars import parse_id
 from ezhr_graphql.models import Agent as AgentRow
 from ezhr_graphql.services.actor import Actor
 from ezhr_graphql.services.agents import AgentService
+from ezhr_graphql.services.knowledge import KnowledgeService
 
 Change = Callable[[AgentService, Actor], Awaitable[AgentRow]]
 
@@ -29,11 +31,21 @@ class AgentMutations:
     async def create_agent(self, info: Info, input: CreateAgentInput) -> AgentResult:
         return await _change(info, lambda s, a: s.create(a, input.to_fields()))
 
-    @strawberry.mutation(description="Change an agent (admins only).")
+    @strawberry.mutation(
+        description="Change an agent (admins only). A new embedding model re-embeds its "
+        "collections in the background; answers use the current index until then."
+    )
     async def update_agent(
         self, info: Info, id: strawberry.ID, input: UpdateAgentInput
     ) -> AgentResult:
-        return await _change(info, lambda s, a: s.update(a, parse_id(id), input.to_fields()))
+        async def act(knowledge: KnowledgeService, actor: Actor) -> AgentRow:
+            agent = await AgentService(knowledge.session).update(
+                actor, parse_id(id), input.to_fields()
+            )
+            await knowledge.follow_agent_model(agent)
+            return agent
+
+        return await knowledge_change(info.context, act, Agent.from_model)
 
     @strawberry.mutation(description="Replace an agent's starter messages (at most four).")
     async def set_agent_starter_messages(

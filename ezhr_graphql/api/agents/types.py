@@ -10,6 +10,7 @@ import strawberry
 from ezhr_graphql.api.catalog.types import EmbeddingModel, LlmModel
 from ezhr_graphql.api.context import Info
 from ezhr_graphql.api.errors import UserErrorType
+from ezhr_graphql.api.knowledge.types import Collection
 from ezhr_graphql.api.loaders import resolved_or_awaitable
 from ezhr_graphql.api.pagination import Connection
 from ezhr_graphql.api.scalars import gid, input_fields, parse_optional_id
@@ -35,6 +36,15 @@ class Agent:
     )
     temperature: float = strawberry.field(description="Sampling temperature, 0 to 2.")
     top_k: int = strawberry.field(description="How many document chunks to retrieve.")
+    similarity_threshold: float = strawberry.field(
+        description="Passages scoring below this cosine similarity are not used."
+    )
+    include_outdated: bool = strawberry.field(
+        description="Whether documents marked outdated are used in answers."
+    )
+    no_answer_message: str = strawberry.field(
+        description="Said when no passage is relevant (empty: the server's default)."
+    )
     visibility: Visibility = strawberry.field(description="Who can chat with the agent.")
     created_at: datetime = strawberry.field(description="When it was created.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
@@ -51,6 +61,16 @@ class Agent:
         loader = info.context.loaders.embedding_model_by_id
         return resolved_or_awaitable(loader, self.embedding_model_id, EmbeddingModel.from_model)  # type: ignore[return-value]
 
+    @strawberry.field(
+        description="The document collections it answers from (listed for admins only)."
+    )
+    async def collections(self, info: Info) -> list[Collection]:
+        ctx = info.context
+        if ctx.actor is None or not ctx.actor.is_admin:
+            return []
+        rows = await ctx.loaders.collections_by_agent.load(uuid.UUID(str(self.id)))
+        return [Collection.from_model(row) for row in rows]
+
     @classmethod
     def from_model(cls, row: AgentRow) -> Self:
         return cls(
@@ -61,6 +81,9 @@ class Agent:
             starter_messages=list(row.starter_messages),
             temperature=row.temperature,
             top_k=row.top_k,
+            similarity_threshold=row.similarity_threshold,
+            include_outdated=row.include_outdated,
+            no_answer_message=row.no_answer_message,
             visibility=Visibility[row.visibility.name],
             created_at=row.created_at,
             updated_at=row.updated_at,
@@ -81,6 +104,15 @@ class CreateAgentInput:
     )
     temperature: float = strawberry.field(default=0.2, description="Sampling temperature, 0 to 2.")
     top_k: int = strawberry.field(default=4, description="Chunks to retrieve, 1 to 50.")
+    similarity_threshold: float = strawberry.field(
+        default=0.3, description="Minimum cosine similarity of a passage, -1 to 1."
+    )
+    include_outdated: bool = strawberry.field(
+        default=False, description="Use documents marked outdated too."
+    )
+    no_answer_message: str = strawberry.field(
+        default="", description="Said when nothing relevant is found (empty: the default)."
+    )
     visibility: Visibility = strawberry.field(
         default=Visibility.PUBLIC, description="Who can chat with it."
     )
@@ -103,6 +135,15 @@ class UpdateAgentInput:
     )
     temperature: float | None = strawberry.field(default=None, description="New temperature.")
     top_k: int | None = strawberry.field(default=None, description="New top-k.")
+    similarity_threshold: float | None = strawberry.field(
+        default=None, description="New similarity threshold."
+    )
+    include_outdated: bool | None = strawberry.field(
+        default=None, description="Use outdated documents or not."
+    )
+    no_answer_message: str | None = strawberry.field(
+        default=None, description="New message for questions nothing answers."
+    )
     visibility: Visibility | None = strawberry.field(default=None, description="New visibility.")
 
     def to_fields(self) -> AgentFields:

@@ -30,6 +30,10 @@ class EmbeddingModel:
     )
     model_name: str = strawberry.field(description="The provider's name for the model.")
     dimensions: int = strawberry.field(description="Length of its vectors.")
+    base_url: str | None = strawberry.field(description="Endpoint for self-hosted providers.")
+    has_secret: bool = strawberry.field(
+        description="Whether a secret reference is configured (the secret is never shown)."
+    )
     created_at: datetime = strawberry.field(description="When it was added.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
 
@@ -42,6 +46,8 @@ class EmbeddingModel:
             provider=row.provider,
             model_name=row.model_name,
             dimensions=row.dimensions,
+            base_url=row.base_url,
+            has_secret=row.secret_ref is not None,
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -89,6 +95,11 @@ class CreateEmbeddingModelInput:
     model_name: str = strawberry.field(description="The provider's name for the model.")
     dimensions: int = strawberry.field(description="Length of its vectors.")
     description: str = strawberry.field(default="", description="What it is for.")
+    base_url: str | None = strawberry.field(default=None, description="Endpoint, when self-hosted.")
+    secret_ref: str | None = strawberry.field(
+        default=None,
+        description="Name of the setting that holds the API key (write-only; never returned).",
+    )
 
     def to_fields(self) -> EmbeddingModelFields:
         return input_fields(self, EmbeddingModelFields)
@@ -101,6 +112,10 @@ class UpdateEmbeddingModelInput:
     model_name: str | None = strawberry.field(default=None, description="New model name.")
     dimensions: int | None = strawberry.field(default=None, description="New vector length.")
     description: str | None = strawberry.field(default=None, description="New description.")
+    base_url: str | None = strawberry.field(default=None, description="New endpoint.")
+    secret_ref: str | None = strawberry.field(
+        default=None, description="New secret reference (write-only)."
+    )
 
     def to_fields(self) -> EmbeddingModelFields:
         return input_fields(self, EmbeddingModelFields)

@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, insert, or_, select, update
+
+from ezhr_graphql.models import (
+    Agent,
+    Collection,
+    Document,
+    DocumentChunk,
+    DocumentContent,
+    DocumentStatus,
+    agent_collection,
+)
+from ezhr_graphql.repositories.ai_model import NamedRepository
+from ezhr_graphql.repositories.base import (
+    DATETIME,
+    STRING,
+    UUID,
+    Keyset,
+    Page,
+    Repository,
+    key,
+)
+
+
+class CollectionRepository(NamedRepository[Collection]):
+    model = Collection
+    keyset = Keyset(key(Collection.name, STRING), key(Collection.id, UUID))
+
+    async def lock(self, id: uuid.UUID) -> Collection | None:
+        return await self.session.scalar(
+            select(Collection).where(Collection.id == id).with_for_update()
+        )
+
+    async def of_agent(self, agent_id: uuid.UUID) -> list[Collection]:
+        rows = await self.session.scalars(
+            select(Collection)
+            .join(agent_collection, agent_collection.c.collection_id == Collection.id)
+            .where(agent_collection.c.agent_id == agent_id)
+            .order_by(Collection.name)
+        )
+        return list(rows)
+
+    async def of_agents(self, agent_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Collection]]:
+        found: dict[uuid.UUID, list[Collection]] = {id: [] for id in agent_ids}
+        if not agent_ids:
+            return found
+        rows = await self.session.execute(
+            select(agent_collection.c.agent_id, Collection)
+            .join(Collection, agent_collection.c.collection_id == Collection.id)
+            .where(agent_collection.c.agent_id.in_(agent_ids))
+            .order_by(Collection.name)
+        )
+        for agent_id, collection in rows:
+            found[agent_id].append(collection)
+        return found
+
+    async def agents_of(self, collection_id: uuid.UUID) -> list[Agent]:
+        rows = await self.session.scalars(
+            select(Agent)
+            .join(agent_collection, agent_collection.c.agent_id == Agent.id)
+            .where(agent_collection.c.collection_id == collection_id)
+        )
+        return list(rows)
+
+    async def set_for_agent(self, agent_id: uuid.UUID, collection_ids: Sequence[uuid.UUID]) -> None:
+        await self.session.execute(
+            delete(agent_collection).where(agent_collection.c.agent_id == agent_id)
+        )
+        if collection_ids:
+            await self.session.execute(
+                insert(agent_collection),
+                [{"agent_id": agent_id, "collection_id": c} for c in dict.fromkeys(collection_ids)],
+            )
+
+    async def detach_everywhere(self, collection_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(agent_collection).where(agent_collection.c.collection_id == collection_id)
+        )
+
+    async def uses_model(self, embedding_model_id: uuid.UUID) -> bool:
+        found = await self.session.scalar(
+            select(Collection.id)
+            .where(
+                or_(
+                    Collection.embedding_model_id == embedding_model_id,
+                    Collection.pending_embedding_model_id == embedding_model_id,
+                )
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    async def all_reembedding(self) -> list[Collection]:
+        rows = await self.session.scalars(
+            select(Collection).where(Collection.pending_embedding_model_id.is_not(None))
+        )
+        return list(rows)
+
+    async def bump(self, collection_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(Collection)
+            .where(Collection.id == collection_id)
+            .values(index_version=Collection.index_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
+class DocumentRepository(Repository[Document]):
+    model = Document
+    keyset = Keyset(
+        key(Document.created_at, DATETIME, desc=True), key(Document.id, UUID, desc=True)
+    )
+
+    async def page_in(
+        self,
+        collection_id: uuid.UUID,
+        first: int,
+        after: str | None,
+        status: DocumentStatus | None = None,
+    ) -> Page[Document]:
+        stmt = select(Document).where(Document.collection_id == collection_id)
+        if status is not None:
+            stmt = stmt.where(Document.status == status)
+        return await self.keyset.page(self.session, stmt, first, after)
+
+    async def by_hash(self, collection_id: uuid.UUID, content_hash: str) -> Document | None:
+        return await self.session.scalar(
+            select(Document).where(
+                Document.collection_id == collection_id, Document.content_hash == content_hash
+            )
+        )
+
+    async def in_collection(self, collection_id: uuid.UUID) -> list[Document]:
+        rows = await self.session.scalars(
+            select(Document).where(Document.collection_id == collection_id).order_by(Document.id)
+        )
+        return list(rows)
+
+    async def counts(self, collection_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        if not collection_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Document.collection_id, func.count())
+            .where(Document.collection_id.in_(collection_ids))
+            .group_by(Document.collection_id)
+        )
+        found = {id: 0 for id in collection_ids}
+        found.update({c: int(n) for c, n in rows})
+        return found
+
+    async def outdated_in(self, collection_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        if not collection_ids:
+            return set()
+        rows = await self.session.scalars(
+            select(Document.id).where(
+                Document.collection_id.in_(collection_ids), Document.outdated.is_(True)
+            )
+        )
+        return set(rows)
+
+    async def content(self, document_id: uuid.UUID) -> bytes | None:
+        return await self.session.scalar(
+            select(DocumentContent.data).where(DocumentContent.document_id == document_id)
+        )
+
+    async def delete_with_content(self, document_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(DocumentContent).where(DocumentContent.document_id == document_id)
+        )
+        await self.session.execute(
+            delete(Document)
+            .where(Document.id == document_id)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def unfinished(self) -> list[Document]:
+        rows = await self.session.scalars(
+            select(Document).where(
+                Document.status.in_(
+                    [DocumentStatus.QUEUED, DocumentStatus.PARSING, DocumentStatus.EMBEDDING]
+                )
+            )
+        )
+        return list(rows)
+
+
+class ChunkRepository(Repository[DocumentChunk]):
+    model = DocumentChunk
+
+    async def of_document(self, document_id: uuid.UUID) -> list[DocumentChunk]:
+        rows = await self.session.scalars(
+            select(DocumentChunk)
+            .where(DocumentChunk.document_id == document_id)
+            .order_by(DocumentChunk.ordinal)
+        )
+        return list(rows)
+
+    async def ids_of_document(self, document_id: uuid.UUID) -> list[uuid.UUID]:
+        rows = await self.session.scalars(
+            select(DocumentChunk.id).where(DocumentChunk.document_id == document_id)
+        )
+        return list(rows)
+
+    async def delete_of_document(self, document_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(DocumentChunk).where(DocumentChunk.document_id == document_id)
+        )

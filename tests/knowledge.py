@@ -1,0 +1,107 @@
+"""Helpers for knowledge tests: corpus files, uploads, waiting for ingestion."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import GraphQLClient
+
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+HANDBOOK = CORPORA / "18f-handbook"
+LABOUR_PDF = CORPORA / "ezhr-samples" / "NQLD01.pdf"
+
+UPLOAD = """
+mutation ($collectionId: ID!, $file: Upload!, $metadata: DocumentMetadataInput) {
+  uploadDocument(collectionId: $collectionId, file: $file, metadata: $metadata) {
+    __typename
+    ... on UploadedDocument { duplicate document { id status kind title filename } }
+    ... on UserError { code message }
+    ... on InvalidInput { field }
+    ... on LimitExceeded { limit }
+  }
+}"""
+
+DOCUMENT = """
+query ($id: ID!) {
+  document(id: $id) {
+    __typename
+    ... on Document {
+      id status kind title errorCode errorReason chunksDone chunksTotal outdated tags
+      effectiveDate indexedAt
+    }
+    ... on UserError { code }
+  }
+}"""
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    token: str,
+    collection_id: str,
+    filename: str,
+    data: bytes,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    operations = {
+        "query": UPLOAD,
+        "variables": {"collectionId": collection_id, "file": None, "metadata": metadata},
+    }
+    response = await client.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
+        files={"0": (filename, data, "application/octet-stream")},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]["uploadDocument"]
+    return result
+
+
+async def wait_indexed(
+    gql: GraphQLClient, token: str, document_id: str, within: float = 120
+) -> dict[str, Any]:
+    """The document once READY or FAILED."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = (await gql.data(DOCUMENT, {"id": document_id}, token))["document"]
+        if found["status"] in ("READY", "FAILED"):
+            return found
+        assert asyncio.get_running_loop().time() < deadline, found
+        await asyncio.sleep(0.05)
+
+
+async def make_collection(gql: GraphQLClient, token: str, name: str = "Handbook") -> dict[str, str]:
+    """A collection on a new local embedding model; returns both IDs."""
+    model = await gql.data(
+        """mutation ($input: CreateEmbeddingModelInput!) {
+          createEmbeddingModel(input: $input) {
+            __typename ... on EmbeddingModel { id } ... on UserError { message }
+          }
+        }""",
+        {
+            "input": {
+                "name": f"minilm-{name}",
+                "provider": "local",
+                "modelName": "all-MiniLM-L6-v2",
+                "dimensions": 384,
+            }
+        },
+        token,
+    )
+    assert model["createEmbeddingModel"]["__typename"] == "EmbeddingModel", model
+    model_id = model["createEmbeddingModel"]["id"]
+    created = await gql.data(
+        """mutation ($input: CreateCollectionInput!) {
+          createCollection(input: $input) { __typename ... on Collection { id } }
+        }""",
+        {"input": {"name": name, "embeddingModelId": model_id}},
+        token,
+    )
+    return {"collection": created["createCollection"]["id"], "model": model_id}

@@ -1,0 +1,151 @@
+"""The vector store contract, on the embedded store and on a real pgvector; then the
+whole knowledge path (upload, index, grounded answer) on a server using pgvector."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from ezhr_graphql import migrations
+from ezhr_graphql.app import create_app
+from ezhr_graphql.container import Container
+from ezhr_graphql.models import EmbeddingModel
+from ezhr_graphql.services.ingestion import embedding_spec
+from ezhr_graphql.settings import Settings
+from ezhr_graphql.vectors import PgVectorStore, SearchScope, TableVectorStore, VectorRows
+from ezhr_graphql.vectors.base import Vectors
+from tests.conftest import GraphQLClient, PeopleFactory, make_settings
+from tests.databases import DbUnderTest
+from tests.knowledge import HANDBOOK, make_collection, upload, wait_indexed
+from tests.pgvector_server import running_pgvector
+
+DIMS = 16
+
+
+@pytest.fixture(scope="session")
+def pgvector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_pgvector(tmp_path_factory.mktemp("pgvector")) as url:
+        yield url
+
+
+@pytest.fixture(params=["database", "pgvector"])
+async def store(
+    request: pytest.FixtureRequest, container: Container
+) -> AsyncIterator[TableVectorStore | PgVectorStore]:
+    if request.param == "database":
+        yield TableVectorStore(container.db)
+        return
+    pg = PgVectorStore(request.getfixturevalue("pgvector_url"), ef_search=40)
+    await pg.check()
+    try:
+        yield pg
+    finally:
+        await pg.close()
+
+
+def unit(rng: np.random.Generator, n: int) -> Vectors:
+    rows = rng.standard_normal((n, DIMS)).astype(np.float32)
+    result: Vectors = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return result
+
+
+async def test_store_contract(store: TableVectorStore | PgVectorStore) -> None:
+    rng = np.random.default_rng(7)
+    model = uuid.uuid4()
+    small, big = uuid.uuid4(), uuid.uuid4()
+    docs = [uuid.uuid4() for _ in range(3)]
+    # A small collection beside a big one: filtered searches must still find k.
+    vectors = {d: unit(rng, 40 if i < 2 else 2000) for i, d in enumerate(docs)}
+    chunk_ids = {d: [uuid.uuid4() for _ in range(len(v))] for d, v in vectors.items()}
+    for i, d in enumerate(docs):
+        await store.add(model, VectorRows(d, small if i < 2 else big, chunk_ids[d], vectors[d]))
+    assert await store.count(model, small) == 80
+    assert await store.count(model, big) == 2000
+
+    target = vectors[docs[1]][5]
+    scope = SearchScope(model, DIMS, {small: 1})
+    hits = await store.search(scope, target, 5)
+    assert len(hits) == 5
+    assert hits[0].chunk_id == chunk_ids[docs[1]][5]
+    assert hits[0].score == pytest.approx(1.0, abs=1e-4)
+    assert all(h.document_id in docs[:2] for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    exact = np.concatenate([vectors[docs[0]], vectors[docs[1]]]) @ target
+    assert hits[4].score == pytest.approx(float(np.sort(exact)[-5]), abs=1e-4)
+
+    excluded = await store.search(SearchScope(model, DIMS, {small: 1}, {docs[1]}), target, 5)
+    assert len(excluded) == 5
+    assert all(h.document_id == docs[0] for h in excluded)
+
+    await store.delete_chunks(model, chunk_ids[docs[0]][:10])
+    await store.delete_document(docs[1])
+    assert await store.count(model, small) == 30
+    after = await store.search(SearchScope(model, DIMS, {small: 2}), target, 50)
+    assert len(after) == 30
+    await store.delete_collection(model, big)
+    assert await store.count(model, big) == 0
+    await store.delete_collection(model, small)
+
+
+@pytest.fixture
+async def pgvector_app(
+    database: DbUnderTest, pgvector_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[Container, httpx.AsyncClient]]:
+    """A server whose vectors live in pgvector (its rows in the database under test)."""
+    settings: Settings = make_settings(
+        database, knowledge={"vector_store": "pgvector", "vector_url": pgvector_url}
+    )
+    container = Container.build(settings)
+    await migrations.upgrade_engine(container.db.engine)
+    await container.start()
+    transport = httpx.ASGITransport(app=create_app(settings, container))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield container, http
+    finally:
+        await container.close()
+
+
+async def test_documents_are_indexed_and_searched_in_pgvector(
+    pgvector_app: tuple[Container, httpx.AsyncClient], container: Container
+) -> None:
+    pg_container, http = pgvector_app
+    gql = GraphQLClient(http)
+    admin = await PeopleFactory(pg_container).admin()
+    ids = await make_collection(gql, admin.token, "pgvector handbook")
+    path = HANDBOOK / "travel-and-leave" / "leave.md"
+    sent = await upload(http, admin.token, ids["collection"], "leave.md", path.read_bytes())
+    done = await wait_indexed(gql, admin.token, sent["document"]["id"])
+    assert done["status"] == "READY"
+    store = pg_container.vector_store
+    assert isinstance(store, PgVectorStore)
+    model, collection = uuid.UUID(ids["model"]), uuid.UUID(ids["collection"])
+    assert await store.count(model, collection) == done["chunksTotal"]
+    # The embedded store holds nothing: the vectors went to pgvector.
+    assert await TableVectorStore(pg_container.db).count(model, collection) == 0
+    row = await _model_row(pg_container, model)
+    embedder = pg_container.models.embedder(embedding_spec(row, lambda _: None))
+    query = embedder.embed_query("How much annual leave do employees earn each pay period?")
+    hits = await store.search(SearchScope(model, 384, {collection: 1}), query, 3)
+    assert hits
+    assert hits[0].document_id == uuid.UUID(done["id"])
+    deleted = await gql.data(
+        "mutation ($id: ID!) { deleteDocument(id: $id) { __typename } }",
+        {"id": done["id"]},
+        admin.token,
+    )
+    assert deleted["deleteDocument"]["__typename"] == "Deleted"
+    assert await store.count(model, collection) == 0
+    await store.delete_collection(model, collection)
+
+
+async def _model_row(container: Container, model_id: uuid.UUID) -> EmbeddingModel:
+    async with container.db.read() as session:
+        row = await session.get(EmbeddingModel, model_id)
+    assert row is not None
+    return row
