@@ -151,6 +151,50 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _ingest(settings: Settings, paths: list[Path], collection: str, agent: str) -> int:
+    from ezhr_graphql.container import Container
+    from ezhr_graphql.services.ingestion import LocalIngestionQueue
+    from ezhr_graphql.services.knowledge import load_files
+
+    container = Container.build(settings)
+    try:
+        await container.db.ping()
+        await container.check_vector_store()
+        async with container.db.transaction() as session:
+            loaded = await load_files(session, settings.knowledge, paths, collection, agent)
+        for line in loaded.report:
+            print(line)
+        queue = container.ingestion_queue
+        if isinstance(queue, LocalIngestionQueue):
+            for number, job in enumerate(loaded.jobs, start=1):
+                print(f"indexing {number}/{len(loaded.jobs)}", end="\r", flush=True)
+                await container.ingestion.run(job)
+            print(f"indexed {len(loaded.jobs)} documents" + " " * 20)
+        else:
+            for job in loaded.jobs:
+                await queue.submit(job)
+            print(f"queued {len(loaded.jobs)} documents for the workers")
+        return 0
+    finally:
+        await container.close()
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    paths = [Path(p) for p in args.paths]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        print(f"no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    _ensure_sqlite_dir(settings.database.url)
+    migrations.upgrade()
+    try:
+        return asyncio.run(_ingest(settings, paths, args.collection, args.agent))
+    except LookupError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ezhr-graphql", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -184,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--concurrency", type=int, default=1)
     worker.set_defaults(func=cmd_worker)
+
+    ingest = commands.add_parser(
+        "ingest", help="upload files or folders into a collection an agent answers from"
+    )
+    ingest.add_argument("paths", nargs="+", help="files, or folders to walk")
+    ingest.add_argument("--collection", default="HR documents")
+    ingest.add_argument("--agent", default="HR Assistant")
+    ingest.set_defaults(func=cmd_ingest)
 
     seed_cmd = commands.add_parser("seed", help="create the demo admin, models and agent")
     seed_cmd.set_defaults(func=cmd_seed)

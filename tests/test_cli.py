@@ -47,3 +47,30 @@ def test_serve_refuses_a_public_address_with_development_secrets(
     monkeypatch.delenv("EZHR_AUTH__SECRET_KEY", raising=False)
     assert cli.main(["serve", "--host", "0.0.0.0", "--no-migrate"]) == 2  # noqa: S104
     assert "EZHR_AUTH__SECRET_KEY" in capsys.readouterr().err
+
+
+def test_ingest_loads_files_into_the_agents_collection(
+    sqlite_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.knowledge import HANDBOOK
+
+    folder = tmp_path / "docs"
+    (folder / "redirects").mkdir(parents=True)
+    leave = HANDBOOK / "travel-and-leave"
+    for name in ("fmla.md", "overtime.md"):
+        (folder / name).write_bytes((leave / name).read_bytes())
+    (folder / "redirects" / "old.md").write_text("---\nredirect_to: /x/\n---\n")
+    (folder / "scan.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    assert cli.main(["ingest", str(folder)]) == 2  # nobody to act as yet
+    assert "seed" in capsys.readouterr().err
+    assert cli.main(["db", "upgrade"]) == 0
+    assert cli.main(["seed"]) == 0
+    capsys.readouterr()
+    assert cli.main(["ingest", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "skipped" in out  # the picture, with the reason
+    assert "2 new documents in 'HR documents'" in out
+    assert "indexed 2 documents" in out
+    assert cli.main(["ingest", str(folder / "fmla.md")]) == 0
+    assert "already there" in capsys.readouterr().out
+    assert cli.main(["ingest", str(folder), "--agent", "Nobody"]) == 2

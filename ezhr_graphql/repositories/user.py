@@ -4,7 +4,7 @@ import uuid
 
 from sqlalchemy import func, select
 
-from ezhr_graphql.models import User
+from ezhr_graphql.models import Role, User
 from ezhr_graphql.repositories.base import DATETIME, UUID, Keyset, Page, Repository, key
 
 USERS_KEYSET = Keyset(key(User.created_at, DATETIME), key(User.id, UUID))
@@ -20,6 +20,11 @@ class UserRepository(Repository[User]):
         """Hold the user's row until the transaction ends (databases with row locks;
         SQLite's single writer already serialises)."""
         await self.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+    async def first_admin(self) -> User | None:
+        return await self.session.scalar(
+            select(User).where(User.role == Role.ADMIN).order_by(User.created_at).limit(1)
+        )
 
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(User)) or 0)

@@ -12,6 +12,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,7 @@ from ezhr_graphql.repositories.knowledge import (
     CollectionRepository,
     DocumentRepository,
 )
+from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services import validation
 from ezhr_graphql.services.actor import Actor
 from ezhr_graphql.services.ingestion import IngestJob
@@ -322,3 +324,73 @@ class KnowledgeService:
         await self.collections.bump(document.collection_id)
         self.forgotten_documents.append(id)
         return document
+
+
+@dataclass
+class Loaded:
+    jobs: list[IngestJob]
+    report: list[str]
+
+
+SKIPPED_FOLDERS = {"redirects", ".git", "node_modules"}
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file()
+                and not p.name.startswith(".")
+                and not SKIPPED_FOLDERS.intersection(p.relative_to(path).parts)
+            )
+        else:
+            found.append(path)
+    return found
+
+
+async def load_files(
+    session: AsyncSession,
+    settings: KnowledgeSettings,
+    paths: list[Path],
+    collection_name: str,
+    agent_name: str,
+) -> Loaded:
+    """Upload files (folders walked) into a collection, created on the agent's
+    embedding model if needed, and attach it to the agent, as its first administrator.
+
+    Raises:
+        LookupError: no administrator or no such agent.
+    """
+    admin_row = await UserRepository.from_session(session).first_admin()
+    if admin_row is None:
+        raise LookupError("there is no administrator yet: run 'ezhr-graphql seed' first")
+    admin = Actor(id=admin_row.id, role=admin_row.role, email=admin_row.email)
+    service = KnowledgeService(session, settings)
+    agent = await service.agents.get_by_name(agent_name)
+    if agent is None:
+        raise LookupError(f"no agent named {agent_name!r}")
+    collection = await service.collections.get_by_name(collection_name)
+    if collection is None:
+        collection = await service.create_collection(
+            admin,
+            CollectionFields(name=collection_name, embedding_model_id=agent.embedding_model_id),
+        )
+    attached = [c.id for c in await service.collections.of_agent(agent.id)]
+    if collection.id not in attached:
+        await service.set_agent_collections(admin, agent.id, [*attached, collection.id])
+    report: list[str] = []
+    for path in _files(paths):
+        try:
+            uploaded = await service.upload(
+                admin, collection.id, path.name, path.read_bytes(), DocumentFields()
+            )
+        except (InvalidInputError, LimitExceededError) as exc:
+            report.append(f"skipped {path}: {exc.message}")
+            continue
+        if uploaded.duplicate:
+            report.append(f"already there: {path}")
+    report.append(f"{len(service.jobs)} new documents in {collection_name!r}")
+    return Loaded(service.jobs, report)
