@@ -10,6 +10,9 @@ from typing import Any
 import httpx
 
 from ezhr_graphql.container import Container
+from ezhr_graphql.models import ChatMessage as ChatMessageRow
+from ezhr_graphql.models import MessageRole
+from ezhr_graphql.rag import LlmSpec
 from tests.conftest import GraphQLClient, PeopleFactory, Person
 from tests.factories import make_agent, make_sessions
 from tests.knowledge import HANDBOOK, make_collection, upload, wait_indexed
@@ -145,7 +148,20 @@ async def test_follow_up_questions_are_condensed_with_the_conversation(
     # On its own this names no topic; with the conversation it is about parental leave.
     follow = await ask(live_url, k.member, str(session.id), "And how many weeks is it?")
     assert follow[1]["__typename"] == "ReplyCitations"
-    assert follow[1]["citations"][0]["documentId"] == k.documents[1]
+    assert k.documents[1] in {c["documentId"] for c in follow[1]["citations"]}
+
+
+async def test_the_standalone_question_carries_the_conversation(container: Container) -> None:
+    model = container.models.chat_model(LlmSpec("scripted", "scripted", None, 4096, 0.1))
+    branch = [
+        ChatMessageRow(role=MessageRole.USER, content="Who gets paid parental leave?"),
+        ChatMessageRow(role=MessageRole.ASSISTANT, content="Employees after 12 months."),
+        ChatMessageRow(role=MessageRole.USER, content="And for how long?"),
+    ]
+    standalone = await container.runs._standalone(model, branch)
+    assert standalone == "Who gets paid parental leave? And for how long?"
+    # A first question is used as it is, with no call to the model.
+    assert await container.runs._standalone(model, branch[-1:]) == "And for how long?"
 
 
 async def test_nothing_relevant_gives_the_no_answer_message(

@@ -407,3 +407,55 @@ async def test_changing_the_embedding_model_reembeds_then_swaps(
     collection = uuid.UUID(ids["collection"])
     assert await container.vector_store.count(uuid.UUID(new_model), collection) == chunks
     assert await container.vector_store.count(uuid.UUID(ids["model"]), collection) == 0
+
+
+async def test_reindexing_a_collection_and_deleting_collections(
+    client: httpx.AsyncClient, gql: GraphQLClient, people: PeopleFactory, container: Container
+) -> None:
+    admin = await people.admin()
+    ids = await make_collection(gql, admin.token)
+    sent = [
+        await upload(
+            client,
+            admin.token,
+            ids["collection"],
+            name,
+            (HANDBOOK / "travel-and-leave" / name).read_bytes(),
+        )
+        for name in ("fmla.md", "overtime.md")
+    ]
+    for result in sent:
+        await wait_indexed(gql, admin.token, result["document"]["id"])
+    before = {
+        r["document"]["id"]: set(await chunk_ids(container, r["document"]["id"])) for r in sent
+    }
+    delete = (
+        "mutation ($id: ID!) { deleteCollection(id: $id) { __typename ... on Conflict { field } } }"
+    )
+    refused = await gql.data(delete, {"id": ids["collection"]}, admin.token)
+    assert refused["deleteCollection"] == {"__typename": "Conflict", "field": "id"}
+
+    reindexed = await gql.data(
+        "mutation ($id: ID!) { reindexCollection(id: $id) { __typename } }",
+        {"id": ids["collection"]},
+        admin.token,
+    )
+    assert reindexed["reindexCollection"]["__typename"] == "Collection"
+    for document_id, old in before.items():
+        done = await wait_indexed(gql, admin.token, document_id)
+        assert done["status"] == "READY"
+        assert not set(await chunk_ids(container, document_id)) & old
+
+    for document_id in before:
+        await gql.data(
+            "mutation ($id: ID!) { deleteDocument(id: $id) { __typename } }",
+            {"id": document_id},
+            admin.token,
+        )
+    emptied = await gql.data(delete, {"id": ids["collection"]}, admin.token)
+    assert emptied["deleteCollection"]["__typename"] == "Deleted"
+    listed = await gql.data(
+        "{ collections { ... on CollectionConnection { edges { node { id } } } } }",
+        token=admin.token,
+    )
+    assert listed["collections"]["edges"] == []

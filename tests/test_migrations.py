@@ -14,13 +14,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
 from sqlalchemy.dialects import mssql
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from ezhr_graphql import cli, migrations
 from ezhr_graphql.db import Base, create_engine
 from ezhr_graphql.models import Agent, ChatSession, Visibility
 from ezhr_graphql.repositories.chat import SESSIONS_KEYSET, ChatMessageRepository
+from ezhr_graphql.services.security import PasswordHasher
+from ezhr_graphql.services.seed import seed
 from ezhr_graphql.settings import get_settings
 from tests.databases import fresh_database
 
@@ -60,6 +62,36 @@ async def test_upgrade_from_empty_matches_the_models_and_downgrades_cleanly(
             await migrations.upgrade_engine(engine)
             async with engine.connect() as conn:
                 assert await conn.run_sync(_diff) == []
+        finally:
+            await engine.dispose()
+
+
+async def test_knowledge_migration_upgrades_and_downgrades_a_database_in_use(
+    tmp_path: Path,
+) -> None:
+    """With agents and sessions in the database, going down past the knowledge
+    migration and up again rewrites the agent and embedding model tables (SQLite copies
+    them) and keeps every row and reference."""
+    async with fresh_database(tmp_path) as database:
+        engine = create_engine(database.settings)
+        try:
+            await migrations.upgrade_engine(engine)
+            async with AsyncSession(engine) as session, session.begin():
+                result = await seed(
+                    session,
+                    PasswordHasher(time_cost=1, memory_cost=1024),
+                    "a@example.com",
+                    "password-1",
+                )
+                session.add(ChatSession(owner_id=result.admin.id, agent_id=result.agent.id))
+            await migrations.downgrade_engine(engine, "6b4856080ac6")
+            await migrations.upgrade_engine(engine)
+            async with AsyncSession(engine) as session:
+                agent = await session.scalar(select(Agent))
+                assert agent is not None
+                assert agent.similarity_threshold == pytest.approx(0.3)
+                assert agent.include_outdated is False
+                assert await session.scalar(select(ChatSession.agent_id)) == agent.id
         finally:
             await engine.dispose()
 

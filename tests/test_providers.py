@@ -8,13 +8,14 @@ import json
 import socket
 from collections.abc import AsyncIterator
 
+import numpy as np
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ezhr_graphql.rag import ChatTurn, LLMError, LlmSpec, ModelRegistry
+from ezhr_graphql.rag import ChatTurn, EmbeddingSpec, LLMError, LlmSpec, ModelRegistry
 from tests.conftest import serving
 
 
@@ -46,7 +47,28 @@ async def completions(request: Request) -> Response:
     return StreamingResponse(stream(), media_type="text/event-stream")
 
 
-fake = Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+async def embeddings(request: Request) -> Response:
+    """Vectors of 4 dimensions derived from each input's length and vowels."""
+    if request.headers.get("authorization", "").removeprefix("Bearer ") == "401":
+        return JSONResponse({"error": {"message": "bad key"}}, status_code=401)
+    inputs = (await request.json())["input"]
+    data = [
+        {
+            "object": "embedding",
+            "index": i,
+            "embedding": [len(t), sum(c in "aeiou" for c in t), 1.0, 0.0],
+        }
+        for i, t in enumerate(inputs)
+    ]
+    return JSONResponse({"object": "list", "data": data, "model": "fake", "usage": {}})
+
+
+fake = Starlette(
+    routes=[
+        Route("/v1/chat/completions", completions, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +130,29 @@ async def test_connection_refused() -> None:
     _, error = await run(f"http://127.0.0.1:{port}/v1", "ok")
     assert error is not None
     assert error.code == "LLM_UNAVAILABLE"
+
+
+@pytest.mark.parametrize("provider", ["openai", "openai_like"])
+async def test_remote_embeddings_are_unit_vectors_in_order(fake_url: str, provider: str) -> None:
+    # The clients block (ingestion runs them on threads); the fake server runs on this loop.
+    registry = ModelRegistry(allow_scripted=False)
+    spec = EmbeddingSpec(provider, "fake-embed", 4, base_url=fake_url, api_key="ok")
+    embedder = await asyncio.to_thread(registry.embedder, spec)
+    vectors = await asyncio.to_thread(embedder.embed_documents, ["leave", "a much longer question"])
+    assert vectors.shape == (2, 4)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+    assert vectors[1][0] > vectors[0][0]  # order kept
+    query = await asyncio.to_thread(embedder.embed_query, "leave")
+    assert np.allclose(query[0], vectors[0])
+
+
+async def test_remote_embedding_errors_have_codes(fake_url: str) -> None:
+    registry = ModelRegistry(allow_scripted=False)
+    bad_key = EmbeddingSpec("openai_like", "fake-embed", 4, base_url=fake_url, api_key="401")
+    with pytest.raises(LLMError) as caught:
+        await asyncio.to_thread(registry.embedder(bad_key).embed_documents, ["leave"])
+    assert caught.value.code == "LLM_UNAUTHORIZED"
+    wrong_size = EmbeddingSpec("openai_like", "fake-embed", 8, base_url=fake_url, api_key="ok")
+    with pytest.raises(LLMError) as caught:
+        await asyncio.to_thread(registry.embedder(wrong_size).embed_documents, ["leave"])
+    assert caught.value.code == "EMBEDDING_MISMATCH"

@@ -3,6 +3,7 @@ whole knowledge path (upload, index, grounded answer) on a server using pgvector
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,8 +22,10 @@ from ezhr_graphql.vectors import PgVectorStore, SearchScope, TableVectorStore, V
 from ezhr_graphql.vectors.base import Vectors
 from tests.conftest import GraphQLClient, PeopleFactory, make_settings
 from tests.databases import DbUnderTest
+from tests.factories import make_agent, make_sessions
 from tests.knowledge import HANDBOOK, make_collection, upload, wait_indexed
 from tests.pgvector_server import running_pgvector
+from tests.test_replies import SEND
 
 DIMS = 16
 
@@ -134,6 +137,45 @@ async def test_documents_are_indexed_and_searched_in_pgvector(
     hits = await store.search(SearchScope(model, 384, {collection: 1}), query, 3)
     assert hits
     assert hits[0].document_id == uuid.UUID(done["id"])
+
+    # A grounded reply, its citations found in pgvector.
+    member = await PeopleFactory(pg_container).member()
+    agent = await make_agent(pg_container, admin, llm="scripted?tokens=8")
+    await gql.data(
+        "mutation ($id: ID!, $m: ID!, $c: [ID!]!) {"
+        " updateAgent(id: $id, input: {embeddingModelId: $m}) { __typename }"
+        " setAgentCollections(agentId: $id, collectionIds: $c) { __typename } }",
+        {"id": str(agent.id), "m": ids["model"], "c": [ids["collection"]]},
+        admin.token,
+    )
+    (session,) = await make_sessions(pg_container, member, agent.id, 1)
+    sent_message = await gql.data(
+        SEND,
+        {
+            "input": {
+                "sessionId": str(session.id),
+                "content": "How much annual leave do I earn?",
+                "clientMessageId": "pgvector-1",
+            }
+        },
+        member.token,
+    )
+    reply_id = sent_message["sendMessage"]["assistantMessage"]["id"]
+    for _ in range(400):
+        page = await gql.data(
+            "query ($s: ID!) { chatMessages(sessionId: $s) { ... on ChatMessageConnection"
+            " { edges { node { id status citations { documentId score } } } } } }",
+            {"s": str(session.id)},
+            member.token,
+        )
+        reply = next(
+            e["node"] for e in page["chatMessages"]["edges"] if e["node"]["id"] == reply_id
+        )
+        if reply["status"] != "STREAMING":
+            break
+        await asyncio.sleep(0.05)
+    assert reply["status"] == "COMPLETED"
+    assert reply["citations"][0]["documentId"] == done["id"]
     deleted = await gql.data(
         "mutation ($id: ID!) { deleteDocument(id: $id) { __typename } }",
         {"id": done["id"]},

@@ -104,6 +104,14 @@ def parse_and_chunk(
     return parsed, chunks
 
 
+def embedding_text(title: str, heading_path: Sequence[str], text: str) -> str:
+    """What is embedded for a chunk: its text under the document's title and headings,
+    so that a passage is found by what it is about, not only by its own words (the
+    stored text, quoted in citations, stays as written)."""
+    context = " > ".join(part for part in (title, *heading_path) if part)
+    return f"{context}\n{text}" if context else text
+
+
 def embedding_spec(
     row: EmbeddingModel, secret: Callable[[str | None], str | None]
 ) -> EmbeddingSpec:
@@ -260,7 +268,8 @@ class Ingestion:
             total = len(chunks) * len(models)
             await self._progress(document_id, revision, DocumentStatus.EMBEDDING, 0, total)
             new_ids = [uuid.uuid4() for _ in chunks]
-            texts = [c.text for c in chunks]
+            title = doc.title or parsed.title or filename
+            texts = [embedding_text(title, c.heading_path, c.text) for c in chunks]
             for index, model in enumerate(models):
                 offset = index * len(chunks)
 
@@ -382,7 +391,8 @@ class Ingestion:
             if not chunks:
                 continue
             try:
-                vectors = await self._embed(model, [c.text for c in chunks])
+                texts = [embedding_text(doc.title, c.heading_path, c.text) for c in chunks]
+                vectors = await self._embed(model, texts)
             except _Failed as failure:
                 logger.warning(
                     "re-embedding collection %s stopped: %s", collection_id, failure.code

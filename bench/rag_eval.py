@@ -1,0 +1,250 @@
+"""Retrieval quality and speed on the 18F handbook.
+
+1. Ingests every handbook page (``../shared/corpora/18f-handbook``) through the real
+   pipeline (upload, parse, chunk, embed with the local model, store) into a fresh
+   SQLite database, and reports ingestion throughput.
+2. Asks the questions of ``bench/rag_questions.json`` through the agent's retriever
+   and reports hit@1, hit@5 and MRR by source page.
+3. Measures retrieval latency (p50/p99) at 10k and 100k chunks for each vector store:
+   the embedded store and pgvector (HNSW, on a throw-away PostgreSQL from the
+   ``pgserver`` package). Chunk vectors there are synthetic, the queries real.
+
+    uv run python bench/rag_eval.py                 # everything
+    uv run python bench/rag_eval.py --sizes 10000   # one size
+    uv run python bench/rag_eval.py --files 20 --questions 10 --sizes 500  # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ezhr_graphql import migrations  # noqa: E402
+from ezhr_graphql.container import Container  # noqa: E402
+from ezhr_graphql.models import Agent, Role  # noqa: E402
+from ezhr_graphql.rag.embeddings import LocalEmbedder  # noqa: E402
+from ezhr_graphql.services.actor import Actor  # noqa: E402
+from ezhr_graphql.services.knowledge import (  # noqa: E402
+    CollectionFields,
+    DocumentFields,
+    KnowledgeService,
+)
+from ezhr_graphql.services.retrieval import Knowledge  # noqa: E402
+from ezhr_graphql.services.seed import seed  # noqa: E402
+from ezhr_graphql.settings import Environment, Settings  # noqa: E402
+from ezhr_graphql.vectors import (  # noqa: E402
+    PgVectorStore,
+    SearchScope,
+    TableVectorStore,
+    VectorRows,
+)
+
+HANDBOOK = ROOT.parent / "shared" / "corpora" / "18f-handbook"
+QUESTIONS = ROOT / "bench" / "rag_questions.json"
+DIMS = 384
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def handbook_pages(limit: int | None) -> list[Path]:
+    pages = sorted(
+        p
+        for p in HANDBOOK.rglob("*.md")
+        if "redirects" not in p.relative_to(HANDBOOK).parts
+        and p.name not in ("LICENSE.md", "CONTRIBUTING.md")
+    )
+    return pages[:limit] if limit else pages
+
+
+async def ingest(container: Container, pages: list[Path]) -> tuple[uuid.UUID, dict[str, str]]:
+    """Upload every page and index it; returns the collection and document -> path."""
+    async with container.db.transaction() as session:
+        result = await seed(session, container.hasher, "eval@example.com", "eval-password-1")
+        admin = Actor(id=result.admin.id, role=Role.ADMIN, email="eval@example.com")
+        knowledge = KnowledgeService(session, container.settings.knowledge)
+        collection = await knowledge.create_collection(
+            admin,
+            CollectionFields(name="18F handbook", embedding_model_id=result.embedding_model.id),
+        )
+        paths: dict[str, str] = {}
+        for page in pages:
+            relative = page.relative_to(HANDBOOK).as_posix()
+            uploaded = await knowledge.upload(
+                admin, collection.id, relative, page.read_bytes(), DocumentFields()
+            )
+            paths[str(uploaded.document.id)] = relative
+        agent = await session.get(Agent, result.agent.id)
+        assert agent is not None
+        await knowledge.set_agent_collections(admin, agent.id, [collection.id])
+        agent.top_k = 5
+        agent.similarity_threshold = -1.0
+        jobs = list(knowledge.jobs)
+    # Warm the model so that throughput is ingestion, not loading.
+    await asyncio.to_thread(LocalEmbedder().embed_documents, ["warm up"])
+    started = time.perf_counter()
+    for job in jobs:
+        if job.kind == "document":
+            await container.ingestion.run(job)
+    elapsed = time.perf_counter() - started
+    async with container.db.read() as session:
+        from sqlalchemy import func, select
+
+        from ezhr_graphql.models import Document, DocumentChunk, DocumentStatus
+
+        chunks = await session.scalar(select(func.count()).select_from(DocumentChunk)) or 0
+        failed_rows = list(
+            await session.execute(
+                select(Document.filename, Document.error_code).where(
+                    Document.status == DocumentStatus.FAILED
+                )
+            )
+        )
+        failed = ", ".join(f"{name} ({code})" for name, code in failed_rows) or "none"
+    print(
+        f"ingestion: {len(pages)} pages -> {chunks} chunks in {elapsed:.1f} s = "
+        f"{chunks / elapsed:.1f} chunks/s ({len(pages) / elapsed:.2f} pages/s); "
+        f"failed: {failed}"
+    )
+    return collection.id, paths
+
+
+async def evaluate(
+    container: Container, paths: dict[str, str], questions: list[dict[str, Any]]
+) -> None:
+    async with container.db.read() as session:
+        from sqlalchemy import select
+
+        agent = await session.scalar(select(Agent).where(Agent.name == "HR Assistant"))
+    assert agent is not None
+    retriever = container.runs.retriever
+    assert retriever is not None
+    knowledge = await retriever.knowledge_of(agent)
+    assert knowledge is not None
+    wide = Knowledge(knowledge.agent_id, knowledge.scopes, 20, -1.0)
+    hit1 = hit5 = 0
+    reciprocal: list[float] = []
+    latencies: list[float] = []
+    misses: list[str] = []
+    for q in questions:
+        started = time.perf_counter()
+        passages = await retriever.retrieve(wide, q["question"])
+        latencies.append((time.perf_counter() - started) * 1000)
+        ranked: list[str] = []
+        for passage in passages:  # pages in order of their best passage
+            page = paths.get(str(passage.document_id), "")
+            if page not in ranked:
+                ranked.append(page)
+        rank = ranked.index(q["expected"]) + 1 if q["expected"] in ranked else None
+        hit1 += rank == 1
+        hit5 += rank is not None and rank <= 5
+        reciprocal.append(1 / rank if rank else 0.0)
+        if rank != 1:
+            misses.append(f"  rank {rank or '>20'}: {q['question']} -> {ranked[:1]}")
+    n = len(questions)
+    print(
+        f"retrieval quality over {n} questions (local all-MiniLM-L6-v2): "
+        f"hit@1 {hit1 / n:.3f}  hit@5 {hit5 / n:.3f}  MRR {statistics.fmean(reciprocal):.3f}"
+    )
+    print(
+        f"question -> passages, end to end (embed + search + load): "
+        f"p50 {percentile(latencies, 50):.1f} ms  p99 {percentile(latencies, 99):.1f} ms"
+    )
+    print("questions whose page was not first:")
+    print("\n".join(misses[:15]))
+
+
+async def store_latency(
+    name: str, store: Any, size: int, queries: np.ndarray, rng: np.random.Generator
+) -> None:
+    model, collection = uuid.uuid4(), uuid.uuid4()
+    started = time.perf_counter()
+    batch = 5000
+    for start in range(0, size, batch):
+        n = min(batch, size - start)
+        vectors = rng.standard_normal((n, DIMS)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        rows = VectorRows(uuid.uuid4(), collection, [uuid.uuid4() for _ in range(n)], vectors)
+        await store.add(model, rows)
+    loaded = time.perf_counter() - started
+    scope = SearchScope(model, DIMS, {collection: 1})
+    await store.search(scope, queries[0], 5)  # first search loads / warms
+    timings = []
+    for query in queries:
+        t = time.perf_counter()
+        await store.search(scope, query, 5)
+        timings.append((time.perf_counter() - t) * 1000)
+    print(
+        f"  {name:10} {size:>7} chunks: search p50 {percentile(timings, 50):6.2f} ms  "
+        f"p99 {percentile(timings, 99):6.2f} ms  (insert {size / loaded:,.0f} vectors/s)"
+    )
+    await store.delete_collection(model, collection)
+
+
+async def latency(container: Container, sizes: list[int], questions: list[dict[str, Any]]) -> None:
+    embedder = LocalEmbedder()
+    texts = [q["question"] for q in questions] * max(1, 200 // max(1, len(questions)))
+    queries = await asyncio.to_thread(embedder.embed_documents, texts[:200])
+    rng = np.random.default_rng(42)
+    print("retrieval latency, top 5 (synthetic chunk vectors, real query vectors):")
+    for size in sizes:
+        await store_latency("database", TableVectorStore(container.db), size, queries, rng)
+    from tests.pgvector_server import running_pgvector
+
+    with tempfile.TemporaryDirectory() as tmp, running_pgvector(Path(tmp)) as url:
+        store = PgVectorStore(url, ef_search=100)
+        await store.check()
+        try:
+            for size in sizes:
+                await store_latency("pgvector", store, size, queries, rng)
+        finally:
+            await store.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--files", type=int, default=None, help="only the first N pages")
+    parser.add_argument("--questions", type=int, default=None, help="only the first N")
+    parser.add_argument("--sizes", default="10000,100000", help="chunk counts for latency")
+    args = parser.parse_args()
+    questions = json.loads(QUESTIONS.read_text())[: args.questions]
+    pages = handbook_pages(args.files)
+    if args.files:  # a smoke run: ask only about pages that were ingested
+        wanted = {p.relative_to(HANDBOOK).as_posix() for p in pages}
+        questions = [q for q in questions if q["expected"] in wanted] or questions[:1]
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            env=Environment.TEST,
+            database={"url": f"sqlite+aiosqlite:///{tmp}/eval.db"},
+            auth={"secret_key": "evaluation-signing-key-0123456789abcdef"},
+        )
+        container = Container.build(settings)
+        await migrations.upgrade_engine(container.db.engine)
+        await container.start()
+        try:
+            _, paths = await ingest(container, pages)
+            await evaluate(container, paths, questions)
+            sizes = [int(s) for s in args.sizes.split(",") if s]
+            if sizes:
+                await latency(container, sizes, questions)
+        finally:
+            await container.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
