@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -169,9 +170,29 @@ def count_statements(container: Container) -> Iterator[StatementCounter]:
         event.remove(engine, "before_cursor_execute", counter)
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a server or worker process sharing ``settings``' database."""
+    db = settings.database
+    env = {
+        **os.environ,
+        "EZHR_ENV": "test",
+        "EZHR_DATABASE__URL": db.url,
+        "EZHR_AUTH__SECRET_KEY": TEST_SECRET,
+        "EZHR_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+    if db.schema_name:
+        env["EZHR_DATABASE__SCHEMA_NAME"] = db.schema_name
+    return env
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
+    return ROOT
 
 
 @asynccontextmanager

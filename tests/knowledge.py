@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import httpx
+from pypdf import PdfWriter
 
 from tests.conftest import GraphQLClient
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 HANDBOOK = CORPORA / "18f-handbook"
 LABOUR_PDF = CORPORA / "ezhr-samples" / "NQLD01.pdf"
+
+
+def blank_pdf() -> bytes:
+    """A valid PDF with one empty page: what a scan without a text layer looks like."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
 
 UPLOAD = """
 mutation ($collectionId: ID!, $file: Upload!, $metadata: DocumentMetadataInput) {

@@ -89,7 +89,7 @@ async def knowledgeable(
 async def ask(url: str, person: Person, session_id: str, content: str) -> list[dict[str, Any]]:
     payload = {"sessionId": session_id, "content": content, "clientMessageId": content[:90]}
     async with connect(url, person.token) as ws:
-        return [d["chat"] async for d in ws.subscribe(CHAT, {"input": payload})]
+        return [d["chat"] async for d in ws.subscribe(CHAT, {"input": payload}, wait=60)]
 
 
 async def test_answers_cite_what_was_retrieved_before_the_first_token(

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,12 +16,10 @@ from ezhr_graphql import migrations
 from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
 from ezhr_graphql.jobs import RedisIngestionQueue
-from tests.conftest import TEST_SECRET, GraphQLClient, PeopleFactory, make_settings
+from tests.conftest import ROOT, GraphQLClient, PeopleFactory, make_settings, process_env
 from tests.databases import fresh_database
 from tests.knowledge import HANDBOOK, make_collection, upload, wait_indexed
 from tests.test_brokers import REDIS_URL
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +39,11 @@ async def api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Contain
 
 @pytest.fixture(scope="module")
 def worker(api: Container) -> Iterator[subprocess.Popen[bytes]]:
-    db = api.settings.database
-    env = {
-        **os.environ,
-        "EZHR_ENV": "test",
-        "EZHR_DATABASE__URL": db.url,
-        "EZHR_AUTH__SECRET_KEY": TEST_SECRET,
-        "EZHR_REDIS_URL": REDIS_URL,
-        "EZHR_KNOWLEDGE__QUEUE_NAME": api.settings.knowledge.queue_name,
-        "EZHR_LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
-    if db.schema_name:
-        env["EZHR_DATABASE__SCHEMA_NAME"] = db.schema_name
+    env = process_env(
+        api.settings,
+        EZHR_REDIS_URL=REDIS_URL,
+        EZHR_KNOWLEDGE__QUEUE_NAME=api.settings.knowledge.queue_name,
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "ezhr_graphql.cli", "worker"], cwd=ROOT, env=env
     )

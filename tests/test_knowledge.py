@@ -11,25 +11,23 @@ from typing import Any
 
 import httpx
 import pytest
-from pypdf import PdfWriter
 from sqlalchemy import select
 
 from ezhr_graphql.container import Container
 from ezhr_graphql.models import DocumentChunk
 from ezhr_graphql.rag import LLMError
 from tests.conftest import GraphQLClient, PeopleFactory
-from tests.knowledge import HANDBOOK, LABOUR_PDF, make_collection, upload, wait_indexed
+from tests.knowledge import (
+    HANDBOOK,
+    LABOUR_PDF,
+    blank_pdf,
+    make_collection,
+    upload,
+    wait_indexed,
+)
 from tests.wsclient import connect
 
 LEAVE = HANDBOOK / "travel-and-leave" / "leave.md"
-
-
-def blank_pdf() -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(width=200, height=200)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def docx_bytes() -> bytes:
@@ -276,8 +274,10 @@ async def test_ingestion_progress_is_streamed(
     )
     document_id = sent["document"]["id"]
     async with connect(live_url, admin.token) as ws:
+        # Generous waits: a busy machine embeds a batch slowly.
         statuses = [
-            data["ingestionProgress"] async for data in ws.subscribe(PROGRESS, {"id": document_id})
+            data["ingestionProgress"]
+            async for data in ws.subscribe(PROGRESS, {"id": document_id}, wait=120)
         ]
     assert statuses[-1]["status"] == "READY"
     assert statuses[-1]["chunksDone"] == statuses[-1]["chunksTotal"] > 0

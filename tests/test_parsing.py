@@ -28,6 +28,7 @@ from ezhr_graphql.rag.parsing import (
     detect_kind,
     parse_document,
 )
+from tests.knowledge import blank_pdf
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 HANDBOOK = CORPORA / "18f-handbook"
@@ -46,14 +47,6 @@ def _parse_error(data: bytes, filename: str | None = None) -> ParseError:
     with pytest.raises(ParseError) as caught:
         parse_document(data, filename)
     return caught.value
-
-
-def _blank_pdf() -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 # --- type detection ----------------------------------------------------------------
@@ -126,7 +119,7 @@ def test_garbage_after_pdf_magic_is_corrupt() -> None:
 
 
 def test_pdf_without_a_text_layer() -> None:
-    data = _blank_pdf()
+    data = blank_pdf()
     assert detect_kind(data) is DocumentKind.PDF
     error = _parse_error(data, "scan.pdf")
     assert error.code == "NO_TEXT_LAYER"

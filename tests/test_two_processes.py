@@ -3,14 +3,12 @@ follow and stop from the other, and the stored result is right."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,14 +17,12 @@ from ezhr_graphql import migrations
 from ezhr_graphql.container import Container
 from ezhr_graphql.models import ChatMessage as ChatMessageRow
 from ezhr_graphql.models import MessageStatus
-from tests.conftest import TEST_SECRET, PeopleFactory, make_settings
+from tests.conftest import ROOT, PeopleFactory, make_settings, process_env
 from tests.databases import fresh_database
 from tests.factories import make_agent, make_sessions
 from tests.test_brokers import REDIS_URL
 from tests.test_replies import SEND, STOP, STREAM
 from tests.wsclient import connect
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _port() -> int:
@@ -48,18 +44,7 @@ async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cont
 
 @pytest.fixture(scope="module")
 def servers(shared: Container) -> Iterator[list[str]]:
-    db = shared.settings.database
-    env = {
-        **os.environ,
-        "EZHR_ENV": "test",
-        "EZHR_DATABASE__URL": db.url,
-        "EZHR_AUTH__SECRET_KEY": TEST_SECRET,
-        "EZHR_REDIS_URL": REDIS_URL,
-        "EZHR_LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
-    if db.schema_name:
-        env["EZHR_DATABASE__SCHEMA_NAME"] = db.schema_name
+    env = process_env(shared.settings, EZHR_REDIS_URL=REDIS_URL)
     ports = [_port(), _port()]
     processes = [
         subprocess.Popen(

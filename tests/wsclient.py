@@ -31,7 +31,7 @@ class Connection:
             return message
 
     async def subscribe(
-        self, query: str, variables: dict[str, Any] | None = None
+        self, query: str, variables: dict[str, Any] | None = None, wait: float = 10
     ) -> AsyncIterator[dict[str, Any]]:
         """The ``data`` of each result until the operation completes; raises on errors."""
         op = str(next(self._ids))
@@ -39,7 +39,7 @@ class Connection:
         payload = {"query": query, "variables": variables or {}}
         await self.ws.send(json.dumps({"id": op, "type": kind, "payload": payload}))
         while True:
-            message = await self.recv()
+            message = await self.recv(wait)
             if message.get("id") != op:
                 continue
             if message["type"] in ("next", "data"):
