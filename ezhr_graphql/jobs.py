@@ -19,8 +19,11 @@ from ezhr_graphql.services.ingestion import Ingestion, IngestJob
 logger = logging.getLogger(__name__)
 
 FUNCTION = "ingest"
-JOB_TIMEOUT_SECONDS = 3600
+JOB_TIMEOUT_SECONDS = 6 * 3600  # a long re-embedding; liveness is the heartbeat's job
 JOB_RETRIES = 3
+# A job whose worker stops beating for this long is taken back and retried.
+HEARTBEAT_SECONDS = 120
+RECOVER_EVERY_SECONDS = 300
 
 
 class RedisIngestionQueue:
@@ -41,6 +44,7 @@ class RedisIngestionQueue:
             key=job.key,
             timeout=JOB_TIMEOUT_SECONDS,
             retries=JOB_RETRIES,
+            heartbeat=HEARTBEAT_SECONDS,
         )
 
     async def depth(self) -> int:
@@ -53,11 +57,39 @@ class RedisIngestionQueue:
             self._connected = False
 
 
+async def _beat(job: Any) -> None:
+    """Tell SAQ the job is alive while it runs (a dead worker's jobs go back)."""
+    if job is None:
+        return
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS / 4)
+        try:
+            await job.update()
+        except Exception:
+            logger.warning("could not beat for an ingestion job", exc_info=True)
+
+
+async def _recover_forever(queue: RedisIngestionQueue, ingestion: Ingestion) -> None:
+    """Queue unfinished documents again now and then: a job lost between a commit
+    and its enqueue, or dropped with a dead worker, is picked up (duplicates of jobs
+    still queued or running are dropped by their keys)."""
+    while True:
+        try:
+            await ingestion.recover(queue)
+        except Exception:
+            logger.warning("could not recover unfinished ingestion", exc_info=True)
+        await asyncio.sleep(RECOVER_EVERY_SECONDS)
+
+
 def build_worker(
     queue: RedisIngestionQueue, ingestion: Ingestion, concurrency: int = 1
 ) -> Worker[Any]:
     async def ingest(ctx: Any, *, job: dict[str, Any]) -> None:
-        await ingestion.run(IngestJob.from_dict(job))
+        beating = asyncio.create_task(_beat(ctx.get("job")))
+        try:
+            await ingestion.run(IngestJob.from_dict(job))
+        finally:
+            beating.cancel()
 
     ingest.__qualname__ = FUNCTION
     return Worker(
@@ -76,7 +108,7 @@ async def run_worker(
     """Work through jobs until cancelled, a signal arrives, or ``stop`` is set.
     Unfinished work left by stopped processes is queued again first."""
     await queue._connect()
-    await ingestion.recover(queue)
+    recovering = asyncio.create_task(_recover_forever(queue, ingestion))
     worker = build_worker(queue, ingestion, concurrency)
     task = asyncio.create_task(worker.start())
     try:
@@ -87,6 +119,7 @@ async def run_worker(
             await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
     finally:
+        recovering.cancel()
         await worker.stop()
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(task, recovering, return_exceptions=True)

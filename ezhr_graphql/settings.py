@@ -86,7 +86,7 @@ class ChatSettings(BaseModel):
 
 
 class VectorStoreKind(StrEnum):
-    AUTO = "auto"  # pgvector when the database is PostgreSQL with the extension
+    AUTO = "auto"  # pgvector when vector_url is set, else the embedded store
     DATABASE = "database"  # vectors in the application database, searched in memory
     PGVECTOR = "pgvector"
 

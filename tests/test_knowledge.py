@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from ezhr_graphql.container import Container
+from ezhr_graphql.models import Collection as CollectionRow
 from ezhr_graphql.models import DocumentChunk
 from ezhr_graphql.rag import LLMError
 from tests.conftest import GraphQLClient, PeopleFactory
@@ -28,6 +29,7 @@ from tests.knowledge import (
 from tests.wsclient import connect
 
 LEAVE = HANDBOOK / "travel-and-leave" / "leave.md"
+FMLA = HANDBOOK / "travel-and-leave" / "fmla.md"
 
 
 def docx_bytes() -> bytes:
@@ -240,7 +242,11 @@ async def test_members_cannot_see_or_upload_documents(
     assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
-async def test_malformed_multipart_requests_are_400(client: httpx.AsyncClient) -> None:
+async def test_malformed_multipart_requests_are_400(
+    client: httpx.AsyncClient, people: PeopleFactory
+) -> None:
+    admin = await people.admin()
+    auth = {"authorization": f"Bearer {admin.token}"}
     query = '{"query": "{ __typename }"}'
     cases: list[dict[str, str]] = [
         {"map": "{}"},  # no operations
@@ -252,9 +258,65 @@ async def test_malformed_multipart_requests_are_400(client: httpx.AsyncClient) -
     ]
     for case in cases:
         files = {"file": ("a.txt", b"x", "text/plain")}  # makes httpx send multipart
-        response = await client.post("/graphql", data=case, files=files)
+        response = await client.post("/graphql", data=case, files=files, headers=auth)
         assert response.status_code == 400, (case, response.text)
         assert "errors" in response.json()
+
+
+async def test_multipart_bodies_are_refused_before_they_are_read(
+    client: httpx.AsyncClient, people: PeopleFactory, container: Container
+) -> None:
+    admin = await people.admin()
+    body = {"operations": '{"query": "{ __typename }"}', "map": "{}"}
+    files = {"file": ("a.txt", b"x", "text/plain")}
+    anonymous = await client.post("/graphql", data=body, files=files)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    too_big = container.settings.knowledge.max_upload_bytes * 20
+    response = await client.post(
+        "/graphql",
+        content=b"x" * 10,
+        headers={
+            "authorization": f"Bearer {admin.token}",
+            "content-type": "multipart/form-data; boundary=x",
+            "content-length": str(too_big),
+        },
+    )
+    assert response.status_code == 413
+
+
+async def test_file_names_are_cleaned(
+    client: httpx.AsyncClient, gql: GraphQLClient, people: PeopleFactory
+) -> None:
+    admin = await people.admin()
+    ids = await make_collection(gql, admin.token)
+    operations = json.dumps(
+        {
+            "query": "mutation ($c: ID!, $f: Upload!) { uploadDocument(collectionId: $c, "
+            "file: $f) { ... on UploadedDocument { document { filename } } } }",
+            "variables": {"c": ids["collection"], "f": None},
+        }
+    )
+    # Written by hand: clients escape control characters that a hostile one would not.
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="operations"\r\n\r\n'
+        + operations.encode()
+        + b'\r\n--b\r\nContent-Disposition: form-data; name="map"\r\n\r\n'
+        + b'{"0": ["variables.f"]}'
+        + b'\r\n--b\r\nContent-Disposition: form-data; name="0"; '
+        + b'filename="../../a\x00b\x07 policy.txt"\r\n\r\nPayroll runs monthly.\r\n--b--\r\n'
+    )
+    response = await client.post(
+        "/graphql",
+        content=body,
+        headers={
+            "authorization": f"Bearer {admin.token}",
+            "content-type": "multipart/form-data; boundary=b",
+        },
+    )
+    assert response.status_code == 200, response.text
+    uploaded = response.json()["data"]["uploadDocument"]
+    assert uploaded["document"]["filename"] == "ab policy.txt"
 
 
 PROGRESS = (
@@ -459,3 +521,163 @@ async def test_reindexing_a_collection_and_deleting_collections(
         token=admin.token,
     )
     assert listed["collections"]["edges"] == []
+
+
+async def add_model(gql: GraphQLClient, token: str, name: str, dimensions: int = 384) -> str:
+    created = await gql.data(
+        """mutation ($input: CreateEmbeddingModelInput!) {
+          createEmbeddingModel(input: $input) { ... on EmbeddingModel { id } }
+        }""",
+        {
+            "input": {
+                "name": name,
+                "provider": "local",
+                "modelName": "all-MiniLM-L6-v2",
+                "dimensions": dimensions,
+            }
+        },
+        token,
+    )
+    model_id: str = created["createEmbeddingModel"]["id"]
+    return model_id
+
+
+async def test_a_model_switch_during_a_reindex_leaves_every_chunk_searchable(
+    client: httpx.AsyncClient,
+    gql: GraphQLClient,
+    people: PeopleFactory,
+    container: Container,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admin = await people.admin()
+    ids = await make_collection(gql, admin.token)
+    sent = await upload(client, admin.token, ids["collection"], "fmla.md", FMLA.read_bytes())
+    document_id = sent["document"]["id"]
+    await wait_indexed(gql, admin.token, document_id)
+    new_model = await add_model(gql, admin.token, "minilm-switch")
+
+    # The re-index pauses while embedding with the old model...
+    ingestion = container.ingestion
+    original = ingestion._embed
+    paused, release = asyncio.Event(), asyncio.Event()
+
+    async def gated(model: Any, texts: Any, on_batch: Any = None) -> Any:
+        if str(model.id) == ids["model"] and not release.is_set():
+            paused.set()
+            await release.wait()
+        return await original(model, texts, on_batch)
+
+    monkeypatch.setattr(ingestion, "_embed", gated)
+    await gql.data(
+        "mutation ($id: ID!) { reindexDocument(id: $id) { __typename } }",
+        {"id": document_id},
+        admin.token,
+    )
+    await asyncio.wait_for(paused.wait(), 30)
+    # ...while another worker moves the collection to a new model, start to finish.
+    collection = uuid.UUID(ids["collection"])
+    async with container.db.transaction() as session:
+        row = await session.get(CollectionRow, collection)
+        assert row is not None
+        row.pending_embedding_model_id = uuid.UUID(new_model)
+    await ingestion.reembed_collection(collection, uuid.UUID(new_model))
+    release.set()
+    done = await wait_indexed(gql, admin.token, document_id)
+    assert done["status"] == "READY"
+    chunks = await chunk_ids(container, document_id)
+    assert await container.vector_store.count(uuid.UUID(new_model), collection) == len(chunks)
+    assert await container.vector_store.count(uuid.UUID(ids["model"]), collection) == 0
+
+
+async def test_a_failing_new_model_is_given_up_and_the_collection_keeps_working(
+    client: httpx.AsyncClient, gql: GraphQLClient, people: PeopleFactory, container: Container
+) -> None:
+    admin = await people.admin()
+    ids = await make_collection(gql, admin.token)
+    sent = await upload(client, admin.token, ids["collection"], "fmla.md", FMLA.read_bytes())
+    await wait_indexed(gql, admin.token, sent["document"]["id"])
+    # The local model makes 384 dimensions, not 512: every embedding with it fails.
+    broken = await add_model(gql, admin.token, "minilm-wrong-size", dimensions=512)
+    await gql.data(
+        "mutation ($id: ID!, $m: ID!) { updateCollection(id: $id, "
+        "input: {embeddingModelId: $m}) { __typename } }",
+        {"id": ids["collection"], "m": broken},
+        admin.token,
+    )
+    await container.ingestion_queue.join()  # type: ignore[attr-defined]
+    state = await gql.data(
+        "query ($id: ID!) { collection(id: $id) { ... on Collection "
+        "{ reindexing embeddingModel { id } } } }",
+        {"id": ids["collection"]},
+        admin.token,
+    )
+    assert state["collection"] == {"reindexing": False, "embeddingModel": {"id": ids["model"]}}
+    later = await upload(
+        client,
+        admin.token,
+        ids["collection"],
+        "overtime.md",
+        (HANDBOOK / "travel-and-leave" / "overtime.md").read_bytes(),
+    )
+    assert (await wait_indexed(gql, admin.token, later["document"]["id"]))["status"] == "READY"
+
+
+async def test_deleting_a_document_ends_its_progress_stream(
+    client: httpx.AsyncClient,
+    gql: GraphQLClient,
+    people: PeopleFactory,
+    container: Container,
+    live_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admin = await people.admin()
+    ids = await make_collection(gql, admin.token)
+    gate = asyncio.Event()
+    original = container.ingestion._embed
+
+    async def held(model: Any, texts: Any, on_batch: Any = None) -> Any:
+        await gate.wait()
+        return await original(model, texts, on_batch)
+
+    monkeypatch.setattr(container.ingestion, "_embed", held)
+    sent = await upload(client, admin.token, ids["collection"], "fmla.md", FMLA.read_bytes())
+    document_id = sent["document"]["id"]
+    async with connect(live_url, admin.token) as ws:
+        stream = ws.subscribe(PROGRESS, {"id": document_id}, wait=60)
+        first = await anext(stream)
+        assert first["ingestionProgress"]["status"] in ("QUEUED", "PARSING", "EMBEDDING")
+        await gql.data(
+            "mutation ($id: ID!) { deleteDocument(id: $id) { __typename } }",
+            {"id": document_id},
+            admin.token,
+        )
+        rest = [d["ingestionProgress"] async for d in stream]
+    gate.set()
+    assert rest[-1]["status"] == "FAILED"
+    assert rest[-1]["errorCode"] == "DELETED"
+    await container.ingestion_queue.join()  # type: ignore[attr-defined]
+    assert await chunk_ids(container, document_id) == []
+
+
+async def test_an_indexed_models_identity_cannot_change(
+    gql: GraphQLClient, people: PeopleFactory
+) -> None:
+    admin = await people.admin()
+    ids = await make_collection(gql, admin.token)
+    update = """mutation ($id: ID!, $input: UpdateEmbeddingModelInput!) {
+      updateEmbeddingModel(id: $id, input: $input) {
+        __typename ... on Conflict { field } ... on EmbeddingModel { name }
+      }
+    }"""
+    refused = await gql.data(
+        update, {"id": ids["model"], "input": {"dimensions": 768}}, admin.token
+    )
+    assert refused["updateEmbeddingModel"] == {"__typename": "Conflict", "field": "dimensions"}
+    renamed = await gql.data(update, {"id": ids["model"], "input": {"name": "MiniLM"}}, admin.token)
+    assert renamed["updateEmbeddingModel"] == {"__typename": "EmbeddingModel", "name": "MiniLM"}
+    deleted = await gql.data(
+        "mutation ($id: ID!) { deleteEmbeddingModel(id: $id) { __typename } }",
+        {"id": ids["model"]},
+        admin.token,
+    )
+    assert deleted["deleteEmbeddingModel"]["__typename"] == "Conflict"

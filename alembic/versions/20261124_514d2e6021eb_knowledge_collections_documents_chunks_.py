@@ -31,8 +31,8 @@ def upgrade() -> None:
     with op.batch_alter_table("chunk_vector", schema=None) as batch_op:
         batch_op.create_index("IX__chunk_vector__document_id", ["document_id"], unique=False)
         batch_op.create_index(
-            "IX__chunk_vector__embedding_model_id__collection_id",
-            ["embedding_model_id", "collection_id"],
+            "IX__chunk_vector__embedding_model_id__collection_id__chunk_id",
+            ["embedding_model_id", "collection_id", "chunk_id"],
             unique=False,
         )
 
@@ -241,7 +241,7 @@ def downgrade() -> None:
 
     op.drop_table("collection")
     with op.batch_alter_table("chunk_vector", schema=None) as batch_op:
-        batch_op.drop_index("IX__chunk_vector__embedding_model_id__collection_id")
+        batch_op.drop_index("IX__chunk_vector__embedding_model_id__collection_id__chunk_id")
         batch_op.drop_index("IX__chunk_vector__document_id")
 
     op.drop_table("chunk_vector")

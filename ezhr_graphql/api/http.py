@@ -299,6 +299,9 @@ class GraphQLHTTPEndpoint:
                 headers={"content-type": f"{JSON}; charset=utf-8"},
             )
         content_type = f"{media}; charset=utf-8"
+        refusal = await self._refuse_upload(request, content_type)
+        if refusal is not None:
+            return refusal
         try:
             params = await read_params(request)
             check_operation(params["query"], params.get("operationName"))
@@ -327,6 +330,34 @@ class GraphQLHTTPEndpoint:
         if result.extensions:
             payload["extensions"] = result.extensions
         return Response(_dump(payload), status_code=status, headers={"content-type": content_type})
+
+    async def _refuse_upload(self, request: Request, content_type: str) -> Response | None:
+        """Multipart requests carry files, and only administrators upload: check who
+        is asking and how much they send before reading a byte of the body."""
+        if request.method != "POST":
+            return None
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != MULTIPART:
+            return None
+        headers = {"content-type": content_type}
+        limit = self.container.settings.knowledge.max_upload_bytes * MAX_UPLOAD_FILES + 2**20
+        length = request.headers.get("content-length", "")
+        if not length.isdigit():
+            return Response(_error_body("A multipart request needs a Content-Length"), 411, headers)
+        if int(length) > limit:
+            return Response(_error_body("The request body is too large"), 413, headers)
+        try:
+            actor = await authenticate(
+                self.container, bearer_token(request.headers.get("authorization"))
+            )
+        except BadCredentials:
+            actor = None
+        if actor is None or not actor.is_admin:
+            code = "UNAUTHENTICATED" if actor is None else "FORBIDDEN"
+            body = {"errors": [{"message": "Only administrators upload files",
+                                "extensions": {"code": code}}]}  # fmt: skip
+            return Response(_dump(body), 401 if actor is None else 403, headers)
+        return None
 
     async def _execute(self, request: Request, params: dict[str, Any]) -> ExecutionResult:
         allowed = QUERY_ONLY if request.method == "GET" else QUERY_OR_MUTATION

@@ -149,9 +149,10 @@ class ChunkVector(Base):
     __tablename__ = "chunk_vector"
     __table_args__ = (
         Index(
-            "IX__chunk_vector__embedding_model_id__collection_id",
+            "IX__chunk_vector__embedding_model_id__collection_id__chunk_id",
             "embedding_model_id",
             "collection_id",
+            "chunk_id",
         ),
         Index("IX__chunk_vector__document_id", "document_id"),
     )

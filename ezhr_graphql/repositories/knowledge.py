@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 
@@ -204,6 +205,11 @@ class ChunkRepository(Repository[DocumentChunk]):
             select(DocumentChunk.id).where(DocumentChunk.document_id == document_id)
         )
         return list(rows)
+
+    async def insert_many(self, rows: list[dict[str, object]], batch: int = 500) -> None:
+        for start in range(0, len(rows), batch):
+            await self.session.execute(insert(DocumentChunk), rows[start : start + batch])
+            await asyncio.sleep(0)  # a long document must not hold the loop
 
     async def delete_of_document(self, document_id: uuid.UUID) -> None:
         await self.session.execute(

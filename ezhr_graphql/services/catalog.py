@@ -142,9 +142,23 @@ class _CatalogService(Generic[R]):
         await self.repo.flush()
         return row
 
+    # Fields that change what the model's vectors mean: fixed while vectors exist.
+    identity: tuple[str, ...] = ()
+
+    async def _has_vectors(self, id: uuid.UUID) -> bool:
+        return False
+
     async def update(self, actor: Actor, id: uuid.UUID, values: dict[str, Any]) -> R:
         actor.require_admin()
         row = await self.get(actor, id)
+        changed = [f for f in self.identity if f in values and values[f] != getattr(row, f)]
+        if changed and await self._has_vectors(id):
+            field = validation.camel(changed[0])
+            raise ConflictError(
+                f"{field} cannot change while collections are indexed with this model; "
+                "create a new model and switch the collections to it",
+                field=field,
+            )
         if "name" in values:
             await self._unique_name(values["name"], row)
         for name, value in values.items():
@@ -156,7 +170,7 @@ class _CatalogService(Generic[R]):
         actor.require_admin()
         row = await self.get(actor, id)
         if await self._in_use(id):
-            raise ConflictError(f"This {self.entity.lower()} is used by an agent")
+            raise ConflictError(f"This {self.entity.lower()} is used by an agent or a collection")
         row.soft_delete()
         await self.repo.flush()
         return row
@@ -174,6 +188,11 @@ class EmbeddingModelService(_CatalogService[EmbeddingModel]):
         super().__init__(session)
         self.repo = EmbeddingModelRepository.from_session(session)
         self.collections = CollectionRepository.from_session(session)
+
+    identity = ("provider", "model_name", "dimensions")
+
+    async def _has_vectors(self, id: uuid.UUID) -> bool:
+        return await self.collections.uses_model(id)
 
     async def _in_use(self, id: uuid.UUID) -> bool:
         return await self.agents.uses_model(

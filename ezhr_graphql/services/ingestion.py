@@ -21,9 +21,7 @@ from sqlalchemy import update
 
 from ezhr_graphql.db import Database, utcnow
 from ezhr_graphql.models import (
-    Collection,
     Document,
-    DocumentChunk,
     DocumentStatus,
     EmbeddingModel,
 )
@@ -41,6 +39,8 @@ from ezhr_graphql.vectors import VectorRows, Vectors, VectorStore
 logger = logging.getLogger(__name__)
 
 TERMINAL = (DocumentStatus.READY, DocumentStatus.FAILED)
+# _swap's answer when the collection moved to a model the new chunks lack.
+RETRY: list[uuid.UUID] = []
 
 
 def progress_channel(document_id: uuid.UUID) -> str:
@@ -173,13 +173,46 @@ class Ingestion:
             values.update(error_code=error.code, error_reason=error.reason)
         async with self.db.transaction() as session:
             # Only the current revision reports: a superseded run stays quiet.
-            await session.execute(
+            result = await session.execute(
                 update(Document)
                 .where(Document.id == document_id, Document.revision == revision)
                 .values(**values, updated_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
-        await self.publish(document_id, status, done, total, error)
+        if getattr(result, "rowcount", 0) == 1:
+            await self.publish(document_id, status, done, total, error)
+
+    async def forget_document(self, document_id: uuid.UUID, collection_id: uuid.UUID) -> None:
+        """After a document's rows are deleted: its vectors go, every process reloads,
+        and anyone following its ingestion hears the end."""
+        try:
+            await self.store.delete_document(document_id)
+            async with self.db.transaction() as session:
+                await CollectionRepository.from_session(session).bump(collection_id)
+        except Exception:  # orphan vectors are skipped by searches
+            logger.warning("could not remove a deleted document's vectors", exc_info=True)
+        await self.publish(
+            document_id,
+            DocumentStatus.FAILED,
+            0,
+            0,
+            _Failed("DELETED", "The document was deleted"),
+        )
+
+    async def abandon_move(
+        self, collection_id: uuid.UUID, model_id: uuid.UUID, failure: _Failed
+    ) -> None:
+        """Cancel a collection's move to a model that fails; it keeps its model."""
+        logger.warning(
+            "collection %s stays on its embedding model: the new one failed (%s)",
+            collection_id,
+            failure.code,
+        )
+        async with self.db.transaction() as session:
+            collection = await CollectionRepository.from_session(session).lock(collection_id)
+            if collection is not None and collection.pending_embedding_model_id == model_id:
+                collection.pending_embedding_model_id = None
+        await self.store.delete_collection(model_id, collection_id)
 
     async def publish(
         self,
@@ -206,11 +239,15 @@ class Ingestion:
 
     # --- embedding ------------------------------------------------------------
 
-    async def _embedding_models(self, collection: Collection) -> list[EmbeddingModel]:
-        ids = [collection.embedding_model_id]
-        if collection.pending_embedding_model_id is not None:
-            ids.append(collection.pending_embedding_model_id)
+    async def _embedding_models(self, collection_id: uuid.UUID) -> list[EmbeddingModel]:
+        """The collection's model, then the one it is moving to (if any), as now."""
         async with self.db.read() as session:
+            collection = await CollectionRepository.from_session(session).get(collection_id)
+            if collection is None:
+                raise _Failed("NOT_FOUND", "The document's collection no longer exists")
+            ids = [collection.embedding_model_id]
+            if collection.pending_embedding_model_id is not None:
+                ids.append(collection.pending_embedding_model_id)
             found = [await session.get(EmbeddingModel, id) for id in ids]
         models = [m for m in found if m is not None and m.deleted_at is None]
         if not models:
@@ -264,33 +301,56 @@ class Ingestion:
                 raise _Failed(exc.code, exc.reason) from exc
             if not chunks:
                 raise _Failed("NO_TEXT", "The document contains no text to index")
-            models = await self._embedding_models(collection)
-            total = len(chunks) * len(models)
-            await self._progress(document_id, revision, DocumentStatus.EMBEDDING, 0, total)
             new_ids = [uuid.uuid4() for _ in chunks]
             title = doc.title or parsed.title or filename
             texts = [embedding_text(title, c.heading_path, c.text) for c in chunks]
-            for index, model in enumerate(models):
-                offset = index * len(chunks)
+            swapped: list[uuid.UUID] | None = None
+            # The collection may change models while this runs: embed with what it
+            # uses when the chunks are swapped in (checked under its lock), at most
+            # a few rounds.
+            for _ in range(3):
+                wanted = await self._embedding_models(collection.id)
+                missing = [m for m in wanted if m.id not in {e.id for e in models}]
+                total = len(chunks) * len(missing)
+                await self._progress(document_id, revision, DocumentStatus.EMBEDDING, 0, total)
+                for index, model in enumerate(missing):
+                    offset = index * len(chunks)
 
-                async def report(done: int, offset: int = offset) -> None:
-                    await self._progress(
-                        document_id, revision, DocumentStatus.EMBEDDING, offset + done, total
+                    async def report(done: int, offset: int = offset, total: int = total) -> None:
+                        await self._progress(
+                            document_id, revision, DocumentStatus.EMBEDDING, offset + done, total
+                        )
+
+                    try:
+                        vectors = await self._embed(model, texts, report)
+                    except _Failed as failure:
+                        if model.id == wanted[0].id:
+                            raise
+                        # The model being moved to fails: give up the move, not the
+                        # document.
+                        await self.abandon_move(collection.id, model.id, failure)
+                        continue
+                    await self.store.add(
+                        model.id, VectorRows(document_id, collection.id, new_ids, vectors)
                     )
-
-                vectors = await self._embed(model, texts, report)
-                await self.store.add(
-                    model.id, VectorRows(document_id, collection.id, new_ids, vectors)
+                    models.append(model)
+                swapped = await self._swap(
+                    document_id, revision, collection.id, parsed, chunks, new_ids, models
                 )
-            swapped = await self._swap(
-                document_id, revision, collection.id, parsed, chunks, new_ids
-            )
+                if swapped is not RETRY:
+                    break
+            else:
+                raise _Failed("BUSY", "The collection kept changing models; try re-indexing")
+            total = len(chunks)
             if swapped is None:  # superseded while embedding
                 await self._forget(models, new_ids, collection.id)
                 return
             # READY only once the replaced vectors are gone: then what a client sees
-            # as indexed is exactly what is searched.
+            # as indexed is exactly what is searched. New vectors for a model the
+            # collection has left since go too.
             await self._forget(models, swapped, collection.id)
+            current = {m.id for m in await self._embedding_models(collection.id)}
+            await self._forget([m for m in models if m.id not in current], new_ids, collection.id)
             await self._progress(document_id, revision, DocumentStatus.READY, total, total)
         except _Failed as failure:
             await self._forget(models, new_ids, collection.id if collection else None)
@@ -315,27 +375,36 @@ class Ingestion:
         parsed: Any,
         chunks: list[Chunk],
         new_ids: list[uuid.UUID],
+        embedded: Sequence[EmbeddingModel],
     ) -> list[uuid.UUID] | None:
-        """Replace the document's chunks in one transaction; the old chunk ids, or
-        ``None`` if the document changed or went away meanwhile."""
+        """Replace the document's chunks in one transaction; the old chunk ids,
+        ``None`` if the document changed or went away meanwhile, or ``RETRY`` if the
+        collection now uses a model the new chunks have no vectors for."""
         async with self.db.transaction() as session:
             documents = DocumentRepository.from_session(session)
             chunk_rows = ChunkRepository.from_session(session)
+            collection = await CollectionRepository.from_session(session).lock(collection_id)
             doc = await documents.get(document_id)
-            if doc is None or doc.revision != revision:
+            if doc is None or collection is None or doc.revision != revision:
                 return None
+            have = {m.id for m in embedded}
+            needed = {collection.embedding_model_id, collection.pending_embedding_model_id}
+            if not (needed - {None}) <= have:
+                return RETRY
             old_ids = await chunk_rows.ids_of_document(document_id)
             await chunk_rows.delete_of_document(document_id)
-            session.add_all(
-                DocumentChunk(
-                    id=chunk_id,
-                    document_id=document_id,
-                    ordinal=chunk.ordinal,
-                    text=chunk.text,
-                    heading_path=list(chunk.heading_path),
-                    page=chunk.page,
-                )
-                for chunk_id, chunk in zip(new_ids, chunks, strict=True)
+            await chunk_rows.insert_many(
+                [
+                    {
+                        "id": chunk_id,
+                        "document_id": document_id,
+                        "ordinal": chunk.ordinal,
+                        "text": chunk.text,
+                        "heading_path": list(chunk.heading_path),
+                        "page": chunk.page,
+                    }
+                    for chunk_id, chunk in zip(new_ids, chunks, strict=True)
+                ]
             )
             total = len(chunks)
             doc.kind = parsed.kind.value
@@ -390,14 +459,12 @@ class Ingestion:
                 chunks = await ChunkRepository.from_session(session).of_document(doc.id)
             if not chunks:
                 continue
+            texts = [embedding_text(doc.title, c.heading_path, c.text) for c in chunks]
             try:
-                texts = [embedding_text(doc.title, c.heading_path, c.text) for c in chunks]
                 vectors = await self._embed(model, texts)
             except _Failed as failure:
-                logger.warning(
-                    "re-embedding collection %s stopped: %s", collection_id, failure.code
-                )
-                return  # the old model keeps serving; the change can be retried
+                await self.abandon_move(collection_id, model_id, failure)
+                return  # the old model keeps serving; the change can be asked again
             await self.store.add(
                 model_id, VectorRows(doc.id, collection_id, [c.id for c in chunks], vectors)
             )

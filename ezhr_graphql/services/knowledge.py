@@ -92,6 +92,13 @@ class DocumentFields:
         )
 
 
+def clean_filename(filename: str | None) -> str:
+    """The file's base name without control characters, bounded; never empty."""
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    printable = "".join(c for c in base if c.isprintable()).strip()
+    return printable[:NAME_LENGTH] or "document"
+
+
 @dataclass(frozen=True, slots=True)
 class Uploaded:
     document: Document
@@ -108,8 +115,9 @@ class KnowledgeService:
         self.agents = AgentRepository.from_session(session)
         self.embedding_models = EmbeddingModelRepository.from_session(session)
         self.jobs: list[IngestJob] = []
-        # Documents whose vectors must go once the transaction has committed.
-        self.forgotten_documents: list[uuid.UUID] = []
+        # Documents (and their collections) whose vectors must go once the transaction
+        # has committed.
+        self.forgotten_documents: list[tuple[uuid.UUID, uuid.UUID]] = []
 
     # --- collections ----------------------------------------------------------
 
@@ -172,8 +180,8 @@ class KnowledgeService:
         if model_id == collection.embedding_model_id:
             collection.pending_embedding_model_id = None  # a change taken back
             return
-        if collection.pending_embedding_model_id == model_id:
-            return
+        # Asked again for the same model: queue it again (a duplicate of a job still
+        # waiting is dropped by the queue).
         collection.pending_embedding_model_id = model_id
         self.jobs.append(IngestJob.reembed(collection.id, model_id))
 
@@ -204,7 +212,6 @@ class KnowledgeService:
         if missing:
             raise NotFoundError("Collection", missing[0])
         await self.collections.set_for_agent(agent_id, collection_ids)
-        await self.follow_agent_model(agent)
         return agent
 
     async def follow_agent_model(self, agent: Agent) -> None:
@@ -256,7 +263,7 @@ class KnowledgeService:
                 "uploadSize",
                 f"The file is larger than {self.settings.max_upload_bytes} bytes",
             )
-        name = (filename or "").strip()[:NAME_LENGTH] or "document"
+        name = clean_filename(filename)
         try:
             kind = detect_kind(data, name)
         except ParseError as exc:
@@ -321,8 +328,7 @@ class KnowledgeService:
         document = await self.document(actor, id)
         await self.chunks.delete_of_document(id)
         await self.documents.delete_with_content(id)
-        await self.collections.bump(document.collection_id)
-        self.forgotten_documents.append(id)
+        self.forgotten_documents.append((id, document.collection_id))
         return document
 
 
@@ -383,6 +389,9 @@ async def load_files(
         await service.set_agent_collections(admin, agent.id, [*attached, collection.id])
     report: list[str] = []
     for path in _files(paths):
+        if path.stat().st_size > settings.max_upload_bytes:
+            report.append(f"skipped {path}: larger than {settings.max_upload_bytes} bytes")
+            continue
         try:
             uploaded = await service.upload(
                 admin, collection.id, path.name, path.read_bytes(), DocumentFields()

@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 STOP_CHANNEL = "stop"
 TITLE_WORDS = 6
 TITLE_LENGTH = 80
+# Each earlier turn shown when condensing a follow-up is cut to this many characters.
+CONDENSE_TURN_CHARS = 1500
 
 
 def stream_name(message_id: uuid.UUID) -> str:
@@ -330,11 +332,17 @@ class RunManager:
         """The question to retrieve for: a follow-up is rewritten with the conversation
         so far, so that "and for part-timers?" finds the policy discussed before."""
         question = branch[-1].content
-        earlier = [
-            ("user" if m.role is MessageRole.USER else "assistant", m.content)
-            for m in branch[:-1][-6:]
-            if m.content and m.role in (MessageRole.USER, MessageRole.ASSISTANT)
-        ]
+        # The newest turns that fit in half the model's context, each cut short.
+        budget = model.context_window // 2 - model.count_tokens(question)
+        earlier: list[tuple[str, str]] = []
+        for message in reversed(branch[:-1][-6:]):
+            if not message.content or message.role not in (MessageRole.USER, MessageRole.ASSISTANT):
+                continue
+            text = message.content[:CONDENSE_TURN_CHARS]
+            budget -= model.count_tokens(text) + 4
+            if budget < 0:
+                break
+            earlier.insert(0, ("user" if message.role is MessageRole.USER else "assistant", text))
         if not any(role == "user" for role, _ in earlier):
             return question
         rewritten = await model.complete(

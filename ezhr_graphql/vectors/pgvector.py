@@ -52,6 +52,8 @@ class PgVectorStore:
         name = table_name(model_id)
         if self._ready.get(model_id) == dims:
             return name
+        # Two processes creating the same table at once would collide in pg_type.
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
         await conn.execute(
             text(
                 f'CREATE TABLE IF NOT EXISTS "{name}" ('

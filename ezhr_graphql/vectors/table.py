@@ -30,6 +30,7 @@ from ezhr_graphql.vectors.base import (
 )
 
 INSERT_BATCH = 500
+LOAD_PAGE = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +61,11 @@ def _matrix(version: int, rows: Sequence[tuple[uuid.UUID, uuid.UUID, bytes]], di
 class TableVectorStore:
     name = "database"
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, max_matrices: int = 32) -> None:
         self.db = db
+        # Matrices kept per process (collection and model pairs); the least recently
+        # loaded goes first.
+        self.max_matrices = max_matrices
         self._matrices: dict[tuple[uuid.UUID, uuid.UUID], _Matrix] = {}
         self._loading: dict[tuple[uuid.UUID, uuid.UUID], asyncio.Lock] = {}
 
@@ -131,19 +135,40 @@ class TableVectorStore:
             current = self._matrices.get(key)
             if current is not None and current.version == version:
                 return current
-            async with self.db.read() as session:
-                result = await session.execute(
-                    select(ChunkVector.chunk_id, ChunkVector.document_id, ChunkVector.vector)
-                    .where(
-                        ChunkVector.embedding_model_id == embedding_model_id,
-                        ChunkVector.collection_id == collection_id,
-                    )
-                    .order_by(ChunkVector.chunk_id)
-                )
-                rows = [(r[0], r[1], r[2]) for r in result]
+            rows = await self._rows(embedding_model_id, collection_id)
             matrix = await asyncio.to_thread(_matrix, version, rows, dims)
-            self._matrices[key] = matrix
+            self._matrices.pop(key, None)
+            self._matrices[key] = matrix  # the most recently loaded last
+            while len(self._matrices) > self.max_matrices:
+                self._matrices.pop(next(iter(self._matrices)))
             return matrix
+
+    async def _rows(
+        self, embedding_model_id: uuid.UUID, collection_id: uuid.UUID
+    ) -> list[tuple[uuid.UUID, uuid.UUID, bytes]]:
+        """Every vector of a collection, read a page at a time: between pages the loop
+        serves other requests (SQLite statements run on it)."""
+        rows: list[tuple[uuid.UUID, uuid.UUID, bytes]] = []
+        last: uuid.UUID | None = None
+        while True:
+            stmt = (
+                select(ChunkVector.chunk_id, ChunkVector.document_id, ChunkVector.vector)
+                .where(
+                    ChunkVector.embedding_model_id == embedding_model_id,
+                    ChunkVector.collection_id == collection_id,
+                )
+                .order_by(ChunkVector.chunk_id)
+                .limit(LOAD_PAGE)
+            )
+            if last is not None:
+                stmt = stmt.where(ChunkVector.chunk_id > last)
+            async with self.db.read() as session:
+                page = [(r[0], r[1], r[2]) for r in await session.execute(stmt)]
+            rows.extend(page)
+            if len(page) < LOAD_PAGE:
+                return rows
+            last = page[-1][0]
+            await asyncio.sleep(0)
 
     async def search(self, scope: SearchScope, query: Vectors, k: int) -> list[Hit]:
         q = np.asarray(query, dtype=np.float32).reshape(-1)

@@ -39,10 +39,10 @@ class AgentMutations:
         self, info: Info, id: strawberry.ID, input: UpdateAgentInput
     ) -> AgentResult:
         async def act(knowledge: KnowledgeService, actor: Actor) -> AgentRow:
-            agent = await AgentService(knowledge.session).update(
-                actor, parse_id(id), input.to_fields()
-            )
-            await knowledge.follow_agent_model(agent)
+            fields = input.to_fields()
+            agent = await AgentService(knowledge.session).update(actor, parse_id(id), fields)
+            if fields.embedding_model_id is not None:
+                await knowledge.follow_agent_model(agent)
             return agent
 
         return await knowledge_change(info.context, act, Agent.from_model)

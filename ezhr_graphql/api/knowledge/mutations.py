@@ -55,14 +55,14 @@ async def knowledge_change(
     result = await resolve.write(ctx, action)
     if is_user_error(result) or not services:
         return result
-    container = ctx.container
+    ingestion = ctx.container.ingestion
     for job in services[0].jobs:
-        await container.ingestion_queue.submit(job)
-    for document_id in services[0].forgotten_documents:
         try:
-            await container.vector_store.delete_document(document_id)
-        except Exception:  # orphan vectors are skipped by searches
-            logger.warning("could not remove a deleted document's vectors", exc_info=True)
+            await ctx.container.ingestion_queue.submit(job)
+        except Exception:  # the row says QUEUED; recovery queues it again
+            logger.warning("could not queue ingestion job %s", job.kind, exc_info=True)
+    for document_id, collection_id in services[0].forgotten_documents:
+        await ingestion.forget_document(document_id, collection_id)
     return result
 
 
@@ -175,8 +175,8 @@ class KnowledgeMutations:
         )
 
     @strawberry.mutation(
-        description="Choose the collections an agent answers from (replaces the list). "
-        "Collections on another embedding model than the agent's are re-embedded."
+        description="Choose the collections an agent answers from (replaces the list). Each "
+        "is searched with the embedding model it is indexed with."
     )
     async def set_agent_collections(
         self, info: Info, agent_id: strawberry.ID, collection_ids: list[strawberry.ID]
