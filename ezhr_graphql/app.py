@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from ezhr_graphql.api.http import GraphQLHTTPEndpoint
+from ezhr_graphql.api.observe import RequestContext
 from ezhr_graphql.api.schema import build_schema
 from ezhr_graphql.api.view import GraphQLWebSocketView
 from ezhr_graphql.container import Container
+from ezhr_graphql.observe import logs
+from ezhr_graphql.observe.metrics import INGESTION_QUEUE_DEPTH, exposition
 from ezhr_graphql.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, container: Container | None = None) -> Starlette:
     """Build the ASGI app. The container (engine, services) is created here and
     disposed when the app shuts down."""
+    logs.install_context()
     container = container or Container.build(settings)
     schema = build_schema(settings.graphql)
     http = GraphQLHTTPEndpoint(schema, container, graphiql=settings.graphiql_enabled)
@@ -30,11 +38,16 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
+        report = await container.readiness()
+        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+    async def metrics(_: Request) -> Response:
         try:
-            await container.db.ping()
-        except Exception:
-            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "up"})
+            INGESTION_QUEUE_DEPTH.set(await container.ingestion_queue.depth())
+        except Exception:  # the queue's backend is down; readiness says so
+            logger.debug("ingestion queue depth unavailable", exc_info=True)
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -58,8 +71,10 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             WebSocketRoute("/graphql", ws),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(RequestContext)],
     )
     app.state.container = container
     app.state.schema = schema

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from ezhr_graphql import migrations
+from ezhr_graphql.observe import logs
 from ezhr_graphql.settings import PROJECT_ROOT, Settings, get_settings
 
 SCHEMA_FILE = PROJECT_ROOT / "schema.graphql"
@@ -110,8 +110,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _ensure_sqlite_dir(settings.database.url)
         migrations.upgrade()
         print(asyncio.run(_seed(settings)))
+    logs.configure(settings.log_level, json_logs=settings.log_format == "json")
     uvicorn.run(
         "ezhr_graphql.asgi:app",
+        log_config=None,  # ours: JSON lines with the request's context
         host=host,
         port=args.port or settings.server.port,
         workers=args.workers or settings.server.workers,
@@ -146,7 +148,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    logging.basicConfig(level=settings.log_level.upper())
+    logs.configure(settings.log_level, json_logs=settings.log_format == "json")
     asyncio.run(_work(settings, args.concurrency))
     return 0
 

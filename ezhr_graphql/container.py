@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.db import Database, create_engine, create_read_engine
 from ezhr_graphql.db.engine import sqlite_path
+from ezhr_graphql.models import EmbeddingModel, LlmModel
 from ezhr_graphql.pubsub import Broker, MemoryBroker
 from ezhr_graphql.rag import ModelRegistry
 from ezhr_graphql.services.actor_cache import ActorCache
@@ -21,6 +24,8 @@ from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
 from ezhr_graphql.services.users import UserService
 from ezhr_graphql.settings import Environment, Settings, VectorStoreKind
 from ezhr_graphql.vectors import PgVectorStore, TableVectorStore, VectorStore
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -100,8 +105,51 @@ class Container:
         self._maintenance = asyncio.create_task(self.db.checkpoint_forever(), name="db-maintenance")
         await self.runs.start()
         await self.check_vector_store()
+        self.models_state = "loading"
+        self._warming = asyncio.create_task(self._warm_models(), name="warm-models")
         if isinstance(self.ingestion_queue, LocalIngestionQueue):
             await self.ingestion_queue.start()
+
+    models_state: str = "loading"
+
+    async def _warm_models(self) -> None:
+        """Load the weights of local models some agent may use; readiness waits."""
+        try:
+            async with self.db.read() as session:
+                windows = list(
+                    await session.scalars(
+                        select(LlmModel.context_window).where(LlmModel.provider == "local")
+                    )
+                )
+                embedder = await session.scalar(
+                    select(EmbeddingModel.id).where(EmbeddingModel.provider == "local").limit(1)
+                )
+            await asyncio.to_thread(
+                self.models.warm_local, sorted(set(windows)), embedder is not None
+            )
+            self.models_state = "loaded"
+        except Exception:
+            logger.exception("could not load the local models")
+            self.models_state = "failed"
+
+    async def readiness(self) -> dict[str, str]:
+        """What /readyz reports: the database, Redis when configured, local models."""
+        report: dict[str, str] = {}
+        try:
+            await self.db.ping()
+            report["database"] = "up"
+        except Exception:
+            report["database"] = "down"
+        if self.settings.redis_url:
+            try:
+                await asyncio.wait_for(self.broker.ping(), 2)
+                report["redis"] = "up"
+            except Exception:
+                report["redis"] = "down"
+        report["models"] = self.models_state
+        ok = report["database"] == "up" and report.get("redis", "up") == "up"
+        report["status"] = "ok" if ok and self.models_state == "loaded" else "unavailable"
+        return report
 
     async def check_vector_store(self) -> None:
         """Raises if pgvector is configured but not available."""
@@ -109,6 +157,11 @@ class Container:
             await self.vector_store.check()
 
     async def close(self) -> None:
+        warming = getattr(self, "_warming", None)
+        if warming is not None:
+            warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warming
         maintenance = getattr(self, "_maintenance", None)
         if maintenance is not None:
             maintenance.cancel()

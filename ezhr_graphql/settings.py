@@ -128,6 +128,9 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.DEVELOPMENT
     log_level: str = "INFO"
+    # json: one object per line with request id, user, operation and duration;
+    # text: plain lines for reading in a terminal.
+    log_format: Literal["json", "text"] = "json"
     database: DatabaseSettings = DatabaseSettings()
     auth: AuthSettings = AuthSettings()
     server: ServerSettings = ServerSettings()

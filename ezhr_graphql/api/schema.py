@@ -32,6 +32,7 @@ from ezhr_graphql.api.knowledge.mutations import KnowledgeMutations
 from ezhr_graphql.api.knowledge.queries import KnowledgeQueries
 from ezhr_graphql.api.knowledge.subscriptions import KnowledgeSubscriptions
 from ezhr_graphql.api.loaders import Loaders
+from ezhr_graphql.api.observe import OperationMetrics
 from ezhr_graphql.api.replies.mutations import ReplyMutations
 from ezhr_graphql.api.replies.subscriptions import ReplySubscriptions
 from ezhr_graphql.api.users.mutations import UserMutations
@@ -139,6 +140,7 @@ def extensions(settings: GraphQLSettings) -> list[Callable[[], SchemaExtension]]
         lambda: ValidationCache(maxsize=settings.validation_cache_size),
         lambda: LoggedMaskErrors(should_mask_error=_is_unexpected),
         OperationContext,
+        OperationMetrics,
     ]
 
 

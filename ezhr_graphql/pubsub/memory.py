@@ -116,5 +116,8 @@ class MemoryBroker:
 
         return Subscription(queue, lambda message: message, close)
 
+    async def ping(self) -> None:
+        return None
+
     async def close(self) -> None:
         self._streams.clear()

@@ -145,6 +145,9 @@ class RedisBroker:
         entries: Any = await self.redis.xrevrange(self._key(stream), count=1)
         return _decode(entries[0][1][b"e"]) if entries else None
 
+    async def ping(self) -> None:
+        await self.redis.ping()
+
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         await self.redis.publish(f"{self.prefix}signal:{channel}", orjson.dumps(message))
 

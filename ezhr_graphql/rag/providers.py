@@ -99,6 +99,16 @@ class ModelRegistry:
             llm = self._remote[spec] = build()
         return llm
 
+    def warm_local(self, context_windows: list[int], embedder: bool) -> None:
+        """Load the local models' weights now (blocks: call from a thread), so that
+        the first question does not wait for them."""
+        for window in context_windows:
+            _local_llm(smollm2_path(), min(window, 8192))
+        if embedder:
+            from ezhr_graphql.rag.embeddings import LocalEmbedder
+
+            LocalEmbedder()
+
     def embedder(self, spec: EmbeddingSpec) -> Embedder:
         """The embedding model for ``spec``, built once per process. Blocks (the local
         model loads its weights): call it from a worker thread.

@@ -25,6 +25,7 @@ from ezhr_graphql.models import (
     DocumentStatus,
     EmbeddingModel,
 )
+from ezhr_graphql.observe.metrics import INGESTED, INGESTION_FAILURES, INGESTION_QUEUE_DEPTH
 from ezhr_graphql.pubsub import Broker
 from ezhr_graphql.rag import EmbeddingSpec, LLMError, ModelRegistry
 from ezhr_graphql.rag.parsing import Chunk, ParseError, chunk_document, parse_document
@@ -180,6 +181,11 @@ class Ingestion:
                 .execution_options(synchronize_session=False)
             )
         if getattr(result, "rowcount", 0) == 1:
+            if status is DocumentStatus.READY:
+                INGESTED.labels("ready").inc()
+            elif status is DocumentStatus.FAILED and error is not None:
+                INGESTED.labels("failed").inc()
+                INGESTION_FAILURES.labels(error.code).inc()
             await self.publish(document_id, status, done, total, error)
 
     async def forget_document(self, document_id: uuid.UUID, collection_id: uuid.UUID) -> None:
@@ -510,6 +516,7 @@ class LocalIngestionQueue:
             return
         self._pending.add(job.key)
         self._queue.put_nowait(job)
+        INGESTION_QUEUE_DEPTH.set(self._queue.qsize())
 
     async def depth(self) -> int:
         return self._queue.qsize()
@@ -525,6 +532,7 @@ class LocalIngestionQueue:
         while True:
             job = await self._queue.get()
             self._pending.discard(job.key)
+            INGESTION_QUEUE_DEPTH.set(self._queue.qsize())
             try:
                 await self.ingestion.run(job)
             except Exception:

@@ -21,6 +21,7 @@ from typing import Any
 
 from ezhr_graphql.db import Database, utcnow
 from ezhr_graphql.models import ChatMessage, MessageRole, MessageStatus
+from ezhr_graphql.observe.metrics import RUNS, RUNS_ACTIVE, TIME_TO_FIRST_TOKEN, TOKENS_STREAMED
 from ezhr_graphql.pubsub import Broker, StreamEvent
 from ezhr_graphql.rag import ChatModel, ChatTurn, LLMError, LlmSpec, ModelRegistry
 from ezhr_graphql.rag.prompts import CONDENSE_INSTRUCTION, answer_system_prompt, condense_request
@@ -170,6 +171,7 @@ class RunManager:
             return
         run = _Run(message_id)
         self._runs[message_id] = run
+        RUNS_ACTIVE.inc()
         run.task = asyncio.create_task(self._execute(run), name=f"run-{message_id}")
 
     async def request_stop(self, message_id: uuid.UUID) -> None:
@@ -230,6 +232,8 @@ class RunManager:
                 async for text in source:
                     if first_token is None:
                         first_token = time.monotonic()
+                        TIME_TO_FIRST_TOKEN.observe(first_token - started)
+                    TOKENS_STREAMED.inc()
                     run.parts.append(text)
                     await self._emit(run, "delta", {"text": text})
 
@@ -262,6 +266,8 @@ class RunManager:
                 self._finish(run, plan, status, error, started, first_token, finished)
             )
             self._runs.pop(run.message_id, None)
+            RUNS_ACTIVE.dec()
+            RUNS.labels(status.value).inc()
         if status is MessageStatus.COMPLETED and plan is not None and plan.first_exchange:
             self._in_background(self._title(plan, "".join(run.parts)))
 

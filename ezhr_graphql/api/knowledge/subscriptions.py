@@ -9,6 +9,7 @@ from graphql import GraphQLError
 
 from ezhr_graphql.api.context import Info
 from ezhr_graphql.api.knowledge.types import DocumentStatus, IngestionProgress
+from ezhr_graphql.api.observe import open_subscription
 from ezhr_graphql.api.scalars import parse_id
 from ezhr_graphql.errors import DomainError
 from ezhr_graphql.repositories.knowledge import DocumentRepository
@@ -35,21 +36,22 @@ class KnowledgeSubscriptions:
         # Listen first, then read the row: nothing published in between is missed.
         events = await ctx.container.broker.subscribe(progress_channel(target))
         try:
-            async with ctx.db.read() as session:
-                row = await DocumentRepository.from_session(session).get(target)
-            if row is None:
-                raise GraphQLError("Document not found", extensions={"code": "NOT_FOUND"})
-            current = IngestionProgress.from_row(row)
-            yield current
-            if current.status in TERMINAL:
-                return
-            async for data in events:
-                try:
-                    progress = IngestionProgress.from_event(data)
-                except (KeyError, ValueError, TypeError):
-                    continue
-                yield progress
-                if progress.status in TERMINAL:
+            with open_subscription("ingestionProgress"):
+                async with ctx.db.read() as session:
+                    row = await DocumentRepository.from_session(session).get(target)
+                if row is None:
+                    raise GraphQLError("Document not found", extensions={"code": "NOT_FOUND"})
+                current = IngestionProgress.from_row(row)
+                yield current
+                if current.status in TERMINAL:
                     return
+                async for data in events:
+                    try:
+                        progress = IngestionProgress.from_event(data)
+                    except (KeyError, ValueError, TypeError):
+                        continue
+                    yield progress
+                    if progress.status in TERMINAL:
+                        return
         finally:
             await events.aclose()

@@ -20,6 +20,7 @@ from graphql import GraphQLError
 from ezhr_graphql.api.chat.types import ChatMessage, Citation, MessageStatus
 from ezhr_graphql.api.context import Context, Info
 from ezhr_graphql.api.errors import UserErrorType
+from ezhr_graphql.api.observe import open_subscription
 from ezhr_graphql.api.replies.mutations import send_action, start_reply
 from ezhr_graphql.api.replies.types import (
     MessageStatusChanged,
@@ -235,8 +236,9 @@ class ReplySubscriptions:
             target = parse_id(message_id, "messageId")
         except DomainError as exc:
             raise GraphQLError(exc.message, extensions={"code": "INVALID_INPUT"}) from exc
-        async for event in reply_events(info.context, target, max(0, after_seq)):
-            yield event
+        with open_subscription("messageStream"):
+            async for event in reply_events(info.context, target, max(0, after_seq)):
+                yield event
 
     @strawberry.subscription(
         description="Send a question and stream its reply in one operation; the first event "
@@ -249,8 +251,9 @@ class ReplySubscriptions:
             yield _error_event(sent)
             return
         reply = uuid.UUID(str(sent.assistant_message.id))
-        async for event in reply_events(ctx, reply, 0, just_sent=sent.created):
-            yield event
+        with open_subscription("chat"):
+            async for event in reply_events(ctx, reply, 0, just_sent=sent.created):
+                yield event
 
     @strawberry.subscription(
         description="Changes to the viewer's sessions made anywhere (another tab, device or "
@@ -261,16 +264,17 @@ class ReplySubscriptions:
         actor = ctx.require_actor()
         signals = await ctx.container.broker.subscribe(user_channel(actor.id))
         try:
-            async for message in signals:
-                if message.get("type") == "title":
-                    yield SessionTitleChanged(
-                        session_id=strawberry.ID(message["sessionId"]), title=message["title"]
-                    )
-                elif message.get("type") == "status":
-                    yield MessageStatusChanged(
-                        session_id=strawberry.ID(message["sessionId"]),
-                        message_id=strawberry.ID(message["messageId"]),
-                        status=MessageStatus[message["status"]],
-                    )
+            with open_subscription("sessionUpdates"):
+                async for message in signals:
+                    if message.get("type") == "title":
+                        yield SessionTitleChanged(
+                            session_id=strawberry.ID(message["sessionId"]), title=message["title"]
+                        )
+                    elif message.get("type") == "status":
+                        yield MessageStatusChanged(
+                            session_id=strawberry.ID(message["sessionId"]),
+                            message_id=strawberry.ID(message["messageId"]),
+                            status=MessageStatus[message["status"]],
+                        )
         finally:
             await signals.aclose()

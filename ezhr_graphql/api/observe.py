@@ -1,0 +1,134 @@
+"""Request context for logs and metrics: a request id per HTTP request or websocket,
+the user and operation of each GraphQL operation, and what they cost."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+
+from ezhr_graphql.api.context import Context
+from ezhr_graphql.observe import logs
+from ezhr_graphql.observe.metrics import (
+    HTTP_REQUESTS,
+    OPERATION_SECONDS,
+    OPERATIONS,
+    SUBSCRIPTIONS_OPEN,
+)
+
+logger = logging.getLogger("ezhr_graphql.requests")
+
+REQUEST_ID_HEADER = b"x-request-id"
+_VALID_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+QUIET_PATHS = {"/healthz", "/readyz", "/metrics"}
+
+
+def _request_id(scope: Scope) -> str:
+    """The caller's X-Request-ID when it is a sane token, else a new one."""
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER:
+            given = str(value.decode("latin-1"))
+            if _VALID_ID.fullmatch(given):
+                return given
+    return uuid.uuid4().hex
+
+
+class RequestContext:
+    """Pure ASGI middleware: sets the log context, echoes X-Request-ID, and logs one
+    line per request (or websocket) with its status and duration."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        rid = _request_id(scope)
+        tokens = (
+            logs.request_id.set(rid),
+            logs.user_id.set(None),
+            logs.operation.set(None),
+        )
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER, rid.encode())]
+            elif message["type"] == "websocket.accept":
+                status = 101
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            path = scope.get("path", "")
+            method = scope.get("method", "WS")
+            duration = round((time.perf_counter() - started) * 1000, 2)
+            if scope["type"] == "http":
+                HTTP_REQUESTS.labels(method, f"{status // 100}xx" if status else "none").inc()
+            level = logging.DEBUG if path in QUIET_PATHS else logging.INFO
+            logger.log(
+                level,
+                "request",
+                extra={"method": method, "path": path, "status": status, "duration_ms": duration},
+            )
+            logs.operation.reset(tokens[2])
+            logs.user_id.reset(tokens[1])
+            logs.request_id.reset(tokens[0])
+
+
+class OperationMetrics(SchemaExtension):
+    """Names the operation in the log context and counts it: by name, type and
+    outcome, with a latency histogram for queries and mutations."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        context = self.execution_context.context
+        if isinstance(context, Context) and context.actor is not None:
+            logs.user_id.set(str(context.actor.id))
+        logs.operation.set(self.execution_context.operation_name or "anonymous")
+        yield
+        # Known once the document is parsed: the name may come from the document.
+        name = self.execution_context.operation_name or "anonymous"
+        logs.operation.set(name)
+        try:
+            kind_name = str(self.execution_context.operation_type.value)
+        except Exception:  # the document did not parse, or names no single operation
+            kind_name = "unknown"
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None) or self.execution_context.pre_execution_errors
+        outcome = "error" if errors else ("user_error" if _has_user_error(result) else "ok")
+        OPERATIONS.labels(name, kind_name, outcome).inc()
+        if kind_name in ("query", "mutation"):
+            OPERATION_SECONDS.labels(name, kind_name).observe(time.perf_counter() - started)
+
+
+def _has_user_error(result: Any) -> bool:
+    """Whether a top-level field came back as a typed error (a union's UserError)."""
+    data = getattr(result, "data", None)
+    if not isinstance(data, dict):
+        return False
+    return any(isinstance(v, dict) and "code" in v and "message" in v for v in data.values())
+
+
+@contextmanager
+def open_subscription(field: str) -> Iterator[None]:
+    """The open-subscription gauge, up while the block runs."""
+    gauge = SUBSCRIPTIONS_OPEN.labels(field)
+    gauge.inc()
+    try:
+        yield
+    finally:
+        gauge.dec()
