@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from ezhr_graphql.api.graphiql import graphiql_assets
 from ezhr_graphql.api.http import GraphQLHTTPEndpoint
 from ezhr_graphql.api.observe import RequestContext
 from ezhr_graphql.api.schema import build_schema
@@ -69,6 +70,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
         routes=[
             Route("/graphql", http.handle, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", ws),
+            *([graphiql_assets()] if settings.graphiql_enabled else []),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

@@ -20,9 +20,8 @@ from typing import Any
 import orjson
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from strawberry.exceptions import MissingQueryError
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema import Schema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
@@ -30,6 +29,7 @@ from strawberry.types.graphql import OperationType
 
 from ezhr_graphql.api.auth import BadCredentials, authenticate, bearer_token
 from ezhr_graphql.api.context import Context
+from ezhr_graphql.api.graphiql import graphiql_html, graphiql_response
 from ezhr_graphql.api.loaders import Loaders
 from ezhr_graphql.container import Container
 
@@ -262,7 +262,7 @@ class GraphQLHTTPEndpoint:
         self.schema = schema
         self.container = container
         self.graphiql = graphiql
-        self._graphiql_html = get_graphql_ide_html("graphiql") if graphiql else ""
+        self._graphiql_html = graphiql_html() if graphiql else ""
 
     def _wants_graphiql(self, request: Request) -> bool:
         return (
@@ -289,7 +289,7 @@ class GraphQLHTTPEndpoint:
     async def handle(self, request: Request) -> Response:
         if self._wants_graphiql(request):
             if self.graphiql:
-                return HTMLResponse(self._graphiql_html)
+                return graphiql_response(self._graphiql_html)
             return Response(status_code=404)
         media = negotiate(request.headers.get("accept"))
         if media is None:
