@@ -89,9 +89,10 @@ async def wait_indexed(
         await asyncio.sleep(0.05)
 
 
-async def make_collection(gql: GraphQLClient, token: str, name: str = "Handbook") -> dict[str, str]:
-    """A collection on a new local embedding model; returns both IDs."""
-    model = await gql.data(
+async def add_model(gql: GraphQLClient, token: str, name: str, dimensions: int = 384) -> str:
+    """A local embedding model (all-MiniLM-L6-v2 makes 384 dimensions; any other
+    number makes a model whose every embedding fails)."""
+    created = await gql.data(
         """mutation ($input: CreateEmbeddingModelInput!) {
           createEmbeddingModel(input: $input) {
             __typename ... on EmbeddingModel { id } ... on UserError { message }
@@ -99,16 +100,22 @@ async def make_collection(gql: GraphQLClient, token: str, name: str = "Handbook"
         }""",
         {
             "input": {
-                "name": f"minilm-{name}",
+                "name": name,
                 "provider": "local",
                 "modelName": "all-MiniLM-L6-v2",
-                "dimensions": 384,
+                "dimensions": dimensions,
             }
         },
         token,
     )
-    assert model["createEmbeddingModel"]["__typename"] == "EmbeddingModel", model
-    model_id = model["createEmbeddingModel"]["id"]
+    assert created["createEmbeddingModel"]["__typename"] == "EmbeddingModel", created
+    model_id: str = created["createEmbeddingModel"]["id"]
+    return model_id
+
+
+async def make_collection(gql: GraphQLClient, token: str, name: str = "Handbook") -> dict[str, str]:
+    """A collection on a new local embedding model; returns both IDs."""
+    model_id = await add_model(gql, token, f"minilm-{name}")
     created = await gql.data(
         """mutation ($input: CreateCollectionInput!) {
           createCollection(input: $input) { __typename ... on Collection { id } }
@@ -117,3 +124,15 @@ async def make_collection(gql: GraphQLClient, token: str, name: str = "Handbook"
         token,
     )
     return {"collection": created["createCollection"]["id"], "model": model_id}
+
+
+async def indexed_document(
+    client: httpx.AsyncClient, gql: GraphQLClient, token: str, path: Path
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """A new collection holding ``path``, indexed; its IDs and the document."""
+    ids = await make_collection(gql, token)
+    data = path.read_bytes()  # noqa: ASYNC240 - a small test file
+    sent = await upload(client, token, ids["collection"], path.name, data)
+    done = await wait_indexed(gql, token, sent["document"]["id"])
+    assert done["status"] == "READY", done
+    return ids, done

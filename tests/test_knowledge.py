@@ -21,7 +21,9 @@ from tests.conftest import GraphQLClient, PeopleFactory
 from tests.knowledge import (
     HANDBOOK,
     LABOUR_PDF,
+    add_model,
     blank_pdf,
+    indexed_document,
     make_collection,
     upload,
     wait_indexed,
@@ -361,10 +363,8 @@ async def test_reindex_swaps_chunks_and_a_failed_one_keeps_the_old_index(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     admin = await people.admin()
-    ids = await make_collection(gql, admin.token)
-    sent = await upload(client, admin.token, ids["collection"], "leave.md", LEAVE.read_bytes())
-    document_id = sent["document"]["id"]
-    await wait_indexed(gql, admin.token, document_id)
+    ids, done = await indexed_document(client, gql, admin.token, LEAVE)
+    document_id = done["id"]
     before = set(await chunk_ids(container, document_id))
     model, collection = uuid.UUID(ids["model"]), uuid.UUID(ids["collection"])
     vectors = await container.vector_store.count(model, collection)
@@ -396,10 +396,8 @@ async def test_deleting_a_document_removes_its_chunks_and_vectors(
     client: httpx.AsyncClient, gql: GraphQLClient, people: PeopleFactory, container: Container
 ) -> None:
     admin = await people.admin()
-    ids = await make_collection(gql, admin.token)
-    sent = await upload(client, admin.token, ids["collection"], "leave.md", LEAVE.read_bytes())
-    document_id = sent["document"]["id"]
-    await wait_indexed(gql, admin.token, document_id)
+    ids, done = await indexed_document(client, gql, admin.token, LEAVE)
+    document_id = done["id"]
     deleted = await gql.data(
         "mutation ($id: ID!) { deleteDocument(id: $id) { ... on Deleted { id } } }",
         {"id": document_id},
@@ -424,25 +422,9 @@ async def test_changing_the_embedding_model_reembeds_then_swaps(
     client: httpx.AsyncClient, gql: GraphQLClient, people: PeopleFactory, container: Container
 ) -> None:
     admin = await people.admin()
-    ids = await make_collection(gql, admin.token)
-    sent = await upload(client, admin.token, ids["collection"], "leave.md", LEAVE.read_bytes())
-    await wait_indexed(gql, admin.token, sent["document"]["id"])
-    chunks = len(await chunk_ids(container, sent["document"]["id"]))
-    other = await gql.data(
-        """mutation ($input: CreateEmbeddingModelInput!) {
-          createEmbeddingModel(input: $input) { ... on EmbeddingModel { id } }
-        }""",
-        {
-            "input": {
-                "name": "minilm-second",
-                "provider": "local",
-                "modelName": "all-MiniLM-L6-v2",
-                "dimensions": 384,
-            }
-        },
-        admin.token,
-    )
-    new_model = other["createEmbeddingModel"]["id"]
+    ids, done = await indexed_document(client, gql, admin.token, LEAVE)
+    chunks = len(await chunk_ids(container, done["id"]))
+    new_model = await add_model(gql, admin.token, "minilm-second")
     changed = await gql.data(
         """mutation ($id: ID!, $input: UpdateCollectionInput!) {
           updateCollection(id: $id, input: $input) {
@@ -523,25 +505,6 @@ async def test_reindexing_a_collection_and_deleting_collections(
     assert listed["collections"]["edges"] == []
 
 
-async def add_model(gql: GraphQLClient, token: str, name: str, dimensions: int = 384) -> str:
-    created = await gql.data(
-        """mutation ($input: CreateEmbeddingModelInput!) {
-          createEmbeddingModel(input: $input) { ... on EmbeddingModel { id } }
-        }""",
-        {
-            "input": {
-                "name": name,
-                "provider": "local",
-                "modelName": "all-MiniLM-L6-v2",
-                "dimensions": dimensions,
-            }
-        },
-        token,
-    )
-    model_id: str = created["createEmbeddingModel"]["id"]
-    return model_id
-
-
 async def test_a_model_switch_during_a_reindex_leaves_every_chunk_searchable(
     client: httpx.AsyncClient,
     gql: GraphQLClient,
@@ -550,10 +513,8 @@ async def test_a_model_switch_during_a_reindex_leaves_every_chunk_searchable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     admin = await people.admin()
-    ids = await make_collection(gql, admin.token)
-    sent = await upload(client, admin.token, ids["collection"], "fmla.md", FMLA.read_bytes())
-    document_id = sent["document"]["id"]
-    await wait_indexed(gql, admin.token, document_id)
+    ids, done = await indexed_document(client, gql, admin.token, FMLA)
+    document_id = done["id"]
     new_model = await add_model(gql, admin.token, "minilm-switch")
 
     # The re-index pauses while embedding with the old model...
@@ -593,9 +554,7 @@ async def test_a_failing_new_model_is_given_up_and_the_collection_keeps_working(
     client: httpx.AsyncClient, gql: GraphQLClient, people: PeopleFactory, container: Container
 ) -> None:
     admin = await people.admin()
-    ids = await make_collection(gql, admin.token)
-    sent = await upload(client, admin.token, ids["collection"], "fmla.md", FMLA.read_bytes())
-    await wait_indexed(gql, admin.token, sent["document"]["id"])
+    ids, _ = await indexed_document(client, gql, admin.token, FMLA)
     # The local model makes 384 dimensions, not 512: every embedding with it fails.
     broken = await add_model(gql, admin.token, "minilm-wrong-size", dimensions=512)
     await gql.data(
