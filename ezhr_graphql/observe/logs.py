@@ -21,7 +21,10 @@ operation: contextvars.ContextVar[str | None] = contextvars.ContextVar("operatio
 CONTEXT = (("request_id", request_id), ("user_id", user_id), ("operation", operation))
 
 # Attributes a LogRecord has of its own; anything else was passed in ``extra``.
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "color_message",  # uvicorn's terminal colours
+}
 
 
 def install_context() -> None:
