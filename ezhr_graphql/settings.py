@@ -64,6 +64,8 @@ class GraphQLSettings(BaseModel):
     max_page_size: int = Field(default=100, ge=1)
     parser_cache_size: int = Field(default=512, ge=0)
     validation_cache_size: int = Field(default=512, ge=0)
+    # Largest JSON request body (uploads have their own limit).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
 
 class ChatSettings(BaseModel):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import strawberry
 
 from ezhr_graphql.api.schema import Schema, extensions
+from ezhr_graphql.container import Container
 from ezhr_graphql.settings import GraphQLSettings
 
 
@@ -68,3 +72,30 @@ async def test_unexpected_exceptions_are_masked_and_logged(
     assert "secret" not in str(error.formatted)
     assert "operation Boom" in caplog.text
     assert "RuntimeError" in caplog.text
+
+
+async def test_oversized_json_bodies_are_413_before_they_are_read(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    limit = container.settings.graphql.max_body_bytes
+    padding = "x" * limit
+    declared = await client.post(
+        "/graphql",
+        content=json.dumps({"query": "{ __typename }", "extensions": {"pad": padding}}),
+        headers={"content-type": "application/json"},
+    )
+    assert declared.status_code == 413
+    assert "errors" in declared.json()
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: streamed
+        yield b'{"query": "{ __typename }", "extensions": {"pad": "'
+        for _ in range(limit // 4096 + 2):
+            yield b"x" * 4096
+        yield b'"}}'
+
+    streamed = await client.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    small = await client.post("/graphql", json={"query": "{ __typename }"})
+    assert small.json() == {"data": {"__typename": "Query"}}

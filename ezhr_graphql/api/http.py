@@ -103,7 +103,26 @@ def _json_param(raw: str | None, name: str) -> Any:
         raise RequestError(400, f"The `{name}` parameter is not valid JSON") from exc
 
 
-async def read_params(request: Request) -> dict[str, Any]:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, read no further than ``limit`` bytes.
+
+    Raises:
+        RequestError: 413 when the body (or its declared length) is over the limit.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise RequestError(413, f"The request body is over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"The request body is over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_params(request: Request, max_body: int = 1024 * 1024) -> dict[str, Any]:
     """The request's ``query``/``operationName``/``variables``/``extensions``.
 
     Raises:
@@ -128,7 +147,7 @@ async def read_params(request: Request) -> dict[str, Any]:
             name, _, value = option.partition("=")
             if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
                 raise RequestError(415, "POST bodies must be UTF-8 encoded")
-        body = await request.body()
+        body = await read_body(request, max_body)
         if not body:
             raise RequestError(400, "The request body is empty")
         try:
@@ -262,6 +281,7 @@ class GraphQLHTTPEndpoint:
         self.schema = schema
         self.container = container
         self.graphiql = graphiql
+        self.max_body = container.settings.graphql.max_body_bytes
         self._graphiql_html = graphiql_html() if graphiql else ""
 
     def _wants_graphiql(self, request: Request) -> bool:
@@ -303,7 +323,7 @@ class GraphQLHTTPEndpoint:
         if refusal is not None:
             return refusal
         try:
-            params = await read_params(request)
+            params = await read_params(request, self.max_body)
             check_operation(params["query"], params.get("operationName"))
             result = await self._execute(request, params)
         except RequestError as exc:
