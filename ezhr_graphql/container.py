@@ -21,6 +21,12 @@ from ezhr_graphql.services.messages import MessageService
 from ezhr_graphql.services.retrieval import Retriever
 from ezhr_graphql.services.runs import RunManager
 from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
+from ezhr_graphql.services.throttle import (
+    AttemptCounter,
+    LoginThrottle,
+    MemoryCounter,
+    RedisCounter,
+)
 from ezhr_graphql.services.users import UserService
 from ezhr_graphql.settings import Environment, Settings, VectorStoreKind
 from ezhr_graphql.vectors import PgVectorStore, TableVectorStore, VectorStore
@@ -41,6 +47,7 @@ class Container:
     vector_store: VectorStore
     ingestion: Ingestion
     ingestion_queue: IngestionQueue
+    login_throttle: LoginThrottle
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -81,6 +88,7 @@ class Container:
             vector_store=store,
             ingestion=ingestion,
             ingestion_queue=build_queue(settings, ingestion),
+            login_throttle=LoginThrottle(build_counter(broker), settings.auth),
         )
 
     def users(self, session: AsyncSession | None) -> UserService:
@@ -201,6 +209,12 @@ def build_vector_store(settings: Settings, db: Database) -> VectorStore:
     if knowledge.vector_url is None:
         return PgVectorStore(url, knowledge.hnsw_ef_search, engine=db.engine)
     return PgVectorStore(url, knowledge.hnsw_ef_search)
+
+
+def build_counter(broker: Broker) -> AttemptCounter:
+    """Shared through Redis when the broker is, else this process's own."""
+    redis = getattr(broker, "redis", None)
+    return MemoryCounter() if redis is None else RedisCounter(redis)
 
 
 def build_queue(settings: Settings, ingestion: Ingestion) -> IngestionQueue:

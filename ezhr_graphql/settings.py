@@ -48,6 +48,10 @@ class AuthSettings(BaseModel):
     # How long a process trusts what it last read about a token's user. Changes made
     # in the same process apply at once; other processes see them within this time.
     user_cache_seconds: float = Field(default=5.0, ge=0)
+    # Failed sign-ins allowed per email and per client address within the window.
+    login_attempts_per_email: int = Field(default=10, ge=1)
+    login_attempts_per_address: int = Field(default=100, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
 
 
 class ServerSettings(BaseModel):

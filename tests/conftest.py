@@ -20,6 +20,7 @@ from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
 from ezhr_graphql.db import Base
 from ezhr_graphql.models import ChatSession, Role
+from ezhr_graphql.services.throttle import MemoryCounter
 from ezhr_graphql.settings import Environment, Settings
 from tests.databases import DbUnderTest, fresh_database
 
@@ -68,6 +69,7 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if "container" not in request.fixturenames:
         return
     container: Container = request.getfixturevalue("container")
+    container.login_throttle.counter = MemoryCounter()  # failed sign-ins are per test
     async with container.db.transaction() as session:
         # Sessions point at their current message and messages at their session.
         await session.execute(update(ChatSession).values(current_message_id=None))

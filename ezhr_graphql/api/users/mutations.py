@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.api import resolve
 from ezhr_graphql.api.context import Info
-from ezhr_graphql.api.errors import ErrorCode, InvalidCredentials
+from ezhr_graphql.api.errors import ErrorCode, InvalidCredentials, LimitExceeded
 from ezhr_graphql.api.results import DeleteResult, deleted
 from ezhr_graphql.api.scalars import parse_id
 from ezhr_graphql.api.users.types import (
@@ -19,7 +19,7 @@ from ezhr_graphql.api.users.types import (
     User,
     UserResult,
 )
-from ezhr_graphql.errors import AuthenticationError
+from ezhr_graphql.errors import AuthenticationError, LimitExceededError
 from ezhr_graphql.services.users import Session
 
 
@@ -44,16 +44,31 @@ class UserMutations:
 
         return await resolve.write(ctx, action)
 
-    @strawberry.mutation(description="Exchange email and password for a bearer token.")
+    @strawberry.mutation(
+        description="Exchange email and password for a bearer token. After too many failed "
+        "attempts for an email or from an address, sign-in is refused for a while "
+        "(LimitExceeded `loginAttempts`)."
+    )
     async def login(self, info: Info, email: str, password: str) -> LoginResult:
         ctx = info.context
-
+        throttle = ctx.container.login_throttle
+        client = getattr(ctx.request, "client", None)
+        address = client.host if client is not None else "unknown"
+        try:
+            await throttle.check(email, address)
+        except LimitExceededError as exc:
+            return LimitExceeded(
+                message=exc.message, code=ErrorCode.LIMIT_EXCEEDED, limit=exc.limit
+            )
         async with ctx.db.read() as session:
             user = await ctx.container.users(session).find_login(email)
         try:
-            return _auth(await ctx.container.users(None).login(user, password))
+            payload = _auth(await ctx.container.users(None).login(user, password))
         except AuthenticationError as exc:
+            await throttle.failed(email, address)
             return InvalidCredentials(message=exc.message, code=ErrorCode.INVALID_CREDENTIALS)
+        await throttle.succeeded(email)
+        return payload
 
     @strawberry.mutation(description="Change a user's role (admins only, not their own).")
     async def set_user_role(self, info: Info, user_id: strawberry.ID, role: Role) -> UserResult:

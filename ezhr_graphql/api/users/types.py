@@ -8,6 +8,7 @@ import strawberry
 
 from ezhr_graphql.api.errors import (
     InvalidCredentials,
+    LimitExceeded,
     UserErrorType,
 )
 from ezhr_graphql.api.pagination import Connection
@@ -68,7 +69,7 @@ RegisterResult = Annotated[
     strawberry.union("RegisterResult", description="Result of `register`."),
 ]
 LoginResult = Annotated[
-    AuthPayload | InvalidCredentials,
+    AuthPayload | InvalidCredentials | LimitExceeded,
     strawberry.union("LoginResult", description="Result of `login`."),
 ]
 UserResult = Annotated[

@@ -1,0 +1,83 @@
+"""Failed sign-ins are limited per email and per address, in every process alike."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis.asyncio as redis
+
+from ezhr_graphql.container import Container
+from ezhr_graphql.errors import LimitExceededError
+from ezhr_graphql.services.throttle import LoginThrottle, MemoryCounter, RedisCounter
+from ezhr_graphql.settings import AuthSettings
+from tests.conftest import GraphQLClient
+from tests.test_brokers import REDIS_URL
+
+LOGIN = """
+mutation ($e: String!, $p: String!) {
+  login(email: $e, password: $p) {
+    __typename ... on UserError { code } ... on LimitExceeded { limit }
+  }
+}"""
+
+
+async def test_too_many_failures_lock_the_email_but_not_others(
+    gql: GraphQLClient, container: Container
+) -> None:
+    for email in ("locked@example.com", "free@example.com"):
+        await gql.data(
+            "mutation ($i: RegisterInput!) { register(input: $i) { __typename } }",
+            {"i": {"email": email, "password": "right-password-1"}},
+        )
+    limit = container.settings.auth.login_attempts_per_email
+    for _ in range(limit):
+        wrong = await gql.data(LOGIN, {"e": "locked@example.com", "p": "wrong-password"})
+        assert wrong["login"]["__typename"] == "InvalidCredentials"
+    refused = await gql.data(LOGIN, {"e": "LOCKED@example.com", "p": "right-password-1"})
+    assert refused["login"] == {
+        "__typename": "LimitExceeded",
+        "code": "LIMIT_EXCEEDED",
+        "limit": "loginAttempts",
+    }
+    other = await gql.data(LOGIN, {"e": "free@example.com", "p": "right-password-1"})
+    assert other["login"]["__typename"] == "AuthPayload"
+
+
+async def test_a_success_forgives_earlier_failures(
+    gql: GraphQLClient, container: Container
+) -> None:
+    await gql.data(
+        "mutation ($i: RegisterInput!) { register(input: $i) { __typename } }",
+        {"i": {"email": "typo@example.com", "password": "right-password-1"}},
+    )
+    limit = container.settings.auth.login_attempts_per_email
+    for _ in range(2):
+        for _ in range(limit - 1):
+            await gql.data(LOGIN, {"e": "typo@example.com", "p": "wrong-password"})
+        ok = await gql.data(LOGIN, {"e": "typo@example.com", "p": "right-password-1"})
+        assert ok["login"]["__typename"] == "AuthPayload"
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_the_address_limit_and_the_window(backend: str) -> None:
+    settings = AuthSettings(
+        login_attempts_per_email=100, login_attempts_per_address=3, login_window_seconds=1
+    )
+    client = redis.from_url(REDIS_URL) if backend == "redis" else None
+    counter = RedisCounter(client) if client is not None else MemoryCounter()
+    throttle = LoginThrottle(counter, settings)
+    address = f"192.0.2.{uuid.uuid4().int % 250}-{uuid.uuid4().hex[:6]}"
+    try:
+        for i in range(3):
+            await throttle.check(f"user{i}@example.com", address)
+            await throttle.failed(f"user{i}@example.com", address)
+        with pytest.raises(LimitExceededError):
+            await throttle.check("someone-else@example.com", address)
+        # Another process sharing Redis sees the same count.
+        if client is not None:
+            with pytest.raises(LimitExceededError):
+                await LoginThrottle(RedisCounter(client), settings).check("x@example.com", address)
+    finally:
+        if client is not None:
+            await client.aclose()
