@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from ezhr_graphql.container import Container
+from ezhr_graphql.models import Role
 from tests.conftest import GraphQLClient, PeopleFactory
 from tests.factories import make_agent, make_sessions
 
@@ -143,3 +145,24 @@ async def test_a_deleted_users_open_socket_loses_access_on_its_next_operation(
         await ws.send(json.dumps({"id": "2", "type": "subscribe", "payload": {"query": query}}))
         message = await _recv(ws)
         assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_connection_closes_when_its_token_expires(
+    live_url: str, people: PeopleFactory, container: Container
+) -> None:
+    member = await people.member()
+    soon = datetime.now(UTC) - timedelta(seconds=container.settings.auth.token_ttl_seconds - 2)
+    token, expires = container.tokens.issue(member.id, Role.MEMBER, now=soon)
+    async with websockets.connect(live_url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"token": token}}))
+        assert (await _recv(ws))["type"] == "connection_ack"
+        with pytest.raises(ConnectionClosed) as closed:
+            await _until_closed(ws)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
+    assert datetime.now(UTC) >= expires - timedelta(seconds=1)
+
+
+async def _until_closed(ws: Any) -> None:
+    while True:  # pings, until the server closes the connection
+        await asyncio.wait_for(ws.recv(), 10)

@@ -32,6 +32,8 @@ class Context:
     long_lived: bool = False
     # The bearer token a websocket connection presented, checked again per operation.
     token: str | None = None
+    # Closes the websocket when its token expires.
+    expiry: Any = None
 
     @property
     def db(self) -> Database:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -34,6 +35,9 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             await super().handle()
         finally:
             pinger.cancel()
+            expiry = getattr(self.context, "expiry", None)
+            if expiry is not None:
+                expiry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pinger
 
@@ -78,4 +82,15 @@ class GraphQLWebSocketView(GraphQL[Context, None]):
             raise ConnectionRejectionError(
                 {"code": "UNAUTHENTICATED", "message": str(exc)}
             ) from exc
+        if context.token is not None and isinstance(context.request, WebSocket):
+            expires = self.container.tokens.verify(context.token).expires_at
+            context.expiry = asyncio.create_task(_close_at(context.request, expires))
         return None
+
+
+async def _close_at(websocket: WebSocket, expires: datetime) -> None:
+    """Close the connection when its token expires (graphql-transport-ws 4403): a
+    client reconnects with a fresh token rather than streaming on a stale one."""
+    await asyncio.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()))
+    with contextlib.suppress(Exception):  # already closed
+        await websocket.close(code=4403, reason="Token expired")
