@@ -81,3 +81,25 @@ async def test_the_address_limit_and_the_window(backend: str) -> None:
     finally:
         if client is not None:
             await client.aclose()
+
+
+async def test_a_nul_in_the_email_is_just_a_wrong_login(gql: GraphQLClient) -> None:
+    # PostgreSQL text cannot hold NUL: it must never reach a query.
+    body = await gql.data(LOGIN, {"e": "a\x00b@example.com", "p": "whatever-1"})
+    assert body["login"]["__typename"] == "InvalidCredentials"
+    cursor = await gql(
+        "query ($a: String) { agents(after: $a) { __typename ... on InvalidInput { field } } }",
+        {"a": "WyJcdTAwMDAiLCJ4Il0"},  # ["\\u0000","x"] as a cursor
+        await _admin_token(gql),
+    )
+    assert cursor["data"]["agents"] == {"__typename": "InvalidInput", "field": "after"}
+
+
+async def _admin_token(gql: GraphQLClient) -> str:
+    """A signed-in user's token (agents are listed for any member)."""
+    registered = await gql.data(
+        "mutation ($i: RegisterInput!) { register(input: $i) { ... on AuthPayload { token } } }",
+        {"i": {"email": f"c-{uuid.uuid4().hex[:6]}@example.com", "password": "cursor-pass-1"}},
+    )
+    token: str = registered["register"]["token"]
+    return token

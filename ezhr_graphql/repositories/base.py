@@ -59,7 +59,7 @@ class KeyColumn:
 
 
 def _text(value: object) -> str:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:
         raise TypeError("cursor value is not a string")
     return value
 

@@ -16,7 +16,7 @@ from ezhr_graphql.errors import (
     PermissionDeniedError,
 )
 from ezhr_graphql.models import Role, User
-from ezhr_graphql.models.types import NAME_LENGTH
+from ezhr_graphql.models.types import EMAIL_LENGTH, NAME_LENGTH
 from ezhr_graphql.repositories.base import Page
 from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services import validation
@@ -90,7 +90,10 @@ class UserService:
     async def find_login(self, email: str) -> User | None:
         """The live user an email names, for :meth:`login` (read it in a session, then
         verify outside it: hashing is slow and needs no connection)."""
-        return await self.users.get_by_email(email.strip().lower())
+        email = email.strip().lower()
+        if "\x00" in email or len(email) > EMAIL_LENGTH:
+            return None  # names nobody; PostgreSQL text cannot even hold a NUL
+        return await self.users.get_by_email(email)
 
     async def login(self, user: User | None, password: str) -> Session:
         """Raises:

@@ -47,9 +47,9 @@ class KnowledgeQueries:
     async def collections(
         self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> CollectionConnectionResult:
-        size = info.context.page_size(first)
-
         async def act(service: KnowledgeService, actor: Actor) -> Connection[Collection]:
+            # Inside the action, so an out-of-range `first` is a typed InvalidInput.
+            size = info.context.page_size(first)
             page = await service.collection_page(actor, size, after)
             return Connection[Collection].of(page, Collection.from_model)
 
@@ -71,10 +71,10 @@ class KnowledgeQueries:
         after: str | None = None,
         status: DocumentStatus | None = None,
     ) -> DocumentConnectionResult:
-        size = info.context.page_size(first)
         wanted = None if status is None else DocumentStatusModel[status.name]
 
         async def act(service: KnowledgeService, actor: Actor) -> Connection[Document]:
+            size = info.context.page_size(first)
             page = await service.document_page(
                 actor, parse_id(collection_id, "collectionId"), size, after, wanted
             )
