@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -26,12 +27,29 @@ from ezhr_graphql.settings import Settings
 logger = logging.getLogger(__name__)
 
 
+def cors(settings: Settings) -> list[Middleware]:
+    """Browsers may call the API from the configured origins only (none by default)."""
+    origins = settings.server.cors_origins
+    if not origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id"],
+            max_age=600,
+        )
+    ]
+
+
 def create_app(settings: Settings, container: Container | None = None) -> Starlette:
     """Build the ASGI app. The container (engine, services) is created here and
     disposed when the app shuts down."""
     logs.install_context()
     container = container or Container.build(settings)
-    schema = build_schema(settings.graphql)
+    schema = build_schema(settings.graphql, introspection=settings.introspection_enabled)
     http = GraphQLHTTPEndpoint(schema, container, graphiql=settings.graphiql_enabled)
     ws = GraphQLWebSocketView(schema, container, settings.chat.keepalive_seconds)
 
@@ -76,7 +94,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             Route("/metrics", metrics),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(RequestContext)],
+        middleware=[Middleware(RequestContext), *cors(settings)],
     )
     app.state.container = container
     app.state.schema = schema

@@ -59,10 +59,15 @@ class ServerSettings(BaseModel):
     port: int = 5000
     workers: int = Field(default=1, ge=1)
     access_log: bool = False
+    # Browser origins allowed to call the API (CORS), e.g. ["https://hr.example.com"];
+    # none by default. Bearer tokens travel in a header, never in cookies.
+    cors_origins: list[str] = Field(default_factory=list)
 
 
 class GraphQLSettings(BaseModel):
     graphiql: bool | None = None
+    # Schema introspection: on by default except in production.
+    introspection: bool | None = None
     max_depth: int = Field(default=12, ge=1)
     max_aliases: int = Field(default=30, ge=1)
     max_page_size: int = Field(default=100, ge=1)
@@ -187,6 +192,12 @@ class Settings(BaseSettings):
     def graphiql_enabled(self) -> bool:
         if self.graphql.graphiql is not None:
             return self.graphql.graphiql
+        return self.env is not Environment.PRODUCTION
+
+    @property
+    def introspection_enabled(self) -> bool:
+        if self.graphql.introspection is not None:
+            return self.graphql.introspection
         return self.env is not Environment.PRODUCTION
 
     @property

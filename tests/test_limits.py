@@ -11,8 +11,11 @@ import pytest
 import strawberry
 
 from ezhr_graphql.api.schema import Schema, extensions
+from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
 from ezhr_graphql.settings import GraphQLSettings
+from tests.conftest import make_settings
+from tests.databases import DbUnderTest
 
 
 @strawberry.type
@@ -99,3 +102,58 @@ async def test_oversized_json_bodies_are_413_before_they_are_read(
     assert streamed.status_code == 413
     small = await client.post("/graphql", json={"query": "{ __typename }"})
     assert small.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_production_hides_the_schema_and_cors_admits_listed_origins(
+    database: DbUnderTest,
+) -> None:
+    settings = make_settings(
+        database,
+        env="production",
+        seed={"admin_password": "not-used-here-1"},
+        server={"cors_origins": ["https://hr.example.com"]},
+    )
+    assert not settings.introspection_enabled
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            hidden = await http.post(
+                "/graphql", json={"query": "{ __schema { queryType { name } } }"}
+            )
+            assert hidden.status_code == 200
+            assert hidden.json()["errors"][0]["message"].startswith("GraphQL introspection")
+            typename = await http.post("/graphql", json={"query": "{ __typename }"})
+            assert typename.json() == {"data": {"__typename": "Query"}}
+            preflight = await http.options(
+                "/graphql",
+                headers={
+                    "origin": "https://hr.example.com",
+                    "access-control-request-method": "POST",
+                    "access-control-request-headers": "authorization, content-type",
+                },
+            )
+            assert preflight.status_code == 200
+            allowed = preflight.headers["access-control-allow-origin"]
+            assert allowed == "https://hr.example.com"
+            stranger = await http.options(
+                "/graphql",
+                headers={
+                    "origin": "https://evil.example.com",
+                    "access-control-request-method": "POST",
+                },
+            )
+            assert "access-control-allow-origin" not in stranger.headers
+    finally:
+        await app.state.container.close()
+
+
+async def test_introspection_is_on_outside_production(client: httpx.AsyncClient) -> None:
+    shown = await client.post("/graphql", json={"query": "{ __schema { queryType { name } } }"})
+    assert shown.json() == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+    assert (
+        "access-control-allow-origin"
+        not in (
+            await client.options("/graphql", headers={"origin": "https://hr.example.com"})
+        ).headers
+    )

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -120,7 +120,9 @@ def _ignore_introspection(context: IgnoreContext) -> bool:
     return context.field_name.startswith("__")
 
 
-def extensions(settings: GraphQLSettings) -> list[Callable[[], SchemaExtension]]:
+def extensions(
+    settings: GraphQLSettings, introspection: bool = True
+) -> list[Callable[[], SchemaExtension]]:
     """Factories: Strawberry builds fresh extensions per request (the parser and
     validation caches live at module level, so they still span requests).
 
@@ -134,6 +136,8 @@ def extensions(settings: GraphQLSettings) -> list[Callable[[], SchemaExtension]]
         ).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
+    if not introspection:
+        limits.append(NoSchemaIntrospectionCustomRule)
     return [
         lambda: ParserCache(maxsize=settings.parser_cache_size),
         lambda: AddValidationRules(limits),
@@ -154,10 +158,12 @@ class Schema(strawberry.Schema):
             logger.debug("graphql error: %s", error.message)
 
 
-def build_schema(settings: GraphQLSettings | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: GraphQLSettings | None = None, *, introspection: bool = True
+) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=extensions(settings or GraphQLSettings()),
+        extensions=extensions(settings or GraphQLSettings(), introspection),
     )
