@@ -505,6 +505,24 @@ async def test_reindexing_a_collection_and_deleting_collections(
     assert listed["collections"]["edges"] == []
 
 
+def hold_embedding(
+    monkeypatch: pytest.MonkeyPatch, ingestion: Any, model_id: str | None = None
+) -> tuple[asyncio.Event, asyncio.Event]:
+    """Make ingestion wait before embedding (with ``model_id``, or any model) until
+    the second event is set; the first is set when it starts waiting."""
+    original = ingestion._embed
+    paused, release = asyncio.Event(), asyncio.Event()
+
+    async def held(model: Any, texts: Any, on_batch: Any = None) -> Any:
+        if (model_id is None or str(model.id) == model_id) and not release.is_set():
+            paused.set()
+            await release.wait()
+        return await original(model, texts, on_batch)
+
+    monkeypatch.setattr(ingestion, "_embed", held)
+    return paused, release
+
+
 async def test_a_model_switch_during_a_reindex_leaves_every_chunk_searchable(
     client: httpx.AsyncClient,
     gql: GraphQLClient,
@@ -519,16 +537,7 @@ async def test_a_model_switch_during_a_reindex_leaves_every_chunk_searchable(
 
     # The re-index pauses while embedding with the old model...
     ingestion = container.ingestion
-    original = ingestion._embed
-    paused, release = asyncio.Event(), asyncio.Event()
-
-    async def gated(model: Any, texts: Any, on_batch: Any = None) -> Any:
-        if str(model.id) == ids["model"] and not release.is_set():
-            paused.set()
-            await release.wait()
-        return await original(model, texts, on_batch)
-
-    monkeypatch.setattr(ingestion, "_embed", gated)
+    paused, release = hold_embedding(monkeypatch, ingestion, ids["model"])
     await gql.data(
         "mutation ($id: ID!) { reindexDocument(id: $id) { __typename } }",
         {"id": document_id},
@@ -591,14 +600,7 @@ async def test_deleting_a_document_ends_its_progress_stream(
 ) -> None:
     admin = await people.admin()
     ids = await make_collection(gql, admin.token)
-    gate = asyncio.Event()
-    original = container.ingestion._embed
-
-    async def held(model: Any, texts: Any, on_batch: Any = None) -> Any:
-        await gate.wait()
-        return await original(model, texts, on_batch)
-
-    monkeypatch.setattr(container.ingestion, "_embed", held)
+    _, gate = hold_embedding(monkeypatch, container.ingestion)
     sent = await upload(client, admin.token, ids["collection"], "fmla.md", FMLA.read_bytes())
     document_id = sent["document"]["id"]
     async with connect(live_url, admin.token) as ws:
