@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,6 +39,12 @@ def _request_id(scope: Scope) -> str:
             if _VALID_ID.fullmatch(given):
                 return given
     return uuid.uuid4().hex
+
+
+@lru_cache(maxsize=256)
+def _requests_counter(method: str, status: int) -> Any:
+    """The counter child of a method and status class, looked up once."""
+    return HTTP_REQUESTS.labels(method, f"{status // 100}xx" if status else "none")
 
 
 class RequestContext:
@@ -75,15 +82,21 @@ class RequestContext:
         finally:
             path = scope.get("path", "")
             method = scope.get("method", "WS")
-            duration = round((time.perf_counter() - started) * 1000, 2)
             if scope["type"] == "http":
-                HTTP_REQUESTS.labels(method, f"{status // 100}xx" if status else "none").inc()
+                _requests_counter(method, status).inc()
             level = logging.DEBUG if path in QUIET_PATHS else logging.INFO
-            logger.log(
-                level,
-                "request",
-                extra={"method": method, "path": path, "status": status, "duration_ms": duration},
-            )
+            if logger.isEnabledFor(level):  # the request line only when it is written
+                duration = round((time.perf_counter() - started) * 1000, 2)
+                logger.log(
+                    level,
+                    "request",
+                    extra={
+                        "method": method,
+                        "path": path,
+                        "status": status,
+                        "duration_ms": duration,
+                    },
+                )
             logs.operation.reset(tokens[2])
             logs.user_id.reset(tokens[1])
             logs.request_id.reset(tokens[0])
