@@ -59,11 +59,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         rid = _request_id(scope)
-        tokens = (
-            logs.request_id.set(rid),
-            logs.user_id.set(None),
-            logs.operation.set(None),
-        )
+        token = logs.current.set(logs.RequestInfo(rid))
         started = time.perf_counter()
         status = 0
 
@@ -97,9 +93,7 @@ class RequestContext:
                         "duration_ms": duration,
                     },
                 )
-            logs.operation.reset(tokens[2])
-            logs.user_id.reset(tokens[1])
-            logs.request_id.reset(tokens[0])
+            logs.current.reset(token)
 
 
 class OperationMetrics(SchemaExtension):
@@ -109,13 +103,21 @@ class OperationMetrics(SchemaExtension):
     async def on_operation(self) -> AsyncIterator[None]:
         started = time.perf_counter()
         context = self.execution_context.context
-        if isinstance(context, Context) and context.actor is not None:
-            logs.user_id.set(str(context.actor.id))
-        logs.operation.set(self.execution_context.operation_name or "anonymous")
+        request = logs.current.get()
+        info = None
+        if request is not None:
+            # A record of this operation's own: operations of one websocket run
+            # concurrently and must not name each other.
+            info = logs.RequestInfo(request.request_id)
+            if isinstance(context, Context) and context.actor is not None:
+                info.user_id = str(context.actor.id)
+            info.operation = self.execution_context.operation_name or "anonymous"
+            logs.current.set(info)
         yield
         # Known once the document is parsed: the name may come from the document.
         name = self.execution_context.operation_name or "anonymous"
-        logs.operation.set(name)
+        if info is not None:
+            info.operation = name
         try:
             kind_name = str(self.execution_context.operation_type.value)
         except Exception:  # the document did not parse, or names no single operation

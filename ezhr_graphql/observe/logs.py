@@ -14,11 +14,23 @@ import sys
 import time
 from typing import Any
 
-request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-user_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("user_id", default=None)
-operation: contextvars.ContextVar[str | None] = contextvars.ContextVar("operation", default=None)
 
-CONTEXT = (("request_id", request_id), ("user_id", user_id), ("operation", operation))
+class RequestInfo:
+    """What every log record of a request carries; filled in as the request goes."""
+
+    __slots__ = ("operation", "request_id", "user_id")
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.user_id: str | None = None
+        self.operation: str | None = None
+
+
+# One variable per request (set once by the request middleware, then updated in
+# place), rather than one per field.
+current: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar(
+    "request", default=None
+)
 
 # Attributes a LogRecord has of its own; anything else was passed in ``extra``.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -30,16 +42,18 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
 def install_context() -> None:
     """Stamp every log record, when it is created, with the request's context, so
     that a handler formatting it later (or elsewhere) still has it. Idempotent."""
-    current = logging.getLogRecordFactory()
-    if getattr(current, "stamps_context", False):
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "stamps_context", False):
         return
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = current(*args, **kwargs)
-        for name, var in CONTEXT:
-            value = var.get()
-            if value is not None and not hasattr(record, name):
-                setattr(record, name, value)
+        record = previous(*args, **kwargs)
+        info = current.get()
+        if info is not None:
+            for name in RequestInfo.__slots__:
+                value = getattr(info, name)
+                if value is not None and not hasattr(record, name):
+                    setattr(record, name, value)
         return record
 
     factory.stamps_context = True  # type: ignore[attr-defined]
@@ -55,14 +69,6 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for name, var in (
-            ("request_id", request_id),
-            ("user_id", user_id),
-            ("operation", operation),
-        ):
-            value = var.get()
-            if value is not None:
-                entry[name] = value
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
