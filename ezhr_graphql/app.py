@@ -17,6 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 from ezhr_graphql.api.graphiql import graphiql_assets
 from ezhr_graphql.api.http import GraphQLHTTPEndpoint
 from ezhr_graphql.api.observe import RequestContext
+from ezhr_graphql.api.ratelimit import RateLimit
 from ezhr_graphql.api.schema import build_schema
 from ezhr_graphql.api.view import GraphQLWebSocketView
 from ezhr_graphql.container import Container
@@ -94,7 +95,13 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             Route("/metrics", metrics),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(RequestContext), *cors(settings)],
+        # Rate limits inside CORS: a 429 still carries the CORS headers a browser
+        # needs to read it, and preflights are answered before they count.
+        middleware=[
+            Middleware(RequestContext),
+            *cors(settings),
+            *([Middleware(RateLimit, container=container)] if settings.rate_limit.enabled else []),
+        ],
     )
     app.state.container = container
     app.state.schema = schema

@@ -1,4 +1,4 @@
-"""The ``ezhr-graphql`` command: serve, db, seed, schema."""
+"""The ``ezhr-graphql`` command: serve, db, seed, schema, persisted."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ezhr_graphql.observe import logs
 from ezhr_graphql.settings import PROJECT_ROOT, Settings, get_settings
 
 SCHEMA_FILE = PROJECT_ROOT / "schema.graphql"
+OPERATIONS_FILE = PROJECT_ROOT / "docs" / "operations.graphql"
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -23,8 +24,16 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+class SeedRefused(Exception):
+    """The configured admin password breaks the password policy."""
+
+
 async def _seed(settings: Settings) -> str:
+    """Raises:
+    SeedRefused: the admin password breaks the password policy.
+    """
     from ezhr_graphql.container import Container
+    from ezhr_graphql.errors import InvalidInputError
     from ezhr_graphql.services.seed import seed
 
     password = settings.seed_admin_password
@@ -32,6 +41,13 @@ async def _seed(settings: Settings) -> str:
         return "seed skipped: set EZHR_SEED__ADMIN_PASSWORD to create the admin user"
     container = Container.build(settings)
     try:
+        if settings.seed.admin_password is not None:
+            # A configured admin password is held to the policy members are (a weak
+            # one would be the easiest way in); the development default is known.
+            try:
+                container.users(None).passwords.check(password, settings.seed.admin_email)
+            except InvalidInputError as exc:
+                raise SeedRefused(f"EZHR_SEED__ADMIN_PASSWORD refused: {exc}") from exc
         async with container.db.transaction() as session:
             result = await seed(session, container.hasher, settings.seed.admin_email, password)
     finally:
@@ -63,7 +79,11 @@ def cmd_db_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(_: argparse.Namespace) -> int:
-    print(asyncio.run(_seed(get_settings())))
+    try:
+        print(asyncio.run(_seed(get_settings())))
+    except SeedRefused as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 
@@ -90,6 +110,20 @@ def cmd_schema_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_persisted_export(args: argparse.Namespace) -> int:
+    import orjson
+
+    from ezhr_graphql.api.persisted import manifest_of
+
+    manifest = manifest_of(Path(args.source).read_text(encoding="utf-8"))
+    text = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    if args.output == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -109,7 +143,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_migrate:
         _ensure_sqlite_dir(settings.database.url)
         migrations.upgrade()
-        print(asyncio.run(_seed(settings)))
+        try:
+            print(asyncio.run(_seed(settings)))
+        except SeedRefused as exc:
+            print(exc, file=sys.stderr)
+            return 2
     logs.configure(settings.log_level, json_logs=settings.log_format == "json")
     uvicorn.run(
         "ezhr_graphql.asgi:app",
@@ -119,6 +157,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers or settings.server.workers,
         access_log=settings.server.access_log,
         ws_per_message_deflate=False,
+        # The app closes a connection whose message is over its limit with the
+        # protocol's code; past a few times that, uvicorn drops it unread.
+        ws_max_size=4 * settings.graphql.max_ws_message_bytes,
         log_level=settings.log_level.lower(),
     )
     return 0
@@ -251,6 +292,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = schema.add_parser("check", help="fail when schema.graphql is out of date")
     check.add_argument("--file", default=str(SCHEMA_FILE))
     check.set_defaults(func=cmd_schema_check)
+
+    persisted = commands.add_parser(
+        "persisted", help="persisted queries (EZHR_GRAPHQL__PERSISTED_QUERIES)"
+    ).add_subparsers(dest="persisted_command", required=True)
+    manifest = persisted.add_parser(
+        "export", help="write an allow-list manifest (hash -> document) of a document's operations"
+    )
+    manifest.add_argument("--source", default=str(OPERATIONS_FILE), help="a .graphql file")
+    manifest.add_argument("-o", "--output", default="-", help="file, or - for stdout")
+    manifest.set_defaults(func=cmd_persisted_export)
     return parser
 
 

@@ -18,6 +18,7 @@ from ezhr_graphql.rag import ModelRegistry
 from ezhr_graphql.services.actor_cache import ActorCache
 from ezhr_graphql.services.ingestion import Ingestion, IngestionQueue, LocalIngestionQueue
 from ezhr_graphql.services.messages import MessageService
+from ezhr_graphql.services.passwords import PasswordPolicy
 from ezhr_graphql.services.retrieval import Retriever
 from ezhr_graphql.services.runs import RunManager
 from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
@@ -25,6 +26,7 @@ from ezhr_graphql.services.throttle import (
     AttemptCounter,
     LoginThrottle,
     MemoryCounter,
+    RateLimiter,
     RedisCounter,
 )
 from ezhr_graphql.services.users import UserService
@@ -48,6 +50,7 @@ class Container:
     ingestion: Ingestion
     ingestion_queue: IngestionQueue
     login_throttle: LoginThrottle
+    rate_limits: RateLimiter
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -62,6 +65,8 @@ class Container:
         store = build_vector_store(settings, db)
         ingestion = Ingestion(db, broker, store, models, settings.knowledge, settings.llm_secret)
         retriever = Retriever(db, store, models, settings.llm_secret)
+        counter = build_counter(broker, settings.rate_limit.redis_prefix)
+        auth = settings.auth
         return cls(
             settings=settings,
             db=db,
@@ -69,9 +74,10 @@ class Container:
             hasher=PasswordHasher(time_cost=1, memory_cost=1024) if fast_hash else PasswordHasher(),
             tokens=TokenIssuer(
                 settings.signing_key,
-                algorithm=settings.auth.algorithm,
-                ttl_seconds=settings.auth.token_ttl_seconds,
-                issuer=settings.auth.issuer,
+                algorithm=auth.algorithm,
+                ttl_seconds=auth.token_ttl_seconds,
+                issuer=auth.issuer,
+                previous_keys=[key.get_secret_value() for key in auth.previous_secret_keys],
             ),
             actors=ActorCache(ttl=settings.auth.user_cache_seconds),
             broker=broker,
@@ -88,7 +94,8 @@ class Container:
             vector_store=store,
             ingestion=ingestion,
             ingestion_queue=build_queue(settings, ingestion),
-            login_throttle=LoginThrottle(build_counter(broker), settings.auth),
+            login_throttle=LoginThrottle(counter, auth),
+            rate_limits=RateLimiter(counter, settings.rate_limit),
         )
 
     def users(self, session: AsyncSession | None) -> UserService:
@@ -97,11 +104,14 @@ class Container:
             self.hasher,
             self.tokens,
             self.actors,
-            self.settings.auth.min_password_length,
+            PasswordPolicy(
+                self.settings.auth.min_password_length, self.settings.auth.max_password_length
+            ),
         )
 
     def messages(self, session: AsyncSession) -> MessageService:
-        return MessageService(session, self.settings.chat)
+        run_rate = self.rate_limits if self.settings.rate_limit.enabled else None
+        return MessageService(session, self.settings.chat, run_rate)
 
     async def start(self) -> None:
         """Start background work: stop signals and the sweep of interrupted runs.
@@ -211,10 +221,10 @@ def build_vector_store(settings: Settings, db: Database) -> VectorStore:
     return PgVectorStore(url, knowledge.hnsw_ef_search)
 
 
-def build_counter(broker: Broker) -> AttemptCounter:
+def build_counter(broker: Broker, prefix: str) -> AttemptCounter:
     """Shared through Redis when the broker is, else this process's own."""
     redis = getattr(broker, "redis", None)
-    return MemoryCounter() if redis is None else RedisCounter(redis)
+    return MemoryCounter() if redis is None else RedisCounter(redis, prefix)
 
 
 def build_queue(settings: Settings, ingestion: Ingestion) -> IngestionQueue:

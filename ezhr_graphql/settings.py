@@ -7,13 +7,14 @@ well for platforms that inject it under that name.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ezhr.db"
@@ -41,10 +42,15 @@ class DatabaseSettings(BaseModel):
 
 class AuthSettings(BaseModel):
     secret_key: SecretStr | None = None
+    # Keys that signed tokens before the current one, kept to verify those tokens
+    # until they expire (as a JSON list); new tokens are always signed with secret_key.
+    previous_secret_keys: list[SecretStr] = Field(default_factory=list)
     algorithm: str = "HS256"
     token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     issuer: str = "ezhr-graphql"
-    min_password_length: int = Field(default=8, ge=1)
+    min_password_length: int = Field(default=12, ge=1)
+    # Argon2 hashes whatever it is given: a cap keeps megabyte "passwords" out.
+    max_password_length: int = Field(default=256, ge=1, le=4096)
     # How long a process trusts what it last read about a token's user. Changes made
     # in the same process apply at once; other processes see them within this time.
     user_cache_seconds: float = Field(default=5.0, ge=0)
@@ -52,6 +58,39 @@ class AuthSettings(BaseModel):
     login_attempts_per_email: int = Field(default=10, ge=1)
     login_attempts_per_address: int = Field(default=100, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
+
+    @model_validator(mode="after")
+    def _password_lengths(self) -> AuthSettings:
+        if self.min_password_length > self.max_password_length:
+            raise ValueError("min_password_length must not exceed max_password_length")
+        return self
+
+
+class RateLimitSettings(BaseModel):
+    """Limits per minute (fixed windows), shared by every worker through Redis when
+    ``redis_url`` is set. An office behind one NAT address, or every caller behind a
+    proxy not listed in trusted_proxies, shares the address limits, hence their size."""
+
+    enabled: bool = True
+    requests_per_minute_per_user: int = Field(default=600, ge=1)
+    requests_per_minute_per_address: int = Field(default=3000, ge=1)
+    websocket_connects_per_minute_per_address: int = Field(default=300, ge=1)
+    # Replies started (sendMessage, regenerateMessage, chat), on top of
+    # chat.max_concurrent_runs_per_user.
+    runs_per_minute_per_user: int = Field(default=20, ge=1)
+    # Addresses (or networks, e.g. "10.0.0.0/8") of reverse proxies whose
+    # X-Forwarded-For is believed; nobody's by default.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Redis key prefix of these counts and of failed sign-ins, to keep apart
+    # deployments that share one Redis.
+    redis_prefix: str = Field(default="ezhr:throttle:", min_length=1, max_length=100)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
 
 class ServerSettings(BaseModel):
@@ -75,6 +114,36 @@ class GraphQLSettings(BaseModel):
     validation_cache_size: int = Field(default=512, ge=0)
     # Largest JSON request body (uploads have their own limit).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Lexical tokens a document may hold (comments are counted apart, to the same
+    # limit); parsing stops at the first one over (QUERY_TOO_LARGE).
+    max_tokens: int = Field(default=3000, ge=50)
+    # The most fields a response may hold, counting each list as its page size
+    # times what it selects (QUERY_TOO_COMPLEX); see ezhr_graphql/api/cost.py.
+    max_cost: int = Field(default=25_000, ge=1)
+    # Items a list without a page size argument is assumed to hold.
+    assumed_list_size: int = Field(default=10, ge=1)
+    # Websocket messages a client sends: the largest accepted, and a rate per
+    # connection (a token bucket: `ws_message_burst` at once, refilled at
+    # `ws_messages_per_second`). Over either, the connection is closed.
+    max_ws_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    ws_messages_per_second: float = Field(default=10.0, gt=0)
+    ws_message_burst: int = Field(default=50, ge=1)
+    # Persisted queries: "auto" lets clients register a document by its SHA-256 and
+    # send the hash alone afterwards (shared through Redis when configured);
+    # "allowlist" runs only the documents of `persisted_queries_file` (a JSON object
+    # of hash -> document, see `ezhr-graphql persisted export`); "off" ignores hashes.
+    persisted_queries: Literal["off", "auto", "allowlist"] = "auto"
+    persisted_queries_file: Path | None = None
+    # Documents kept in this process (auto mode), and how long Redis keeps one after
+    # it was last read.
+    persisted_queries_cache_size: int = Field(default=1000, ge=1)
+    persisted_queries_ttl_seconds: int = Field(default=3600, ge=60)
+
+    @model_validator(mode="after")
+    def _allowlist_needs_a_file(self) -> GraphQLSettings:
+        if self.persisted_queries == "allowlist" and self.persisted_queries_file is None:
+            raise ValueError("persisted_queries=allowlist needs persisted_queries_file")
+        return self
 
 
 class ChatSettings(BaseModel):
@@ -87,6 +156,9 @@ class ChatSettings(BaseModel):
     max_reply_tokens: int = Field(default=512, ge=16)
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     stream_retention_seconds: int = Field(default=3600, ge=60)
+    # A reply already stored whose stream lacks its end is followed for the end this
+    # long; past it, the stored reply ends the stream (its process died first).
+    stream_end_grace_seconds: float = Field(default=5.0, gt=0)
     keepalive_seconds: float = Field(default=15.0, gt=0)
     # A reply stream sends at most one text frame per coalesce_ms, plus
     # coalesce_ms_per_stream for every stream the process serves at the time.
@@ -149,6 +221,7 @@ class Settings(BaseSettings):
     seed: SeedSettings = SeedSettings()
     chat: ChatSettings = ChatSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
     # Redis carries chat streams and signals between processes; without it they stay
     # in this process (one worker).
     redis_url: str | None = None
@@ -180,6 +253,10 @@ class Settings(BaseSettings):
             raise ValueError("EZHR_AUTH__SECRET_KEY must be set outside development")
         if len(self.auth.secret_key.get_secret_value()) < 32:
             raise ValueError("EZHR_AUTH__SECRET_KEY must be at least 32 characters")
+        if any(len(key.get_secret_value()) < 32 for key in self.auth.previous_secret_keys):
+            raise ValueError(
+                "Each of EZHR_AUTH__PREVIOUS_SECRET_KEYS must be at least 32 characters"
+            )
         return self
 
     @property

@@ -25,6 +25,16 @@ from ezhr_graphql.settings import Environment, Settings
 from tests.databases import DbUnderTest, fresh_database
 
 TEST_SECRET = "test-signing-key-that-is-long-enough-0123456789"
+# Every test calls from one address, and helpers poll at 20 requests a second (for up
+# to minutes on a busy machine): request limits would trip at random. The middleware
+# still counts every request; tests/test_rate_limits.py sets limits of its own (a
+# rate_limit override replaces these). Runs and connections keep their defaults. The
+# Redis prefix keeps this session's counts apart from other runs sharing the Redis.
+SUITE_RATE_LIMITS: dict[str, Any] = {
+    "requests_per_minute_per_user": 1_000_000,
+    "requests_per_minute_per_address": 1_000_000,
+    "redis_prefix": f"ezhr-test-{uuid.uuid4().hex[:12]}:throttle:",
+}
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +48,7 @@ def make_settings(db: DbUnderTest, **overrides: Any) -> Settings:
         "env": Environment.TEST,
         "database": db.settings,
         "auth": {"secret_key": TEST_SECRET},
+        "rate_limit": SUITE_RATE_LIMITS,
     }
     values.update(overrides)
     return Settings(**values)
@@ -70,6 +81,7 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         return
     container: Container = request.getfixturevalue("container")
     container.login_throttle.counter = MemoryCounter()  # failed sign-ins are per test
+    container.rate_limits.counter = MemoryCounter()  # so are rate limits (one address)
     async with container.db.transaction() as session:
         # Sessions point at their current message and messages at their session.
         await session.execute(update(ChatSession).values(current_message_id=None))
@@ -185,6 +197,7 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "EZHR_AUTH__SECRET_KEY": TEST_SECRET,
         "EZHR_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
+        **{f"EZHR_RATE_LIMIT__{k.upper()}": str(v) for k, v in SUITE_RATE_LIMITS.items()},
         **extra,
     }
     if db.schema_name:

@@ -74,3 +74,18 @@ def test_ingest_loads_files_into_the_agents_collection(
     assert cli.main(["ingest", str(folder / "fmla.md")]) == 0
     assert "already there" in capsys.readouterr().out
     assert cli.main(["ingest", str(folder), "--agent", "Nobody"]) == 2
+
+
+def test_seed_refuses_an_admin_password_the_policy_refuses(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli.main(["db", "upgrade"]) == 0
+    monkeypatch.setenv("EZHR_SEED__ADMIN_PASSWORD", "password1234")
+    get_settings.cache_clear()
+    assert cli.main(["seed"]) == 2
+    assert "most common passwords" in capsys.readouterr().err
+    # nothing was created: a good password seeds the whole demo afterwards
+    monkeypatch.setenv("EZHR_SEED__ADMIN_PASSWORD", "lanterns over the harbour at nine")
+    get_settings.cache_clear()
+    assert cli.main(["seed"]) == 0
+    assert "seeded: admin, llm_model, embedding_model, agent" in capsys.readouterr().out

@@ -63,6 +63,14 @@ JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 KNOWN_CODES = {code.name for code in ErrorCode} | {"UNAUTHENTICATED", "FORBIDDEN", "BAD_REQUEST"}
+# Request errors: limits, malformed requests (by HTTP status), persisted queries.
+KNOWN_CODES |= {
+    "QUERY_TOO_LARGE", "QUERY_TOO_DEEP", "TOO_MANY_ALIASES", "QUERY_TOO_COMPLEX",
+    "BATCHING_NOT_SUPPORTED", "OPERATION_NAME_REQUIRED", "METHOD_NOT_ALLOWED",
+    "NOT_ACCEPTABLE", "LENGTH_REQUIRED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE",
+    "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED", "PERSISTED_QUERY_INVALID",
+    "PERSISTED_QUERY_HASH_MISMATCH", "PERSISTED_QUERY_REQUIRED", "PERSISTED_QUERY_NOT_ALLOWED",
+}  # fmt: skip
 # Text that only an internal error would put in a message, unless the request said it.
 LEAK_MARKERS = (
     "Traceback",

@@ -12,6 +12,8 @@ import pytest
 from ezhr_graphql.container import Container
 from ezhr_graphql.models import ChatMessage as ChatMessageRow
 from ezhr_graphql.models import MessageStatus
+from ezhr_graphql.pubsub import StreamEvent
+from ezhr_graphql.services.runs import message_snapshot, stream_name
 from tests.conftest import GraphQLClient, PeopleFactory, Person
 from tests.factories import make_agent, make_sessions
 from tests.wsclient import LEGACY_WS, TRANSPORT_WS, connect
@@ -382,3 +384,62 @@ async def test_resuming_an_expired_stream_gets_its_end_with_the_whole_reply(
     resumed = await collect(live_url, chat.person.token, str(old.id), after=40)
     assert [(e["__typename"], e["seq"]) for e in resumed] == [("ReplyCompleted", 41)]
     assert resumed[0]["message"]["content"] == "Annual leave is 25 days."
+
+
+async def _stream_without_its_end(chat: Chat, container: Container, url: str) -> ChatMessageRow:
+    """A reply already stored as completed whose stream holds its start and two of its
+    three tokens: its run has stored it and not yet published the rest."""
+    reply = await stored_reply(chat, container, url, "one two three", MessageStatus.COMPLETED)
+    name = stream_name(reply.id)
+    started = {
+        "messageId": str(reply.id),
+        "userMessageId": str(reply.parent_id),
+        "sessionId": str(chat.session_id),
+    }
+    for event in (
+        StreamEvent(1, "started", started),
+        StreamEvent(2, "delta", {"text": "one "}),
+        StreamEvent(3, "delta", {"text": "two "}),
+    ):
+        await container.broker.append(name, event)
+    return reply
+
+
+async def test_resuming_a_stored_reply_whose_end_is_on_its_way_gets_the_rest_in_order(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container)
+    reply = await _stream_without_its_end(chat, container, live_url)
+    following = asyncio.create_task(collect(live_url, chat.person.token, str(reply.id), after=2))
+    await asyncio.sleep(0.3)
+    assert not following.done()
+    name = stream_name(reply.id)
+    await container.broker.append(name, StreamEvent(4, "delta", {"text": "three"}))
+    async with container.db.read() as session:
+        stored = await session.get(ChatMessageRow, reply.id)
+    assert stored is not None
+    await container.broker.append(
+        name, StreamEvent(5, "completed", {"message": message_snapshot(stored)})
+    )
+    events = await asyncio.wait_for(following, 10)
+    assert text_of(events) == "two three"
+    assert (events[-1]["__typename"], events[-1]["seq"]) == ("ReplyCompleted", 5)
+
+
+async def test_a_stored_reply_whose_stream_never_ends_is_ended_from_the_database(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container)
+    reply = await _stream_without_its_end(chat, container, live_url)
+    chat_settings = container.settings.chat
+    grace = chat_settings.stream_end_grace_seconds
+    chat_settings.stream_end_grace_seconds = 0.3  # its process died before publishing
+    try:
+        events = await asyncio.wait_for(
+            collect(live_url, chat.person.token, str(reply.id), after=1), 10
+        )
+    finally:
+        chat_settings.stream_end_grace_seconds = grace
+    assert text_of(events[:-1]) == "one two "
+    assert (events[-1]["__typename"], events[-1]["seq"]) == ("ReplyCompleted", 4)
+    assert events[-1]["message"]["content"] == "one two three"

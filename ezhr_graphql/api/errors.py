@@ -76,7 +76,9 @@ class Conflict(UserError):
 @strawberry.type(description="A configured limit would be exceeded; try again later.")
 class LimitExceeded(UserError):
     limit: str = strawberry.field(
-        description="Which limit: `messageLength` or `concurrentReplies`."
+        description="Which limit: `messageLength`, `concurrentReplies`, `runsPerMinute` "
+        "(replies started per minute; the message says when to try again) or "
+        "`loginAttempts`."
     )
 
 

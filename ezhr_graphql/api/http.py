@@ -8,19 +8,18 @@
   validation or variable coercion failure) is a 400 without a ``data`` entry; with
   ``application/json`` it stays a 200 for legacy clients.
 - Malformed bodies and parameters are 400 (415 for an unsupported content type).
+- Every error the endpoint raises itself carries ``extensions.code``: ``BAD_REQUEST``,
+  ``BATCHING_NOT_SUPPORTED`` for a JSON array of requests, ``OPERATION_NAME_REQUIRED``,
+  ``PAYLOAD_TOO_LARGE``... (see ``params.STATUS_CODES``), and the persisted query codes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 import orjson
-from graphql import GraphQLError, OperationDefinitionNode, parse
-from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import MultiPartParser
+from graphql import GraphQLError, OperationDefinitionNode
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.exceptions import MissingQueryError
@@ -32,11 +31,23 @@ from strawberry.types.graphql import OperationType
 from ezhr_graphql.api.auth import BadCredentials, authenticate, bearer_token
 from ezhr_graphql.api.context import Context
 from ezhr_graphql.api.graphiql import graphiql_html, graphiql_response
+from ezhr_graphql.api.limits import Parse, document_parser
 from ezhr_graphql.api.loaders import Loaders
+from ezhr_graphql.api.params import (
+    BAD_REQUEST,
+    JSON,
+    MAX_UPLOAD_FILES,
+    MULTIPART,
+    STATUS_CODES,
+    RequestError,
+    close_form,
+    read_params,
+)
+from ezhr_graphql.api.persisted import PersistedQueryError, persisted_queries
 from ezhr_graphql.container import Container
+from ezhr_graphql.db.errors import SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE, unavailable
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-JSON = "application/json"
 QUERY_ONLY = frozenset({OperationType.QUERY})
 QUERY_OR_MUTATION = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
@@ -45,17 +56,10 @@ class GraphQLRequestError(Exception):
     """The request is well-formed HTTP but names no single operation to run: a GraphQL
     request error (400 with graphql-response+json, 200 with application/json)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, code: str = BAD_REQUEST) -> None:
         super().__init__(message)
         self.message = message
-
-
-class RequestError(Exception):
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = dict(headers or {})
+        self.code = code
 
 
 def _media_ranges(accept: str) -> list[tuple[str, float]]:
@@ -96,165 +100,6 @@ def negotiate(accept: str | None) -> str | None:
     return None if best is None else best[2]
 
 
-def _json_param(raw: str | None, name: str) -> Any:
-    if raw is None or raw == "":
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise RequestError(400, f"The `{name}` parameter is not valid JSON") from exc
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, read no further than ``limit`` bytes.
-
-    Raises:
-        RequestError: 413 when the body (or its declared length) is over the limit.
-    """
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise RequestError(413, f"The request body is over {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, f"The request body is over {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def read_params(request: Request, max_body: int = 1024 * 1024) -> dict[str, Any]:
-    """The request's ``query``/``operationName``/``variables``/``extensions``.
-
-    Raises:
-        RequestError: 400 or 415 for anything that is not a well-formed GraphQL request.
-    """
-    if request.method == "GET":
-        q = request.query_params
-        params: Any = {
-            "query": q.get("query"),
-            "operationName": q.get("operationName"),
-            "variables": _json_param(q.get("variables"), "variables"),
-            "extensions": _json_param(q.get("extensions"), "extensions"),
-        }
-    else:
-        content_type = request.headers.get("content-type", "")
-        media, *options = (part.strip().lower() for part in content_type.split(";"))
-        if media == MULTIPART:
-            return _checked(await read_multipart(request))
-        if media != JSON:
-            raise RequestError(415, "POST bodies must be application/json or multipart/form-data")
-        for option in options:
-            name, _, value = option.partition("=")
-            if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
-                raise RequestError(415, "POST bodies must be UTF-8 encoded")
-        body = await read_body(request, max_body)
-        if not body:
-            raise RequestError(400, "The request body is empty")
-        try:
-            params = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise RequestError(400, "The request body is not valid JSON") from exc
-    return _checked(params)
-
-
-def _checked(params: Any) -> dict[str, Any]:
-    if not isinstance(params, dict):
-        raise RequestError(400, "The request body must be a JSON object")
-    if params.get("operationName") == "":
-        params["operationName"] = None  # the spec's "no name" spelled as a GET parameter
-    if not isinstance(params.get("query"), str) or not params["query"]:
-        raise RequestError(400, "The `query` parameter must be a non-empty string")
-    for name, kind in (("operationName", str), ("variables", dict), ("extensions", dict)):
-        given = params.get(name)
-        if given is not None and not isinstance(given, kind):
-            article = "a string" if kind is str else "an object"
-            raise RequestError(400, f"The `{name}` parameter must be {article} or null")
-    return params
-
-
-MULTIPART = "multipart/form-data"
-MAX_UPLOAD_FILES = 10
-
-
-def _set_path(params: dict[str, Any], path: str, value: Any) -> None:
-    """Put ``value`` where ``path`` (``variables.input.file``, ``variables.files.0``)
-    points in the operations object."""
-    *parents, last = path.split(".")
-    target: Any = params
-    try:
-        for part in parents:
-            target = target[int(part)] if isinstance(target, list) else target[part]
-        if isinstance(target, list):
-            target[int(last)] = value
-        elif isinstance(target, dict) and last in target:
-            target[last] = value
-        else:
-            raise KeyError(last)
-    except (KeyError, IndexError, ValueError, TypeError) as exc:
-        raise RequestError(400, f"The `map` names a path that does not exist: {path}") from exc
-
-
-class _MultiPartParser(MultiPartParser):
-    """Starlette's parser, closing the file of a part the body ends in the middle of.
-
-    Starlette (1.10) keeps such a file out of the form without closing it, so it
-    lingers until garbage collection (a ResourceWarning)."""
-
-    async def parse(self) -> FormData:
-        form = await super().parse()
-        kept = {id(v.file) for _, v in form.multi_items() if isinstance(v, UploadFile)}
-        for file in getattr(self, "_files_to_close_on_error", ()):
-            if id(file) not in kept:
-                file.close()
-        return form
-
-
-async def read_multipart(request: Request) -> Any:
-    """A GraphQL multipart request (file uploads): ``operations``, ``map``, then the
-    files, which replace the ``null`` variables ``map`` names.
-
-    Raises:
-        RequestError: 400 for anything that does not follow the multipart request spec.
-    """
-    try:
-        parser = _MultiPartParser(
-            request.headers,
-            request.stream(),
-            max_files=MAX_UPLOAD_FILES,
-            max_fields=MAX_UPLOAD_FILES + 2,
-        )
-        form = await parser.parse()
-    except Exception as exc:  # Starlette reports malformed bodies and limits alike
-        raise RequestError(400, "The multipart body could not be read") from exc
-    # The files stay open while the operation runs; the endpoint closes them after.
-    request.state.form = form
-    operations = form.get("operations")
-    mapping = form.get("map")
-    if not isinstance(operations, str) or not isinstance(mapping, str):
-        raise RequestError(400, "A multipart request needs `operations` and `map` fields")
-    params = _json_param(operations, "operations")
-    files = _json_param(mapping, "map")
-    if not isinstance(params, dict) or not isinstance(files, dict):
-        raise RequestError(400, "`operations` and `map` must be JSON objects")
-    for key, paths in files.items():
-        upload = form.get(key)
-        if upload is None or isinstance(upload, str):
-            raise RequestError(400, f"The `map` names a file that was not sent: {key}")
-        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-            raise RequestError(400, "Each `map` entry must be a list of paths")
-        for path in paths:
-            _set_path(params, path, upload)
-    return params
-
-
-async def _close_form(request: Request) -> None:
-    form = getattr(request.state, "form", None)
-    if form is not None:
-        await form.close()
-
-
 def _is_request_error(result: ExecutionResult) -> bool:
     # Errors before execution (parse, validation, variable coercion) carry no path;
     # a field error always does, even when it nulls the whole `data`.
@@ -263,29 +108,22 @@ def _is_request_error(result: ExecutionResult) -> bool:
     )
 
 
-@lru_cache(maxsize=512)
-def _operation_names(query: str) -> tuple[str | None, ...] | None:
-    """Names of the document's operations, or ``None`` when it does not parse (the
-    executor then reports the syntax error itself)."""
-    try:
-        document = parse(query)
-    except GraphQLError:
-        return None
-    return tuple(
-        d.name.value if d.name else None
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode)
-    )
-
-
-def check_operation(query: str, operation_name: str | None) -> None:
+def check_operation(parse: Parse, query: str, operation_name: str | None) -> None:
     """Raises:
     GraphQLRequestError: the document has several operations and no name picks one.
     """
-    names = _operation_names(query)
-    if names is not None and operation_name is None and len(names) > 1:
+    if operation_name is not None:
+        return
+    try:
+        # The executor parses with the same cache, so this costs one parse in all.
+        document = parse(query)
+    except GraphQLError:
+        return  # the executor reports the syntax error itself
+    operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+    if operations > 1:
         raise GraphQLRequestError(
-            "Must provide operation name if query contains multiple operations."
+            "Must provide operation name if query contains multiple operations.",
+            "OPERATION_NAME_REQUIRED",
         )
 
 
@@ -293,8 +131,8 @@ def _dump(payload: dict[str, Any]) -> bytes:
     return orjson.dumps(payload)
 
 
-def _error_body(message: str) -> bytes:
-    return _dump({"errors": [{"message": message}]})
+def _error_body(message: str, code: str) -> bytes:
+    return _dump({"errors": [{"message": message, "extensions": {"code": code}}]})
 
 
 class GraphQLHTTPEndpoint:
@@ -304,7 +142,10 @@ class GraphQLHTTPEndpoint:
         self.schema = schema
         self.container = container
         self.graphiql = graphiql
-        self.max_body = container.settings.graphql.max_body_bytes
+        settings = container.settings.graphql
+        self.max_body = settings.max_body_bytes
+        self.parse = document_parser(settings.max_tokens, settings.parser_cache_size)
+        self.persisted = persisted_queries(settings, container.broker)
         self._graphiql_html = graphiql_html() if graphiql else ""
 
     def _wants_graphiql(self, request: Request) -> bool:
@@ -321,6 +162,13 @@ class GraphQLHTTPEndpoint:
             actor = await authenticate(self.container, token)
         except BadCredentials as exc:
             error = str(exc)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            # Who is asking cannot be checked now: a typed 503, not a bare 500.
+            raise RequestError(
+                503, UNAVAILABLE_MESSAGE, {"Retry-After": "1"}, SERVICE_UNAVAILABLE
+            ) from exc
         return Context(
             container=self.container,
             loaders=Loaders.build(self.container.db, actor),
@@ -337,7 +185,7 @@ class GraphQLHTTPEndpoint:
         media = negotiate(request.headers.get("accept"))
         if media is None:
             return Response(
-                _error_body(f"Accept must allow {GRAPHQL_RESPONSE} or {JSON}"),
+                _error_body(f"Accept must allow {GRAPHQL_RESPONSE} or {JSON}", STATUS_CODES[406]),
                 status_code=406,
                 headers={"content-type": f"{JSON}; charset=utf-8"},
             )
@@ -347,20 +195,22 @@ class GraphQLHTTPEndpoint:
             return refusal
         try:
             params = await read_params(request, self.max_body)
-            check_operation(params["query"], params.get("operationName"))
+            params["query"] = await self._document(params)
+            check_operation(self.parse, params["query"], params.get("operationName"))
             result = await self._execute(request, params)
         except RequestError as exc:
-            await _close_form(request)
+            await close_form(request)
             headers = {**exc.headers, "content-type": content_type}
-            return Response(_error_body(exc.message), status_code=exc.status, headers=headers)
+            body = _error_body(exc.message, exc.code)
+            return Response(body, status_code=exc.status, headers=headers)
         except GraphQLRequestError as exc:
-            await _close_form(request)
+            await close_form(request)
             return Response(
-                _error_body(exc.message),
+                _error_body(exc.message, exc.code),
                 status_code=400 if media == GRAPHQL_RESPONSE else 200,
                 headers={"content-type": content_type},
             )
-        await _close_form(request)
+        await close_form(request)
         status = 200
         payload: dict[str, Any] = {}
         if _is_request_error(result):
@@ -374,6 +224,19 @@ class GraphQLHTTPEndpoint:
             payload["extensions"] = result.extensions
         return Response(_dump(payload), status_code=status, headers={"content-type": content_type})
 
+    async def _document(self, params: dict[str, Any]) -> str:
+        """The document to run: the ``query``, or the one its persisted hash names.
+
+        Raises:
+            GraphQLRequestError: the persisted query is refused (its code says why).
+        """
+        try:
+            document = await self.persisted.resolve(params.get("query"), params.get("extensions"))
+        except PersistedQueryError as exc:
+            raise GraphQLRequestError(exc.message, exc.code) from exc
+        assert document is not None  # _checked: a query, or a persisted query's hash
+        return document
+
     async def _refuse_upload(self, request: Request, content_type: str) -> Response | None:
         """Multipart requests carry files, and only administrators upload: check who
         is asking and how much they send before reading a byte of the body."""
@@ -386,9 +249,11 @@ class GraphQLHTTPEndpoint:
         limit = self.container.settings.knowledge.max_upload_bytes * MAX_UPLOAD_FILES + 2**20
         length = request.headers.get("content-length", "")
         if not length.isdigit():
-            return Response(_error_body("A multipart request needs a Content-Length"), 411, headers)
+            body = _error_body("A multipart request needs a Content-Length", STATUS_CODES[411])
+            return Response(body, 411, headers)
         if int(length) > limit:
-            return Response(_error_body("The request body is too large"), 413, headers)
+            body = _error_body("The request body is too large", STATUS_CODES[413])
+            return Response(body, 413, headers)
         try:
             actor = await authenticate(
                 self.container, bearer_token(request.headers.get("authorization"))
@@ -397,9 +262,8 @@ class GraphQLHTTPEndpoint:
             actor = None
         if actor is None or not actor.is_admin:
             code = "UNAUTHENTICATED" if actor is None else "FORBIDDEN"
-            body = {"errors": [{"message": "Only administrators upload files",
-                                "extensions": {"code": code}}]}  # fmt: skip
-            return Response(_dump(body), 401 if actor is None else 403, headers)
+            body = _error_body("Only administrators upload files", code)
+            return Response(body, 401 if actor is None else 403, headers)
         return None
 
     async def _execute(self, request: Request, params: dict[str, Any]) -> ExecutionResult:
@@ -420,6 +284,6 @@ class GraphQLHTTPEndpoint:
                 ) from exc
             raise RequestError(400, "Subscriptions are served over websockets") from exc
         except CannotGetOperationTypeError as exc:
-            raise GraphQLRequestError(exc.as_http_error_reason()) from exc
+            raise GraphQLRequestError(exc.as_http_error_reason(), BAD_REQUEST) from exc
         except MissingQueryError as exc:
             raise RequestError(400, "No GraphQL query found in the request") from exc

@@ -65,8 +65,8 @@ class RequestContext:
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+            if message["type"] in ("http.response.start", "websocket.http.response.start"):
+                status = message["status"]  # the latter: a refused websocket upgrade
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (REQUEST_ID_HEADER, rid.encode())]
             elif message["type"] == "websocket.accept":

@@ -7,17 +7,8 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 import strawberry
-from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxAliasesLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
-from strawberry.extensions.query_depth_limiter import IgnoreContext
+from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
@@ -28,15 +19,18 @@ from ezhr_graphql.api.catalog.queries import CatalogQueries
 from ezhr_graphql.api.chat.mutations import ChatMutations
 from ezhr_graphql.api.chat.queries import ChatQueries
 from ezhr_graphql.api.context import Context
+from ezhr_graphql.api.cost import CostLimiter, QueryCost
 from ezhr_graphql.api.knowledge.mutations import KnowledgeMutations
 from ezhr_graphql.api.knowledge.queries import KnowledgeQueries
 from ezhr_graphql.api.knowledge.subscriptions import KnowledgeSubscriptions
+from ezhr_graphql.api.limits import LimitedParser, alias_limit, depth_limit, document_parser
 from ezhr_graphql.api.loaders import Loaders
 from ezhr_graphql.api.observe import OperationMetrics
 from ezhr_graphql.api.replies.mutations import ReplyMutations
 from ezhr_graphql.api.replies.subscriptions import ReplySubscriptions
 from ezhr_graphql.api.users.mutations import UserMutations
 from ezhr_graphql.api.users.queries import UserQueries
+from ezhr_graphql.db.errors import SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE, unavailable
 from ezhr_graphql.settings import GraphQLSettings
 
 logger = logging.getLogger("ezhr_graphql.api")
@@ -81,6 +75,19 @@ class LoggedMaskErrors(MaskErrors):
                 "over HTTP or graphql-transport-ws",
                 extensions={"code": "BAD_REQUEST"},
             )
+        if error.original_error is not None and unavailable(error.original_error):
+            # Not a bug: the database is out of reach, and the client may try again.
+            logger.warning(
+                "database unavailable in operation %s",
+                self.execution_context.operation_name or "<anonymous>",
+                exc_info=error.original_error,
+            )
+            return GraphQLError(
+                UNAVAILABLE_MESSAGE,
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": SERVICE_UNAVAILABLE},
+            )
         logger.error(
             "unexpected error in operation %s at %s",
             self.execution_context.operation_name or "<anonymous>",
@@ -115,33 +122,37 @@ class OperationContext(SchemaExtension):
         yield
 
 
-def _ignore_introspection(context: IgnoreContext) -> bool:
-    # GraphiQL's introspection query is deep by nature; it is cheap and cached.
-    return context.field_name.startswith("__")
-
-
 def extensions(
     settings: GraphQLSettings, introspection: bool = True
 ) -> list[Callable[[], SchemaExtension]]:
-    """Factories: Strawberry builds fresh extensions per request (the parser and
-    validation caches live at module level, so they still span requests).
+    """Factories: Strawberry builds fresh extensions per request (the parser,
+    validation and cost caches live outside them, so they still span requests).
 
     The limits' validation rules are built once here: the validation cache is keyed
     by the rule classes, and a limiter built per request makes new classes each time,
     so nothing would ever be served from the cache.
+
+    The cost limiter is the validation step too: it validates (cached), then costs.
     """
-    limits = [
-        *QueryDepthLimiter(
-            max_depth=settings.max_depth, should_ignore=_ignore_introspection
-        ).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    # Introspection is not counted in depth: GraphiQL's query is deep by nature, and
+    # cheap. The limits are ours, not Strawberry's: see ezhr_graphql/api/limits.py.
+    limits: list[type[ASTValidationRule]] = [
+        depth_limit(settings.max_depth),
+        alias_limit(settings.max_aliases),
     ]
     if not introspection:
         limits.append(NoSchemaIntrospectionCustomRule)
+    parse = document_parser(settings.max_tokens, settings.parser_cache_size)
+    costing = QueryCost(
+        max_cost=settings.max_cost,
+        max_page_size=settings.max_page_size,
+        assumed_list_size=settings.assumed_list_size,
+        cache_size=settings.validation_cache_size,
+    )
     return [
-        lambda: ParserCache(maxsize=settings.parser_cache_size),
+        lambda: LimitedParser(parse),
         lambda: AddValidationRules(limits),
-        lambda: ValidationCache(maxsize=settings.validation_cache_size),
+        lambda: CostLimiter(costing, maxsize=settings.validation_cache_size),
         lambda: LoggedMaskErrors(should_mask_error=_is_unexpected),
         OperationContext,
         OperationMetrics,

@@ -1,4 +1,11 @@
-"""GraphQL over websockets (graphql-transport-ws and the legacy graphql-ws)."""
+"""GraphQL over websockets (graphql-transport-ws and the legacy graphql-ws).
+
+A message over ``max_ws_message_bytes`` or beyond the rate limit closes the
+connection: graphql-transport-ws with 4400 (the protocol's "invalid message") or 4429
+("too many requests", a code in the private range the protocol already uses for too
+many ``connection_init``); the legacy graphql-ws, which defines no codes of its own,
+with RFC 6455's 1009 ("message too big") or 1008 ("policy violation").
+"""
 
 from __future__ import annotations
 
@@ -12,15 +19,45 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema import Schema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from ezhr_graphql.api.auth import BadCredentials, authenticate, token_from_params
 from ezhr_graphql.api.context import Context
 from ezhr_graphql.api.loaders import Loaders
+from ezhr_graphql.api.persisted import PersistedQueries, PersistedQueryError, persisted_queries
+from ezhr_graphql.api.websocket_limits import LimitedWebSocketAdapter, MessageRefused
 from ezhr_graphql.container import Container
+
+TRANSPORT_WS_CLOSE = {"size": 4400, "rate": 4429}
+LEGACY_WS_CLOSE = {"size": 1009, "rate": 1008}
+
+
+async def _close(websocket: Any, code: int, reason: str) -> None:
+    with contextlib.suppress(RuntimeError, OSError):  # the client has gone already
+        await websocket.close(code=code, reason=reason)
+
+
+async def _resolve_persisted(view: Any, payload: object) -> None:
+    """Put the document a subscribe payload's persisted query names in its ``query``.
+
+    Raises:
+        PersistedQueryError: the persisted query is refused.
+    """
+    if not isinstance(payload, dict) or not isinstance(view, GraphQLWebSocketView):
+        return  # Strawberry refuses a malformed message itself
+    query = payload.get("query")
+    if query is not None and not isinstance(query, str):
+        return
+    document = await view.persisted.resolve(query, payload.get("extensions"))
+    if document is not None:
+        payload["query"] = document
 
 
 class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
@@ -33,6 +70,8 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         pinger = asyncio.create_task(self._ping())
         try:
             await super().handle()
+        except MessageRefused as refused:
+            await _close(self.websocket, TRANSPORT_WS_CLOSE[refused.kind], refused.reason)
         finally:
             pinger.cancel()
             expiry = getattr(self.context, "expiry", None)
@@ -40,6 +79,23 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
                 expiry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pinger
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        # Before acknowledgement, or for an id in use, Strawberry closes the connection.
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            try:
+                await _resolve_persisted(self.view, message["payload"])
+            except PersistedQueryError as exc:
+                error = {"id": message["id"], "type": "error", "payload": [exc.formatted]}
+                await self.send_message(error)  # type: ignore[arg-type]
+                return
+        await super().handle_subscribe(message)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        # A client that left while its operation was sending is no server fault.
+        if isinstance(error, WebSocketDisconnected):
+            return
+        await super().handle_task_exception(error)
 
     async def _ping(self) -> None:
         while True:
@@ -51,14 +107,51 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
                     return
 
 
+class LegacyWS(BaseGraphQLWSHandler[Context, None]):
+    """graphql-ws with the message limits and persisted queries."""
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        except MessageRefused as refused:
+            await _close(self.websocket, LEGACY_WS_CLOSE[refused.kind], refused.reason)
+        finally:
+            expiry = getattr(self.context, "expiry", None)
+            if expiry is not None:
+                expiry.cancel()
+
+    async def handle_async_results(
+        self, operation_id: str, query: str, operation_name: str | None, variables: Any
+    ) -> None:
+        # A client that left is no error. Raised on, the error's traceback would keep
+        # the subscription (and what it holds) alive until a full garbage collection.
+        with contextlib.suppress(WebSocketDisconnected):
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+
+    async def handle_start(self, message: StartMessage) -> None:
+        if self.connection_acknowledged:
+            try:
+                await _resolve_persisted(self.view, message["payload"])
+            except PersistedQueryError as exc:
+                error = {"type": "error", "id": message["id"], "payload": exc.formatted}
+                await self.send_message(error)  # type: ignore[arg-type]
+                return
+        await super().handle_start(message)
+
+
 class GraphQLWebSocketView(GraphQL[Context, None]):
     """Authenticates from the ``connection_init`` payload; a bad token is refused
     with the protocol's close code (4403)."""
+
+    websocket_adapter_class = LimitedWebSocketAdapter
+    graphql_ws_handler_class = LegacyWS
 
     def __init__(self, schema: Schema, container: Container, keepalive: float = 15.0) -> None:
         interval = keepalive
         super().__init__(schema, graphql_ide=None, keep_alive=True, keep_alive_interval=interval)
         self.container = container
+        self.limits = container.settings.graphql
+        self.persisted: PersistedQueries = persisted_queries(self.limits, container.broker)
         self.graphql_transport_ws_handler_class = type(
             "KeepAlive", (KeepAliveTransportWS,), {"interval": interval}
         )

@@ -11,6 +11,11 @@ from typing import Any, Protocol
 TERMINAL = frozenset({"completed", "failed"})
 
 
+class BrokerUnavailable(Exception):
+    """The broker cannot be reached (down, restarting, connection lost): worth trying
+    again shortly. A broker that restarts may come back without the streams it held."""
+
+
 @dataclass(frozen=True, slots=True)
 class StreamEvent:
     seq: int
@@ -47,6 +52,8 @@ class Subscription:
 
 
 class Broker(Protocol):
+    """Every method may raise ``BrokerUnavailable``."""
+
     async def append(self, stream: str, event: StreamEvent) -> None:
         """Add ``event`` to ``stream`` (its writer numbers events 1, 2, 3...)."""
 
@@ -57,6 +64,10 @@ class Broker(Protocol):
         Events come in batches: everything that arrived since the reader last asked,
         so a reader that is busy (sending a frame, waiting to gather text) is not
         woken once per event."""
+        ...
+
+    async def events(self, stream: str) -> list[StreamEvent]:
+        """Every event the stream holds now, in order (none once it has expired)."""
         ...
 
     async def exists(self, stream: str) -> bool:

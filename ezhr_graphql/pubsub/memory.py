@@ -91,6 +91,10 @@ class MemoryBroker:
             else:
                 await target.changed.wait()
 
+    async def events(self, stream: str) -> list[StreamEvent]:
+        found = self._streams.get(stream)
+        return [] if found is None else [found.event(i) for i in range(len(found))]
+
     async def exists(self, stream: str) -> bool:
         found = self._streams.get(stream)
         return found is not None and len(found) > 0

@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
 import redis.asyncio as redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ezhr_graphql.pubsub.broker import StreamEvent, Subscription
+from ezhr_graphql.pubsub.broker import BrokerUnavailable, StreamEvent, Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -27,12 +30,35 @@ def _decode(raw: bytes | str) -> StreamEvent:
     return StreamEvent(seq=int(value["seq"]), kind=str(value["kind"]), data=value["data"])
 
 
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """Redis out of reach (down, restarting, connection cut) as ``BrokerUnavailable``."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise BrokerUnavailable(str(exc)) from exc
+
+
 class RedisBroker:
     def __init__(
-        self, url: str, *, prefix: str = "ezhr:", retention: int = 3600, poll: float = 5.0
+        self,
+        url: str,
+        *,
+        prefix: str = "ezhr:",
+        retention: int = 3600,
+        poll: float = 5.0,
+        patience: float = 30.0,
     ) -> None:
-        self.redis = redis.from_url(url)
+        """``patience``: how long a reader waits for Redis to come back before it
+        gives up (raising ``BrokerUnavailable``)."""
+        # redis-py's default pool fails a command at once ("Too many connections")
+        # when 100 are in use, as happens under load with a run appending per token:
+        # wait for a free connection instead.
+        self.redis = redis.Redis.from_pool(
+            redis.BlockingConnectionPool.from_url(url, max_connections=100, timeout=20)
+        )
         self.poll = poll
+        self.patience = patience
         self.prefix = prefix
         self.retention = retention
         self._local: dict[str, set[asyncio.Queue[Any]]] = {}
@@ -45,7 +71,8 @@ class RedisBroker:
             if self._reader is not None:
                 return
             self._pubsub = self.redis.pubsub()
-            await self._pubsub.psubscribe(f"{self.prefix}*")
+            with _reachable():
+                await self._pubsub.psubscribe(f"{self.prefix}*")
             self._reader = asyncio.create_task(self._dispatch(), name="redis-broker")
 
     async def _dispatch(self) -> None:
@@ -79,25 +106,40 @@ class RedisBroker:
     async def append(self, stream: str, event: StreamEvent) -> None:
         payload = _encode(event)
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.xadd(self._key(stream), {"e": payload}, id=f"0-{event.seq}")
-                if event.terminal:
-                    pipe.expire(self._key(stream), self.retention)
-                pipe.publish(self._live(stream), payload)
-                await pipe.execute()
+            with _reachable():
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.xadd(self._key(stream), {"e": payload}, id=f"0-{event.seq}")
+                    if event.terminal:
+                        pipe.expire(self._key(stream), self.retention)
+                    pipe.publish(self._live(stream), payload)
+                    await pipe.execute()
         except ResponseError as exc:
             if "equal or smaller" not in str(exc):
                 raise  # anything but a retried append
 
     async def _range(self, stream: str, after: int) -> list[StreamEvent]:
-        entries: Any = await self.redis.xrange(self._key(stream), min=f"(0-{after}", max="+")
+        with _reachable():
+            entries: Any = await self.redis.xrange(self._key(stream), min=f"(0-{after}", max="+")
         return [_decode(fields[b"e"]) for _id, fields in entries]
+
+    async def _range_patiently(self, stream: str, after: int) -> list[StreamEvent]:
+        """``_range``, waiting out a Redis restart for up to ``patience`` seconds."""
+        deadline = time.monotonic() + self.patience
+        delay = 0.05
+        while True:
+            try:
+                return await self._range(stream, after)
+            except BrokerUnavailable:
+                if time.monotonic() + delay > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     async def read(self, stream: str, after: int) -> AsyncIterator[list[StreamEvent]]:
         await self._start()
         async with self._listen(self._live(stream)) as live:
             # Listening started before the replay, so nothing falls between them.
-            stored = await self._range(stream, after)
+            stored = await self._range_patiently(stream, after)
             if stored:
                 yield stored
                 if stored[-1].terminal:
@@ -113,7 +155,7 @@ class RedisBroker:
                 except TimeoutError:
                     # Nothing live for a while: a message may have been lost while the
                     # subscription reconnected. The stream itself has everything.
-                    missed = await self._range(stream, last)
+                    missed = await self._range_patiently(stream, last)
                     if missed:
                         last = missed[-1].seq
                         yield missed
@@ -128,9 +170,8 @@ class RedisBroker:
                         continue
                     if event.seq > last + 1:
                         # A live message was missed (reconnect): fill the gap.
-                        batch.extend(
-                            m for m in await self._range(stream, last) if m.seq < event.seq
-                        )
+                        missed = await self._range_patiently(stream, last)
+                        batch.extend(m for m in missed if m.seq < event.seq)
                     batch.append(event)
                     last = event.seq
                 if batch:
@@ -138,18 +179,25 @@ class RedisBroker:
                     if batch[-1].terminal:
                         return
 
+    async def events(self, stream: str) -> list[StreamEvent]:
+        return await self._range(stream, 0)
+
     async def exists(self, stream: str) -> bool:
-        return bool(await self.redis.exists(self._key(stream)))
+        with _reachable():
+            return bool(await self.redis.exists(self._key(stream)))
 
     async def last(self, stream: str) -> StreamEvent | None:
-        entries: Any = await self.redis.xrevrange(self._key(stream), count=1)
+        with _reachable():
+            entries: Any = await self.redis.xrevrange(self._key(stream), count=1)
         return _decode(entries[0][1][b"e"]) if entries else None
 
     async def ping(self) -> None:
-        await self.redis.ping()
+        with _reachable():
+            await self.redis.ping()
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        await self.redis.publish(f"{self.prefix}signal:{channel}", orjson.dumps(message))
+        with _reachable():
+            await self.redis.publish(f"{self.prefix}signal:{channel}", orjson.dumps(message))
 
     async def subscribe(self, channel: str) -> Subscription:
         await self._start()

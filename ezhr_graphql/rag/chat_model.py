@@ -36,7 +36,8 @@ class LLMError(Exception):
     """A provider failure, with a stable code for clients.
 
     Codes: ``LLM_TIMEOUT``, ``LLM_UNAUTHORIZED``, ``LLM_RATE_LIMITED``,
-    ``LLM_UNAVAILABLE`` (5xx, connection refused), ``LLM_ERROR`` (anything else).
+    ``LLM_UNAVAILABLE`` (5xx, connection refused or dropped mid-reply), ``LLM_ERROR``
+    (anything else).
     """
 
     def __init__(self, code: str, message: str) -> None:
@@ -82,9 +83,22 @@ def classify(exc: BaseException) -> LLMError:
         (isinstance(status, int) and status >= 500)
         or isinstance(exc, ConnectionError)
         or ("connect" in name)
+        or _broken_transport(exc)
     ):
         return LLMError("LLM_UNAVAILABLE", "The language model is unavailable")
     return LLMError("LLM_ERROR", "The language model failed")
+
+
+# Exception classes (anywhere in an exception's ancestry) of HTTP clients whose
+# connection broke: httpx's transport errors (a stream cut off mid-reply raises
+# RemoteProtocolError or ReadError), openai's APIConnectionError, aiohttp's.
+_TRANSPORT_ERRORS = frozenset(
+    {"transporterror", "apiconnectionerror", "clientconnectionerror", "clientpayloaderror"}
+)
+
+
+def _broken_transport(exc: BaseException) -> bool:
+    return any(cls.__name__.lower() in _TRANSPORT_ERRORS for cls in type(exc).__mro__)
 
 
 def estimate_tokens(text: str) -> int:

@@ -31,6 +31,7 @@ from ezhr_graphql.repositories.chat import (
 from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services import conversation, validation
 from ezhr_graphql.services.actor import Actor
+from ezhr_graphql.services.throttle import RateLimiter
 from ezhr_graphql.settings import ChatSettings
 
 CLIENT_ID_LENGTH = 100
@@ -48,8 +49,15 @@ class Sent:
 
 
 class MessageService:
-    def __init__(self, session: AsyncSession, settings: ChatSettings) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: ChatSettings,
+        run_rate: RateLimiter | None = None,
+    ) -> None:
         self.settings = settings
+        # Replies started per minute; None when rate limits are off.
+        self.run_rate = run_rate
         self.sessions = ChatSessionRepository.from_session(session)
         self.messages = ChatMessageRepository.from_session(session)
         self.feedback = ChatFeedbackRepository.from_session(session)
@@ -75,7 +83,8 @@ class MessageService:
     async def _room_for_a_run(self, actor: Actor, chat: ChatSession) -> None:
         """Raises:
         ConflictError: this session already has a reply being generated.
-        LimitExceededError: the actor has as many replies being generated as allowed.
+        LimitExceededError: the actor has as many replies being generated as allowed,
+            or started as many this minute (a RateLimitedError).
         """
         # Locked: sends to several of the user's sessions at once count one by one.
         await self.users.lock(actor.id)
@@ -90,6 +99,9 @@ class MessageService:
                 "concurrentReplies",
                 f"At most {limit} replies can be generated at once; wait or stop one",
             )
+        if self.run_rate is not None:
+            # Counted last, so refusals above do not use up the allowance.
+            await self.run_rate.run(actor.id)
 
     def _reply_to(self, chat: ChatSession, user_message: ChatMessage) -> ChatMessage:
         reply = self.messages.add(

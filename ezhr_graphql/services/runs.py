@@ -14,15 +14,16 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from ezhr_graphql.db import Database, utcnow
+from ezhr_graphql.db.errors import SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE, unavailable
 from ezhr_graphql.models import ChatMessage, MessageRole, MessageStatus
 from ezhr_graphql.observe.metrics import RUNS, RUNS_ACTIVE, TIME_TO_FIRST_TOKEN, TOKENS_STREAMED
-from ezhr_graphql.pubsub import Broker, StreamEvent
+from ezhr_graphql.pubsub import Broker, BrokerUnavailable, StreamEvent
 from ezhr_graphql.rag import ChatModel, ChatTurn, LLMError, LlmSpec, ModelRegistry
 from ezhr_graphql.rag.prompts import CONDENSE_INSTRUCTION, answer_system_prompt, condense_request
 from ezhr_graphql.repositories.chat import ChatMessageRepository, ChatSessionRepository
@@ -33,10 +34,15 @@ from ezhr_graphql.settings import ChatSettings
 logger = logging.getLogger(__name__)
 
 STOP_CHANNEL = "stop"
+# Codes of runs that end for reasons other than the model's.
+STORAGE_ERROR = "STORAGE_ERROR"
+INTERRUPTED = "INTERRUPTED"
 TITLE_WORDS = 6
 TITLE_LENGTH = 80
 # Each earlier turn shown when condensing a follow-up is cut to this many characters.
 CONDENSE_TURN_CHARS = 1500
+# Streams of finished runs kept to publish once the broker is back, at most.
+MAX_OWED = 1000
 
 
 def stream_name(message_id: uuid.UUID) -> str:
@@ -117,6 +123,13 @@ class _Run:
     stop_requested: bool = False
     seq: int = 0
     parts: list[str] = field(default_factory=list)
+    # Every event emitted (numbered from 1), to rebuild the stream should the broker
+    # lose it: Redis keeps nothing on disk, and a restart empties it.
+    events: list[StreamEvent] = field(default_factory=list)
+    # The broker stayed out of reach for longer than the run could wait.
+    broker_lost: bool = False
+    # A token's event is being added to the stream: a stop waits for it (see stream()).
+    emitting: bool = False
 
 
 class RunManager:
@@ -138,6 +151,9 @@ class RunManager:
         self.retriever = retriever
         self.no_answer_message = no_answer_message
         self._runs: dict[uuid.UUID, _Run] = {}
+        # Ends of streams still to be published (the broker was out of reach), by
+        # message: each publishes what its stream misses.
+        self._owed: dict[uuid.UUID, Callable[[], Awaitable[None]]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -183,7 +199,7 @@ class RunManager:
         if run is None:
             return
         run.stop_requested = True
-        if run.streaming is not None:
+        if run.streaming is not None and not run.emitting:
             run.streaming.cancel()
 
     async def _listen_for_stops(self, ready: asyncio.Event) -> None:
@@ -199,8 +215,63 @@ class RunManager:
     # --- the run itself --------------------------------------------------------
 
     async def _emit(self, run: _Run, kind: str, data: dict[str, Any]) -> None:
+        """Number an event and add it to the run's stream.
+
+        Raises:
+            BrokerUnavailable: the broker stayed out of reach too long.
+        """
         run.seq += 1
-        await self.broker.append(stream_name(run.message_id), StreamEvent(run.seq, kind, data))
+        event = StreamEvent(run.seq, kind, data)
+        run.events.append(event)
+        try:
+            await self.broker.append(stream_name(run.message_id), event)
+        except BrokerUnavailable:
+            if run.broker_lost:
+                raise
+            await self._restore(run)
+
+    async def _restore(self, run: _Run) -> None:
+        """Wait for the broker to come back, then give the stream every event it
+        misses (all of them if it restarted empty), so that followers go on where
+        they were. Waits up to half the time after which a silent run is taken for
+        dead.
+
+        Raises:
+            BrokerUnavailable: it did not come back in time.
+        """
+        deadline = time.monotonic() + self.settings.stale_after_seconds / 2
+        delay = 0.05
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._publish_missing(run.message_id, run.events)
+                logger.info("run %s: the broker is back, stream restored", run.message_id)
+                return
+            except BrokerUnavailable:
+                if time.monotonic() + delay > deadline:
+                    run.broker_lost = True
+                    raise
+                delay = min(delay * 2, 1.0)
+
+    async def _publish_missing(self, message_id: uuid.UUID, events: list[StreamEvent]) -> None:
+        name = stream_name(message_id)
+        last = await self.broker.last(name)
+        for event in events[0 if last is None else last.seq :]:
+            await self.broker.append(name, event)
+
+    def _owe(self, message_id: uuid.UUID, publish: Callable[[], Awaitable[None]]) -> None:
+        if len(self._owed) < MAX_OWED:
+            self._owed[message_id] = publish
+
+    async def _publish_owed(self) -> None:
+        """Publish the ends of streams that could not be told: the broker was out of
+        reach when their runs ended."""
+        for message_id, publish in list(self._owed.items()):
+            try:
+                await publish()
+            except BrokerUnavailable:
+                return
+            self._owed.pop(message_id, None)
 
     async def _execute(self, run: _Run) -> None:
         started = time.monotonic()
@@ -234,8 +305,16 @@ class RunManager:
                         first_token = time.monotonic()
                         TIME_TO_FIRST_TOKEN.observe(first_token - started)
                     TOKENS_STREAMED.inc()
-                    run.parts.append(text)
-                    await self._emit(run, "delta", {"text": text})
+                    # Not cancelled mid-append: the token would be stored but never
+                    # streamed, and its seq skipped (found by bench/load.py).
+                    run.emitting = True
+                    try:
+                        run.parts.append(text)
+                        await self._emit(run, "delta", {"text": text})
+                    finally:
+                        run.emitting = False
+                    if run.stop_requested:
+                        return
 
             if run.stop_requested:  # stopped while it was being prepared
                 status = MessageStatus.CANCELLED
@@ -243,7 +322,8 @@ class RunManager:
                 run.streaming = asyncio.create_task(stream())
                 try:
                     await run.streaming
-                    status = MessageStatus.COMPLETED
+                    stopped = run.stop_requested
+                    status = MessageStatus.CANCELLED if stopped else MessageStatus.COMPLETED
                 except asyncio.CancelledError:
                     current = asyncio.current_task()
                     if not run.stop_requested or (current is not None and current.cancelling()):
@@ -251,23 +331,34 @@ class RunManager:
                     status = MessageStatus.CANCELLED
         except LLMError as exc:
             error = exc
+        except BrokerUnavailable:
+            logger.warning("run %s: the broker is unavailable", run.message_id, exc_info=True)
+            error = LLMError(SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE)
         except asyncio.CancelledError:
             error = LLMError("INTERRUPTED", "The server stopped before the reply was finished")
             raise
-        except Exception:
-            logger.exception("run %s failed", run.message_id)
-            error = LLMError("INTERNAL_ERROR", "The reply failed unexpectedly")
+        except Exception as exc:
+            if unavailable(exc):
+                logger.warning("run %s: the database is unavailable", run.message_id, exc_info=True)
+                error = LLMError(SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE)
+            else:
+                logger.exception("run %s failed", run.message_id)
+                error = LLMError("INTERNAL_ERROR", "The reply failed unexpectedly")
         finally:
-            beating.cancel()
             finished = time.monotonic()
             if error is not None:
                 status = MessageStatus.FAILED
-            await asyncio.shield(
-                self._finish(run, plan, status, error, started, first_token, finished)
-            )
-            self._runs.pop(run.message_id, None)
-            RUNS_ACTIVE.dec()
-            RUNS.labels(status.value).inc()
+            try:
+                # Still beating while the outcome is stored (that may wait for the
+                # database): the run is alive, no sweeper may take it for dead.
+                status = await asyncio.shield(
+                    self._finish(run, plan, status, error, started, first_token, finished)
+                )
+            finally:
+                beating.cancel()
+                self._runs.pop(run.message_id, None)
+                RUNS_ACTIVE.dec()
+                RUNS.labels(status.value).inc()
         if status is MessageStatus.COMPLETED and plan is not None and plan.first_exchange:
             self._in_background(self._title(plan, "".join(run.parts)))
 
@@ -380,24 +471,28 @@ class RunManager:
         started: float,
         first_token: float | None,
         finished: float,
-    ) -> None:
-        """Store the outcome, then tell the stream and the owner's other tabs."""
+    ) -> MessageStatus:
+        """Store the outcome, then tell the stream and the owner's other tabs; the
+        status announced."""
         content = "".join(run.parts)
-        stored: ChatMessage | None = None
-        for attempt in range(3):
-            try:
-                stored = await self._store(
+        try:
+            stored, ours = await self._store_patiently(
+                lambda: self._store(
                     run, plan, status, error, content, started, first_token, finished
                 )
-                break
-            except Exception:
-                logger.exception("could not store the outcome of run %s", run.message_id)
-                await asyncio.sleep(0.2 * 2**attempt)
-        else:
+            )
+        except Exception:
+            logger.exception("could not store the outcome of run %s", run.message_id)
             # Never announce a reply the database does not hold: the stream says it
-            # failed, with the text, and the sweeper will mark the row.
-            error = LLMError("STORAGE_ERROR", "The reply could not be saved")
+            # failed, with the text, and the sweeper stores both once it can.
+            error = LLMError(STORAGE_ERROR, "The reply could not be saved")
             status = MessageStatus.FAILED
+            stored, ours = None, True
+        if stored is not None and not ours:
+            # Ended elsewhere meanwhile (a sweeper took the run for dead while the
+            # database was out of reach): announce what is stored, not what was meant.
+            status = stored.status
+            error = LLMError(stored.error_code or INTERRUPTED, "The reply was interrupted")
         snapshot = message_snapshot(stored) if stored is not None else {"content": content}
         try:
             if status is MessageStatus.FAILED:
@@ -410,6 +505,32 @@ class RunManager:
                 await self._status_changed(plan, run.message_id, status)
         except Exception:
             logger.exception("could not publish the end of run %s", run.message_id)
+            events = run.events
+            self._owe(run.message_id, lambda: self._publish_missing(run.message_id, events))
+        return status
+
+    async def _store_patiently(
+        self, store: Callable[[], Awaitable[tuple[ChatMessage | None, bool]]]
+    ) -> tuple[ChatMessage | None, bool]:
+        """``store()``, tried again while the database is out of reach (the reply
+        waits in memory) for up to half the time after which sweepers take a silent
+        run for dead; any other failure is tried three times.
+
+        Raises:
+            Exception: what the last attempt raised.
+        """
+        deadline = time.monotonic() + self.settings.stale_after_seconds / 2
+        attempt = 0
+        while True:
+            try:
+                return await store()
+            except Exception as exc:
+                attempt += 1
+                delay = min(0.2 * 2 ** (attempt - 1), 2.0)
+                if attempt >= 3 and (not unavailable(exc) or time.monotonic() + delay > deadline):
+                    raise
+                logger.warning("storing a run's outcome failed; retrying", exc_info=True)
+                await asyncio.sleep(delay)
 
     async def _store(
         self,
@@ -421,24 +542,37 @@ class RunManager:
         started: float,
         first_token: float | None,
         finished: float,
-    ) -> ChatMessage | None:
+    ) -> tuple[ChatMessage | None, bool]:
+        """The reply as stored, and whether this run's outcome is what it holds
+        (``False``: it had already ended)."""
         async with self.db.transaction() as session:
             stored = await ChatMessageRepository.from_session(session).get(run.message_id)
-            if stored is not None and stored.status is MessageStatus.STREAMING:
-                stored.content = content
-                stored.status = status
-                stored.error_code = None if error is None else error.code
-                if plan is not None:
-                    stored.citations = plan.citations or []
-                    stored.prompt_tokens = plan.model.usage.prompt_tokens
-                    stored.completion_tokens = plan.model.usage.completion_tokens
-                stored.time_to_first_token_ms = (
-                    None if first_token is None else round((first_token - started) * 1000)
-                )
-                stored.latency_ms = round((finished - started) * 1000)
-            return stored
+            if stored is None:
+                return None, True  # deleted meanwhile
+            if stored.status is not MessageStatus.STREAMING:
+                return stored, False
+            stored.content = content
+            stored.status = status
+            stored.error_code = None if error is None else error.code
+            if plan is not None:
+                stored.citations = plan.citations or []
+                stored.prompt_tokens = plan.model.usage.prompt_tokens
+                stored.completion_tokens = plan.model.usage.completion_tokens
+            stored.time_to_first_token_ms = (
+                None if first_token is None else round((first_token - started) * 1000)
+            )
+            stored.latency_ms = round((finished - started) * 1000)
+            return stored, True
 
     async def _status_changed(
+        self, plan: _Plan, message_id: uuid.UUID, status: MessageStatus
+    ) -> None:
+        """Tell the owner's other tabs (lost if the broker is out of reach: it is news,
+        the stream and the database hold the outcome)."""
+        with contextlib.suppress(BrokerUnavailable):
+            await self._publish_status(plan, message_id, status)
+
+    async def _publish_status(
         self, plan: _Plan, message_id: uuid.UUID, status: MessageStatus
     ) -> None:
         await self.broker.publish(
@@ -489,41 +623,84 @@ class RunManager:
     # --- runs whose process died ----------------------------------------------
 
     async def sweep(self) -> int:
-        """Mark ``STREAMING`` messages whose heartbeat is stale as ``FAILED``."""
+        """Mark ``STREAMING`` messages whose heartbeat is stale as ``FAILED``, with the
+        text their stream carried, and end their streams."""
         cutoff = utcnow() - timedelta(seconds=self.settings.stale_after_seconds)
+        async with self.db.read() as session:
+            candidates = [
+                m.id
+                for m in await ChatMessageRepository.from_session(session).stale_streaming(cutoff)
+                if m.id not in self._runs
+            ]
+        if not candidates:
+            return 0
+        endings = {message_id: await self._ending(message_id) for message_id in candidates}
+        stale: list[ChatMessage] = []
         async with self.db.transaction() as session:
             messages = ChatMessageRepository.from_session(session)
-            candidates = await messages.stale_streaming(cutoff)
-            # Fail only what is still stale at the moment of the update: a run that
-            # beat in between keeps going.
-            stale = [
-                m
-                for m in candidates
-                if m.id not in self._runs and await messages.fail_if_stale(m.id, cutoff)
-            ]
-            for message in stale:
+            for message_id, (code, content) in endings.items():
+                # Fail only what is still stale at the moment of the update: a run
+                # that beat in between keeps going.
+                if not await messages.fail_if_stale(message_id, cutoff):
+                    continue
+                message = await messages.get(message_id)
+                if message is None:
+                    continue
                 message.status = MessageStatus.FAILED
-                message.error_code = "INTERRUPTED"
+                message.error_code = code
+                if content is not None:
+                    message.content = content
+                stale.append(message)
         for message in stale:
-            name = stream_name(message.id)
+            announce = self._announcer(message)
+            try:
+                await announce()
+            except BrokerUnavailable:
+                logger.warning("could not end the stream of run %s", message.id, exc_info=True)
+                self._owe(message.id, announce)
+        return len(stale)
+
+    def _announcer(self, message: ChatMessage) -> Callable[[], Awaitable[None]]:
+        """Ends the stream of a dead run's reply, unless it has ended already."""
+        snapshot = message_snapshot(message)
+        name = stream_name(message.id)
+
+        async def announce() -> None:
             last = await self.broker.last(name)
             if last is not None and last.terminal:
-                continue
-            event = StreamEvent(
-                (last.seq if last else 0) + 1,
-                "failed",
-                {
-                    "code": "INTERRUPTED",
-                    "message": "The reply was interrupted; please try again",
-                    **message_snapshot(message),
-                },
+                return
+            words = "The reply was interrupted; please try again"
+            data = {"code": INTERRUPTED, "message": words, **snapshot}
+            await self.broker.append(
+                name, StreamEvent((last.seq if last else 0) + 1, "failed", data)
             )
-            await self.broker.append(name, event)
-        return len(stale)
+
+        return announce
+
+    async def _ending(self, message_id: uuid.UUID) -> tuple[str, str | None]:
+        """How a dead run's reply ends: with the code its stream already ended with (a
+        run that could not store its outcome says so), else ``INTERRUPTED``; and with
+        the text its stream carried (``None``: the stream is gone, keep what is
+        stored)."""
+        try:
+            events = await self.broker.events(stream_name(message_id))
+        except Exception:
+            logger.warning("could not read the stream of run %s", message_id, exc_info=True)
+            events = []
+        if not events:
+            return INTERRUPTED, None
+        text = "".join(e.data["text"] for e in events if e.kind == "delta")
+        last = events[-1]
+        if last.kind == "failed":
+            code = str(last.data.get("code") or INTERRUPTED)
+            carried = last.data.get("content")
+            return code, carried if isinstance(carried, str) else text
+        return INTERRUPTED, text
 
     async def _sweep_forever(self) -> None:
         while True:
             try:
+                await self._publish_owed()
                 await self.sweep()
             except Exception:
                 logger.warning("sweeping stale runs failed", exc_info=True)

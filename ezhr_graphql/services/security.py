@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from argon2 import PasswordHasher as Argon2Hasher
@@ -46,14 +49,39 @@ class InvalidTokenError(Exception):
     """The token is malformed, forged or expired."""
 
 
-class TokenIssuer:
-    """Issues and checks JWT bearer tokens (HS256 by default) with an expiry."""
+def key_id(key: str) -> str:
+    """A token's ``kid`` header for ``key``: the first 8 hex digits of its SHA-256,
+    enough to pick the key among a few and useless for guessing it."""
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
 
-    def __init__(self, key: str, *, algorithm: str, ttl_seconds: int, issuer: str) -> None:
+
+class TokenIssuer:
+    """Issues and checks JWT bearer tokens (HS256 by default) with an expiry.
+
+    Tokens are signed with ``key`` and name it in their ``kid`` header; tokens signed
+    with one of ``previous_keys`` (before a rotation) still verify until they expire.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        *,
+        algorithm: str,
+        ttl_seconds: int,
+        issuer: str,
+        previous_keys: Sequence[str] = (),
+    ) -> None:
         self._key = key
+        self._kid = key_id(key)
         self._algorithm = algorithm
         self._ttl = timedelta(seconds=ttl_seconds)
         self._issuer = issuer
+        # The current key first: tokens without a kid (issued before kids existed)
+        # are tried against each in this order.
+        self._keys = list(dict.fromkeys([key, *previous_keys]))
+        self._by_kid: dict[str, list[str]] = {}
+        for known in self._keys:
+            self._by_kid.setdefault(key_id(known), []).append(known)
 
     def issue(
         self, user_id: uuid.UUID, role: Role, now: datetime | None = None
@@ -70,21 +98,24 @@ class TokenIssuer:
             },
             self._key,
             algorithm=self._algorithm,
+            headers={"kid": self._kid},
         )
         return token, expires
 
     def verify(self, token: str) -> TokenClaims:
         """Raises:
-        InvalidTokenError: bad signature, wrong issuer, expired or malformed.
+        InvalidTokenError: bad signature, unknown key, wrong issuer, expired or
+        malformed.
         """
         try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=[self._algorithm],
-                issuer=self._issuer,
-                options={"require": ["sub", "exp", "iat", "iss"]},
-            )
+            kid = jwt.get_unverified_header(token).get("kid")
+            if kid is None:
+                candidates = self._keys
+            elif isinstance(kid, str) and kid in self._by_kid:
+                candidates = self._by_kid[kid]
+            else:
+                raise InvalidTokenError("Signed with an unknown key")
+            claims = self._decode(token, candidates)
             return TokenClaims(
                 user_id=uuid.UUID(claims["sub"]),
                 role=Role(claims.get("role", Role.MEMBER)),
@@ -92,3 +123,24 @@ class TokenIssuer:
             )
         except (jwt.PyJWTError, ValueError, KeyError) as exc:
             raise InvalidTokenError(str(exc)) from exc
+
+    def _decode(self, token: str, keys: Sequence[str]) -> dict[str, Any]:
+        """The claims of ``token`` checked with the first of ``keys`` that signed it.
+
+        Raises:
+            jwt.PyJWTError: no key's signature matches, or the claims are not valid.
+        """
+        for i, key in enumerate(keys):
+            try:
+                claims: dict[str, Any] = jwt.decode(
+                    token,
+                    key,
+                    algorithms=[self._algorithm],
+                    issuer=self._issuer,
+                    options={"require": ["sub", "exp", "iat", "iss"]},
+                )
+                return claims
+            except jwt.InvalidSignatureError:
+                if i == len(keys) - 1:
+                    raise
+        raise jwt.InvalidSignatureError("No key to check the signature with")

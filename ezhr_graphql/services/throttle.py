@@ -1,22 +1,42 @@
-"""Login throttling: failed sign-ins are counted per email and per client address in a
-window; past the limit, sign-in is refused until the window ends. With Redis the
-counts are shared by every process, so adding workers does not add attempts."""
+"""Counting what callers do in fixed windows: failed sign-ins per email and address,
+requests and websocket connections per user and address, reply runs per user.
+
+A window starts at a key's first hit and lasts ``window`` seconds; the count resets
+when it ends (a fixed window: a caller can reach twice a limit across the boundary of
+two windows, which is accepted for one Redis round trip per check). With Redis the
+counts are shared by every process, so adding workers does not add allowance."""
 
 from __future__ import annotations
 
+import math
 import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ezhr_graphql.errors import LimitExceededError
-from ezhr_graphql.settings import AuthSettings
+from ezhr_graphql.settings import AuthSettings, RateLimitSettings
 
 PREFIX = "ezhr:throttle:"
+# Every rate limit counts in windows of one minute: the settings say "per minute".
+RATE_WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A key's count after a hit, and the seconds until its window ends."""
+
+    count: int
+    resets_in: float
 
 
 class AttemptCounter(Protocol):
     async def count(self, key: str) -> int: ...
 
     async def hit(self, key: str, window: int) -> int: ...
+
+    async def hits(self, keys: Sequence[str], window: int) -> list[Hit]: ...
 
     async def clear(self, key: str) -> None: ...
 
@@ -28,47 +48,146 @@ class MemoryCounter:
         self._counts: dict[str, tuple[int, float]] = {}
         self.max_keys = max_keys
 
-    def _live(self, key: str) -> int:
+    def _live(self, key: str, now: float) -> int:
         found = self._counts.get(key)
         if found is None:
             return 0
-        if found[1] <= time.monotonic():
+        if found[1] <= now:
             del self._counts[key]
             return 0
         return found[0]
 
-    async def count(self, key: str) -> int:
-        return self._live(key)
-
-    async def hit(self, key: str, window: int) -> int:
-        current = self._live(key)
-        expires = self._counts[key][1] if current else time.monotonic() + window
+    def _hit(self, key: str, window: int, now: float) -> Hit:
+        current = self._live(key, now)
+        expires = self._counts[key][1] if current else now + window
         if not current and len(self._counts) >= self.max_keys:
             self._counts.pop(next(iter(self._counts)))  # the oldest first
         self._counts[key] = (current + 1, expires)
-        return current + 1
+        return Hit(current + 1, expires - now)
+
+    async def count(self, key: str) -> int:
+        return self._live(key, time.monotonic())
+
+    async def hit(self, key: str, window: int) -> int:
+        return self._hit(key, window, time.monotonic()).count
+
+    async def hits(self, keys: Sequence[str], window: int) -> list[Hit]:
+        now = time.monotonic()
+        return [self._hit(key, window, now) for key in keys]
 
     async def clear(self, key: str) -> None:
         self._counts.pop(key, None)
 
 
 class RedisCounter:
-    def __init__(self, redis: Any) -> None:
+    """Counts shared by every process using one Redis. ``prefix`` keeps apart the
+    deployments (or test runs) that share a Redis."""
+
+    def __init__(self, redis: Any, prefix: str = PREFIX) -> None:
         self.redis = redis
+        self.prefix = prefix
 
     async def count(self, key: str) -> int:
-        value = await self.redis.get(PREFIX + key)
+        value = await self.redis.get(self.prefix + key)
         return int(value or 0)
 
     async def hit(self, key: str, window: int) -> int:
+        return (await self.hits([key], window))[0].count
+
+    async def hits(self, keys: Sequence[str], window: int) -> list[Hit]:
+        # One round trip for all keys; EXPIRE NX starts the window at the first hit only.
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(PREFIX + key)
-            pipe.expire(PREFIX + key, window, nx=True)
-            count, _ = await pipe.execute()
-        return int(count)
+            for key in keys:
+                pipe.incr(self.prefix + key)
+                pipe.expire(self.prefix + key, window, nx=True)
+                pipe.pttl(self.prefix + key)
+            replies = await pipe.execute()
+        found = []
+        for i in range(len(keys)):
+            count, _, ttl_ms = replies[3 * i : 3 * i + 3]
+            found.append(Hit(int(count), max(int(ttl_ms), 0) / 1000))
+        return found
 
     async def clear(self, key: str) -> None:
-        await self.redis.delete(PREFIX + key)
+        await self.redis.delete(self.prefix + key)
+
+
+class RateLimitedError(LimitExceededError):
+    """A rate limit is reached; ``retry_after`` is the whole seconds until the window
+    that refused ends."""
+
+    def __init__(self, limit: str, message: str, retry_after: int) -> None:
+        super().__init__(limit, message)
+        self.retry_after = retry_after
+
+
+def _retry_after(hit: Hit) -> int:
+    return max(1, math.ceil(hit.resets_in))
+
+
+class RateLimiter:
+    """Requests and websocket connections per user and address, and reply runs per
+    user, each counted in windows of :data:`RATE_WINDOW_SECONDS`."""
+
+    def __init__(self, counter: AttemptCounter, settings: RateLimitSettings) -> None:
+        self.counter = counter
+        self.settings = settings
+
+    async def request(self, user_id: uuid.UUID | None, address: str) -> None:
+        """Count one HTTP request of ``user_id`` (``None``: no valid token) from
+        ``address``.
+
+        Raises:
+            RateLimitedError: the user or the address is over its limit.
+        """
+        settings = self.settings
+        if user_id is None:
+            keys: Sequence[str] = (f"rate:req:addr:{address}",)
+        else:
+            keys = (f"rate:req:addr:{address}", f"rate:req:user:{user_id}")
+        hits = await self.counter.hits(keys, RATE_WINDOW_SECONDS)
+        by_address = hits[0]
+        if by_address.count > settings.requests_per_minute_per_address:
+            raise RateLimitedError(
+                "requestsPerMinute",
+                "Too many requests from this address",
+                _retry_after(by_address),
+            )
+        if len(hits) > 1 and hits[1].count > settings.requests_per_minute_per_user:
+            raise RateLimitedError(
+                "requestsPerMinute", "Too many requests from this user", _retry_after(hits[1])
+            )
+
+    async def connection(self, address: str) -> None:
+        """Count one websocket connection attempt from ``address``.
+
+        Raises:
+            RateLimitedError: the address opened too many connections this minute.
+        """
+        (hit,) = await self.counter.hits((f"rate:ws:addr:{address}",), RATE_WINDOW_SECONDS)
+        if hit.count > self.settings.websocket_connects_per_minute_per_address:
+            raise RateLimitedError(
+                "connectionsPerMinute",
+                "Too many websocket connections from this address",
+                _retry_after(hit),
+            )
+
+    async def run(self, user_id: uuid.UUID) -> None:
+        """Count one reply run started by ``user_id``.
+
+        Raises:
+            RateLimitedError: the user started as many replies this minute as allowed.
+        """
+        (hit,) = await self.counter.hits((f"rate:run:user:{user_id}",), RATE_WINDOW_SECONDS)
+        limit = self.settings.runs_per_minute_per_user
+        if hit.count > limit:
+            seconds = _retry_after(hit)
+            raise RateLimitedError(
+                "runsPerMinute",
+                f"At most {limit} replies can be started per minute; try again in {seconds} "
+                "seconds",
+                seconds,
+            )
 
 
 class LoginThrottle:
@@ -96,9 +215,7 @@ class LoginThrottle:
             )
 
     async def failed(self, email: str, address: str) -> None:
-        window = self.settings.login_window_seconds
-        for key in self._keys(email, address):
-            await self.counter.hit(key, window)
+        await self.counter.hits(self._keys(email, address), self.settings.login_window_seconds)
 
     async def succeeded(self, email: str) -> None:
         await self.counter.clear(self._keys(email, "")[0])

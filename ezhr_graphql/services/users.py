@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ezhr_graphql.errors import (
     AuthenticationError,
     ConflictError,
-    InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
 )
@@ -22,9 +21,8 @@ from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services import validation
 from ezhr_graphql.services.actor import Actor
 from ezhr_graphql.services.actor_cache import ActorCache
+from ezhr_graphql.services.passwords import PasswordPolicy
 from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
-
-MAX_PASSWORD_LENGTH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +39,7 @@ class UserService:
         hasher: PasswordHasher,
         tokens: TokenIssuer,
         actors: ActorCache,
-        min_password_length: int = 8,
+        passwords: PasswordPolicy | None = None,
     ) -> None:
         self.session = session
         self.actors = actors
@@ -49,18 +47,7 @@ class UserService:
         self.users = UserRepository.from_session(session)  # type: ignore[arg-type]
         self.hasher = hasher
         self.tokens = tokens
-        self.min_password_length = min_password_length
-
-    def _password(self, password: str) -> str:
-        if len(password) < self.min_password_length:
-            raise InvalidInputError(
-                "password", f"password must be at least {self.min_password_length} characters"
-            )
-        if len(password) > MAX_PASSWORD_LENGTH:
-            raise InvalidInputError(
-                "password", f"password must be at most {MAX_PASSWORD_LENGTH} characters"
-            )
-        return password
+        self.passwords = passwords or PasswordPolicy()
 
     async def register(
         self, email: str, password: str, display_name: str | None = None, role: Role = Role.MEMBER
@@ -68,12 +55,13 @@ class UserService:
         """Create an account and log it in.
 
         Raises:
-            InvalidInputError: malformed email, weak password, over-long name.
+            InvalidInputError: malformed email, over-long name, or a password the
+                policy refuses (see :class:`PasswordPolicy`).
             ConflictError: the email is already registered.
         """
         address = validation.email("email", email)
         name = validation.text("displayName", display_name or address.split("@")[0], NAME_LENGTH)
-        secret = self._password(password)
+        secret = self.passwords.check(password, address)
         if await self.users.get_by_email(address) is not None:
             raise ConflictError("This email is already registered", field="email")
         user = self.users.add(

@@ -39,11 +39,12 @@ from ezhr_graphql.api.scalars import parse_id
 from ezhr_graphql.errors import DomainError
 from ezhr_graphql.models import ChatMessage as ChatMessageRow
 from ezhr_graphql.models import MessageStatus as MessageStatusModel
-from ezhr_graphql.pubsub import StreamEvent
+from ezhr_graphql.pubsub import BrokerUnavailable, StreamEvent
 from ezhr_graphql.repositories.chat import ChatMessageRepository
 from ezhr_graphql.services.runs import message_from_snapshot, stream_name, user_channel
 
-_END = StreamEvent(0, "end", {})
+# Ends a followed stream that went quiet without its end (see reply_events).
+_QUIET = StreamEvent(0, "failed", {})
 # Reply streams this process is serving now (read by the coalescing window).
 _open_streams = [0]
 
@@ -118,8 +119,36 @@ async def coalesced(
             await closing()
 
 
-def _replayed(row: ChatMessageRow) -> list[StreamEvent]:
-    """The events of a finished reply whose stream has expired: rebuilt from the row."""
+async def _aclose(source: AsyncIterator[list[StreamEvent]]) -> None:
+    closing = getattr(source, "aclose", None)
+    if closing is not None:
+        await closing()
+
+
+async def _until_quiet(
+    source: AsyncIterator[list[StreamEvent]], seconds: float
+) -> AsyncIterator[list[StreamEvent]]:
+    """``source``'s batches, then a batch holding only ``_QUIET`` (a terminal marker)
+    should nothing arrive for ``seconds``."""
+    iterator = source.__aiter__()
+    try:
+        while True:
+            try:
+                batch = await asyncio.wait_for(iterator.__anext__(), seconds)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                yield [_QUIET]
+                return
+            yield batch
+    finally:
+        await _aclose(iterator)
+
+
+def _replayed(row: ChatMessageRow, after: int) -> list[StreamEvent]:
+    """The events of a finished reply whose stream has expired, rebuilt from the row,
+    for a client that has seen those up to ``after``: all of them from the start, or
+    else (the stream's numbering is gone) its end, carrying the whole stored reply."""
     events = [
         StreamEvent(
             1,
@@ -142,6 +171,8 @@ def _replayed(row: ChatMessageRow) -> list[StreamEvent]:
         )
     else:
         events.append(StreamEvent(len(events) + 1, "completed", {}))
+    if after > 0:
+        return [StreamEvent(after + 1, events[-1].kind, events[-1].data)]
     return events
 
 
@@ -189,21 +220,25 @@ async def reply_events(
     row = None if just_sent else await _owned_message(ctx, message_id)
     broker = ctx.container.broker
     name = stream_name(message_id)
-    if (
-        row is not None
-        and row.status is not MessageStatusModel.STREAMING
-        and not await broker.exists(name)
-    ):
-        replayed = _replayed(row)
-        if after > 0:
-            # The stream has expired and the client saw part of it: its numbering is
-            # gone, so it gets the end, carrying the whole stored reply.
-            end = replayed[-1]
-            replayed = [StreamEvent(after + 1, end.kind, end.data)]
-        for event in replayed:
-            yield await _to_graphql(ctx, message_id, event)
-        return
     chat = ctx.container.settings.chat
+    source = broker.read(name, after)
+    quiet = False
+    if row is not None and row.status is not MessageStatusModel.STREAMING:
+        try:
+            last = await broker.last(name)
+        except BrokerUnavailable:
+            last = None  # the stored reply is all there is to say anyway
+        if last is None or last.seq < after:
+            # The stream has expired, or is not the one the client followed (a broker
+            # that restarted empty lost it): the stored reply tells it all.
+            await _aclose(source)
+            for event in _replayed(row, after):
+                yield await _to_graphql(ctx, message_id, event)
+            return
+        if not last.terminal:
+            # A run stores its reply, then publishes the end: follow the stream for
+            # the rest, unless it stays quiet (its process died before publishing).
+            source = _until_quiet(source, chat.stream_end_grace_seconds)
 
     def window() -> float:
         # The more streams this process serves, the larger each frame: the frame
@@ -211,11 +246,31 @@ async def reply_events(
         return (chat.coalesce_ms + _open_streams[0] * chat.coalesce_ms_per_stream) / 1000
 
     _open_streams[0] += 1
+    told = False
+    seen = after
     try:
-        async for event in coalesced(broker.read(name, after), window):
+        async for event in coalesced(source, window):
+            if event is _QUIET:
+                quiet = True
+                break
+            told = True
+            seen = event.seq
             yield await _to_graphql(ctx, message_id, event)
     finally:
         _open_streams[0] -= 1
+    if quiet and row is not None:
+        for event in _replayed(row, seen):
+            yield await _to_graphql(ctx, message_id, event)
+        return
+    if not told and after > 0:
+        # The stream ended before ``after``: it is not the one the client followed (a
+        # broker that restarted empty lost it, and it was ended afresh).
+        last = await broker.last(name)
+        if last is not None and last.seq < after:
+            row = await _owned_message(ctx, message_id)
+            if row.status is not MessageStatusModel.STREAMING:
+                for event in _replayed(row, after):
+                    yield await _to_graphql(ctx, message_id, event)
 
 
 def _error_event(error: UserErrorType) -> ReplyFailed:

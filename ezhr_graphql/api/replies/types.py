@@ -103,7 +103,8 @@ class ReplyFailed:
     seq: int = strawberry.field(description="Position in the reply's stream (the last).")
     code: str = strawberry.field(
         description="LLM_TIMEOUT, LLM_UNAUTHORIZED, LLM_RATE_LIMITED, LLM_UNAVAILABLE, "
-        "LLM_ERROR, INTERRUPTED, NOT_FOUND, LIMIT_EXCEEDED..."
+        "LLM_ERROR, INTERRUPTED, STORAGE_ERROR, SERVICE_UNAVAILABLE, NOT_FOUND, "
+        "LIMIT_EXCEEDED..."
     )
     message: str = strawberry.field(description="What went wrong, for people.")
 

@@ -58,7 +58,11 @@ class AuthPayload:
 @strawberry.input(description="A new account.")
 class RegisterInput:
     email: str = strawberry.field(description="Login email.")
-    password: str = strawberry.field(description="At least the configured minimum length.")
+    password: str = strawberry.field(
+        description="Between the configured minimum (12 by default) and maximum (256) "
+        "length, without control characters, not containing the email's name, and not "
+        "one of the most common passwords; a refusal is InvalidInput on `password`."
+    )
     display_name: str | None = strawberry.field(
         default=None, description="Name shown in the interface; defaults to the email's name."
     )
