@@ -44,6 +44,16 @@ from ezhr_graphql.settings import Environment, Settings  # noqa: E402
 from tests.factories import make_agent, make_sessions  # noqa: E402
 
 SECRET = "benchmark-signing-key-0123456789-abcdefghijklmnop"
+# Every benchmark client calls from 127.0.0.1, far more often than a person would:
+# limits high enough never to refuse, so the limiter's cost is measured but not its
+# refusals.
+RATE_LIMITS_NEVER_HIT = {
+    "EZHR_RATE_LIMIT__ENABLED": "true",
+    "EZHR_RATE_LIMIT__REQUESTS_PER_MINUTE_PER_USER": "1000000",
+    "EZHR_RATE_LIMIT__REQUESTS_PER_MINUTE_PER_ADDRESS": "100000000",
+    "EZHR_RATE_LIMIT__WEBSOCKET_CONNECTS_PER_MINUTE_PER_ADDRESS": "1000000",
+    "EZHR_RATE_LIMIT__RUNS_PER_MINUTE_PER_USER": "1000000",
+}
 
 AGENTS_QUERY = (
     "query Agents { agents(first: 20) { ... on AgentConnection { edges { node { "
@@ -245,6 +255,7 @@ def main() -> None:
         "EZHR_DATABASE__URL": url,
         "EZHR_AUTH__SECRET_KEY": SECRET,
         "EZHR_LOG_LEVEL": "WARNING",
+        **RATE_LIMITS_NEVER_HIT,
         "BENCH_SDL": str(ROOT / "schema.graphql"),
         "BENCH_DATA": str(workdir / "data.json"),
         "PYTHONPATH": str(ROOT),

@@ -34,7 +34,13 @@ import websockets
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.http_bench import SECRET, People, free_port, start_server  # noqa: E402
+from bench.http_bench import (  # noqa: E402
+    RATE_LIMITS_NEVER_HIT,
+    SECRET,
+    People,
+    free_port,
+    start_server,
+)
 from ezhr_graphql import migrations  # noqa: E402
 from ezhr_graphql.container import Container  # noqa: E402
 from ezhr_graphql.models import Role  # noqa: E402
@@ -292,6 +298,7 @@ def main() -> None:
         "EZHR_CHAT__ALLOW_SCRIPTED_LLM": "true",
         "EZHR_CHAT__MAX_CONCURRENT_RUNS_PER_USER": "100000",
         "EZHR_LOG_LEVEL": "WARNING",
+        **RATE_LIMITS_NEVER_HIT,
         "PYTHONPATH": str(ROOT),
     }
     results = {}
