@@ -18,6 +18,7 @@ from ezhr_graphql.models import Collection as CollectionRow
 from ezhr_graphql.models import DocumentChunk
 from ezhr_graphql.rag import LLMError
 from tests.conftest import GraphQLClient, PeopleFactory
+from tests.faults import poll
 from tests.knowledge import (
     HANDBOOK,
     LABOUR_PDF,
@@ -450,7 +451,12 @@ async def test_changing_the_embedding_model_reembeds_then_swaps(
     assert state["collection"] == {"reindexing": False, "embeddingModel": {"id": new_model}}
     collection = uuid.UUID(ids["collection"])
     assert await container.vector_store.count(uuid.UUID(new_model), collection) == chunks
-    assert await container.vector_store.count(uuid.UUID(ids["model"]), collection) == 0
+    # The old model's vectors go right after the swap (another store than the rows').
+    old = await poll(
+        lambda: container.vector_store.count(uuid.UUID(ids["model"]), collection),
+        lambda count: count == 0,
+    )
+    assert old == 0
 
 
 async def test_reindexing_a_collection_and_deleting_collections(
