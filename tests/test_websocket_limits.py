@@ -6,13 +6,19 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import websockets
+from starlette.types import Message
+from starlette.websockets import WebSocket
+from strawberry.http.exceptions import WebSocketDisconnected as ClientLeft
 
+from ezhr_graphql.api.websocket_limits import LimitedWebSocketAdapter
 from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
+from ezhr_graphql.settings import GraphQLSettings
 from tests.conftest import make_settings, serving
 from tests.databases import DbUnderTest
 from tests.wsclient import LEGACY_WS, TRANSPORT_WS, connect
@@ -119,3 +125,25 @@ async def test_operations_over_the_cost_limit_are_refused_over_websockets(live_u
         reply = await conn.recv()
         assert reply["type"] == "error"
         assert reply["payload"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+async def test_sending_on_a_closed_websocket_is_a_client_that_left() -> None:
+    """Starlette refuses to send once the websocket is closed; that is the client's
+    departure (quietly ended), not a server error logged with a traceback."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/graphql", "headers": [], "subprotocols": []}
+    websocket = WebSocket(scope, receive, send)
+    await websocket.accept()
+    await websocket.close()
+    view = SimpleNamespace(limits=GraphQLSettings(), encode_json=json.dumps)
+    adapter = LimitedWebSocketAdapter(view, websocket, websocket)
+    with pytest.raises(ClientLeft):
+        await adapter.send_json({"type": "next"})
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.close"]

@@ -14,9 +14,15 @@ from collections.abc import AsyncGenerator
 from json import JSONDecodeError
 from typing import Any, Literal
 
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import (
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketDisconnected,
+    WebSocketState,
+)
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.http.exceptions import WebSocketDisconnected as ClientLeft
 
 from ezhr_graphql.settings import GraphQLSettings
 
@@ -91,3 +97,16 @@ class LimitedWebSocketAdapter(ASGIWebSocketAdapter):
             raise NonTextMessageReceived from exc
         except WebSocketDisconnect:
             pass
+
+    async def send_json(self, message: Any) -> None:
+        """As Strawberry's; a websocket already closed (the client left, or the server
+        closed it meanwhile) is reported as the client having left, like a lost
+        connection, and not as a server error.
+
+        Raises:
+            strawberry.http.exceptions.WebSocketDisconnected: the connection is gone.
+        """
+        try:
+            await super().send_json(message)
+        except WebSocketDisconnected as exc:
+            raise ClientLeft from exc
