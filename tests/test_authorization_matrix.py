@@ -24,7 +24,7 @@ from ezhr_graphql.container import Container
 from ezhr_graphql.models import ChatMessage, Visibility
 from ezhr_graphql.models.chat import MessageStatus
 from ezhr_graphql.services.ingestion import LocalIngestionQueue
-from ezhr_graphql.services.runs import user_channel
+from ezhr_graphql.services.streams import user_channel
 from tests.conftest import GraphQLClient, PeopleFactory, Person
 from tests.factories import make_agent, make_sessions
 from tests.knowledge import make_collection, upload, wait_indexed

@@ -13,7 +13,7 @@ from ezhr_graphql.container import Container
 from ezhr_graphql.models import ChatMessage as ChatMessageRow
 from ezhr_graphql.models import MessageStatus
 from ezhr_graphql.pubsub import StreamEvent
-from ezhr_graphql.services.runs import message_snapshot, stream_name
+from ezhr_graphql.services.streams import message_snapshot, stream_name
 from tests.conftest import GraphQLClient, PeopleFactory, Person
 from tests.factories import make_agent, make_sessions
 from tests.wsclient import LEGACY_WS, TRANSPORT_WS, connect

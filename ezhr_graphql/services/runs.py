@@ -16,103 +16,26 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 from ezhr_graphql.db import Database, utcnow
 from ezhr_graphql.db.errors import SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE, unavailable
-from ezhr_graphql.models import ChatMessage, MessageRole, MessageStatus
+from ezhr_graphql.models import ChatMessage, MessageStatus
 from ezhr_graphql.observe.metrics import RUNS, RUNS_ACTIVE, TIME_TO_FIRST_TOKEN, TOKENS_STREAMED
 from ezhr_graphql.pubsub import Broker, BrokerUnavailable, StreamEvent
-from ezhr_graphql.rag import ChatModel, ChatTurn, LLMError, LlmSpec, ModelRegistry
-from ezhr_graphql.rag.prompts import CONDENSE_INSTRUCTION, answer_system_prompt, condense_request
+from ezhr_graphql.rag import ChatTurn, LLMError, ModelRegistry
 from ezhr_graphql.repositories.chat import ChatMessageRepository, ChatSessionRepository
-from ezhr_graphql.services import conversation
-from ezhr_graphql.services.retrieval import Passage, Retriever
+from ezhr_graphql.services.planning import Plan, Planner
+from ezhr_graphql.services.recovery import INTERRUPTED, STORAGE_ERROR, Recovery
+from ezhr_graphql.services.retrieval import Retriever
+from ezhr_graphql.services.streams import message_snapshot, stream_name, user_channel
 from ezhr_graphql.settings import ChatSettings
 
 logger = logging.getLogger(__name__)
 
 STOP_CHANNEL = "stop"
-# Codes of runs that end for reasons other than the model's.
-STORAGE_ERROR = "STORAGE_ERROR"
-INTERRUPTED = "INTERRUPTED"
 TITLE_WORDS = 6
 TITLE_LENGTH = 80
-# Each earlier turn shown when condensing a follow-up is cut to this many characters.
-CONDENSE_TURN_CHARS = 1500
-# Streams of finished runs kept to publish once the broker is back, at most.
-MAX_OWED = 1000
-
-
-def stream_name(message_id: uuid.UUID) -> str:
-    return f"message:{message_id}"
-
-
-def user_channel(user_id: uuid.UUID) -> str:
-    return f"user:{user_id}"
-
-
-# Columns a snapshot carries as they are (JSON-ready); ids, enums and the
-# timestamp are converted explicitly.
-PLAIN_FIELDS = (
-    "content",
-    "error_code",
-    "prompt_tokens",
-    "completion_tokens",
-    "time_to_first_token_ms",
-    "latency_ms",
-    "citations",
-)
-
-
-def message_snapshot(message: ChatMessage) -> dict[str, Any]:
-    """The stored reply as an event carries it, so that every subscriber, in any
-    process, can render it without reading the database."""
-    snapshot: dict[str, Any] = {name: getattr(message, name) for name in PLAIN_FIELDS}
-    snapshot.update(
-        id=str(message.id),
-        session_id=str(message.session_id),
-        parent_id=None if message.parent_id is None else str(message.parent_id),
-        role=message.role.value,
-        status=message.status.value,
-        created_at=message.created_at.isoformat(),
-    )
-    return snapshot
-
-
-def message_from_snapshot(snapshot: dict[str, Any]) -> ChatMessage | None:
-    """The reply a snapshot describes, as a detached row (``None`` if incomplete)."""
-    try:
-        return ChatMessage(
-            id=uuid.UUID(snapshot["id"]),
-            session_id=uuid.UUID(snapshot["session_id"]),
-            parent_id=None if snapshot["parent_id"] is None else uuid.UUID(snapshot["parent_id"]),
-            role=MessageRole(snapshot["role"]),
-            status=MessageStatus(snapshot["status"]),
-            created_at=datetime.fromisoformat(snapshot["created_at"]),
-            **{name: snapshot.get(name) for name in PLAIN_FIELDS},
-        )
-    except (KeyError, ValueError, TypeError):
-        return None
-
-
-@dataclass
-class _Plan:
-    """What a run needs, read before it starts streaming."""
-
-    session_id: uuid.UUID
-    owner_id: uuid.UUID
-    user_message_id: uuid.UUID
-    spec: LlmSpec
-    turns: list[ChatTurn]
-    model: ChatModel
-    first_exchange: bool
-    question: str
-    # With knowledge: the passages' citations, streamed before the first token and
-    # stored with the reply; ``canned`` is said instead when nothing relevant was found.
-    citations: list[dict[str, Any]] | None = None
-    canned: str | None = None
 
 
 @dataclass
@@ -145,15 +68,10 @@ class RunManager:
     ) -> None:
         self.db = db
         self.broker = broker
-        self.models = models
         self.settings = settings
-        self.secret = secret
-        self.retriever = retriever
-        self.no_answer_message = no_answer_message
+        self.planner = Planner(db, models, settings, secret, retriever, no_answer_message)
         self._runs: dict[uuid.UUID, _Run] = {}
-        # Ends of streams still to be published (the broker was out of reach), by
-        # message: each publishes what its stream misses.
-        self._owed: dict[uuid.UUID, Callable[[], Awaitable[None]]] = {}
+        self.recovery = Recovery(db, broker, settings, lambda message_id: message_id in self._runs)
         self._background: set[asyncio.Task[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -164,7 +82,7 @@ class RunManager:
         ready = asyncio.Event()
         self._tasks = [
             asyncio.create_task(self._listen_for_stops(ready), name="run-stops"),
-            asyncio.create_task(self._sweep_forever(), name="run-sweeper"),
+            asyncio.create_task(self.recovery.sweep_forever(), name="run-sweeper"),
         ]
         await ready.wait()
 
@@ -189,6 +107,10 @@ class RunManager:
         self._runs[message_id] = run
         RUNS_ACTIVE.inc()
         run.task = asyncio.create_task(self._execute(run), name=f"run-{message_id}")
+
+    async def sweep(self) -> int:
+        """Fail the replies of runs whose process died (see :meth:`Recovery.sweep`)."""
+        return await self.recovery.sweep()
 
     async def request_stop(self, message_id: uuid.UUID) -> None:
         """Ask the run to stop, in whichever process it runs."""
@@ -244,7 +166,7 @@ class RunManager:
         while True:
             await asyncio.sleep(delay)
             try:
-                await self._publish_missing(run.message_id, run.events)
+                await self.recovery.publish_missing(run.message_id, run.events)
                 logger.info("run %s: the broker is back, stream restored", run.message_id)
                 return
             except BrokerUnavailable:
@@ -253,37 +175,17 @@ class RunManager:
                     raise
                 delay = min(delay * 2, 1.0)
 
-    async def _publish_missing(self, message_id: uuid.UUID, events: list[StreamEvent]) -> None:
-        name = stream_name(message_id)
-        last = await self.broker.last(name)
-        for event in events[0 if last is None else last.seq :]:
-            await self.broker.append(name, event)
-
-    def _owe(self, message_id: uuid.UUID, publish: Callable[[], Awaitable[None]]) -> None:
-        if len(self._owed) < MAX_OWED:
-            self._owed[message_id] = publish
-
-    async def _publish_owed(self) -> None:
-        """Publish the ends of streams that could not be told: the broker was out of
-        reach when their runs ended."""
-        for message_id, publish in list(self._owed.items()):
-            try:
-                await publish()
-            except BrokerUnavailable:
-                return
-            self._owed.pop(message_id, None)
-
     async def _execute(self, run: _Run) -> None:
         started = time.monotonic()
         first_token: float | None = None
         status = MessageStatus.FAILED
         error: LLMError | None = None
-        plan: _Plan | None = None
+        plan: Plan | None = None
         # Beats for the whole run, model loading and quiet models included, so no
         # sweeper takes a live run for a dead one.
         beating = asyncio.create_task(self._beat_forever(run.message_id))
         try:
-            plan = await self._plan(run.message_id)
+            plan = await self.planner.plan(run.message_id)
             await self._emit(
                 run,
                 "started",
@@ -362,94 +264,6 @@ class RunManager:
         if status is MessageStatus.COMPLETED and plan is not None and plan.first_exchange:
             self._in_background(self._title(plan, "".join(run.parts)))
 
-    async def _plan(self, message_id: uuid.UUID) -> _Plan:
-        async with self.db.read() as session:
-            messages = ChatMessageRepository.from_session(session)
-            found = await messages.context_of(message_id)
-            if found is None:
-                raise LLMError("INTERNAL_ERROR", "The message to answer is missing")
-            chat, agent, llm = found
-            if agent is None:
-                raise LLMError("AGENT_UNAVAILABLE", "The agent of this conversation was deleted")
-            if llm is None:
-                raise LLMError("LLM_UNAVAILABLE", "The agent's language model was deleted")
-            everything = await messages.in_session(chat.id)
-        reply = next((m for m in everything if m.id == message_id), None)
-        if reply is None or reply.parent_id is None:
-            raise LLMError("INTERNAL_ERROR", "The message to answer is missing")
-        spec = LlmSpec(
-            provider=llm.provider,
-            model_name=llm.model_name,
-            base_url=llm.base_url,
-            context_window=llm.context_window,
-            temperature=agent.temperature,
-            api_key=self.secret(llm.secret_ref),
-            max_tokens=self.settings.max_reply_tokens,
-            timeout=self.settings.llm_timeout_seconds,
-        )
-        # Building a local model loads its weights on first use: keep that off the loop.
-        if spec.provider == "local":
-            model = await asyncio.to_thread(self.models.chat_model, spec)
-        else:
-            model = self.models.chat_model(spec)
-        branch = conversation.path_to(conversation.by_id(everything), reply.parent_id)
-        budget = model.context_window - self.settings.max_reply_tokens
-        system_prompt = agent.system_prompt
-        citations: list[dict[str, Any]] | None = None
-        canned: str | None = None
-        knowledge = None if self.retriever is None else await self.retriever.knowledge_of(agent)
-        if knowledge is not None and self.retriever is not None and branch:
-            question = await self._standalone(model, branch)
-            passages = fitted(
-                await self.retriever.retrieve(knowledge, question), budget // 2, model.count_tokens
-            )
-            citations = [p.citation() for p in passages]
-            if passages:
-                system_prompt = answer_system_prompt(
-                    agent.system_prompt, [(p.label, p.text) for p in passages]
-                )
-            else:
-                canned = agent.no_answer_message or self.no_answer_message
-        turns = conversation.history(branch, system_prompt, budget, model.count_tokens)
-        assistant_replies = [m for m in everything if m.role.value == "ASSISTANT"]
-        return _Plan(
-            session_id=chat.id,
-            owner_id=chat.owner_id,
-            user_message_id=reply.parent_id,
-            spec=spec,
-            turns=turns,
-            model=model,
-            first_exchange=not chat.title and len(assistant_replies) == 1,
-            question=branch[-1].content if branch else "",
-            citations=citations,
-            canned=canned,
-        )
-
-    async def _standalone(self, model: ChatModel, branch: list[ChatMessage]) -> str:
-        """The question to retrieve for: a follow-up is rewritten with the conversation
-        so far, so that "and for part-timers?" finds the policy discussed before."""
-        question = branch[-1].content
-        # The newest turns that fit in half the model's context, each cut short.
-        budget = model.context_window // 2 - model.count_tokens(question)
-        earlier: list[tuple[str, str]] = []
-        for message in reversed(branch[:-1][-6:]):
-            if not message.content or message.role not in (MessageRole.USER, MessageRole.ASSISTANT):
-                continue
-            text = message.content[:CONDENSE_TURN_CHARS]
-            budget -= model.count_tokens(text) + 4
-            if budget < 0:
-                break
-            earlier.insert(0, ("user" if message.role is MessageRole.USER else "assistant", text))
-        if not any(role == "user" for role, _ in earlier):
-            return question
-        rewritten = await model.complete(
-            [
-                ChatTurn("system", CONDENSE_INSTRUCTION),
-                ChatTurn("user", condense_request(earlier, question)),
-            ]
-        )
-        return rewritten.strip() or question
-
     async def _beat_forever(self, message_id: uuid.UUID) -> None:
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
@@ -465,7 +279,7 @@ class RunManager:
     async def _finish(
         self,
         run: _Run,
-        plan: _Plan | None,
+        plan: Plan | None,
         status: MessageStatus,
         error: LLMError | None,
         started: float,
@@ -506,7 +320,9 @@ class RunManager:
         except Exception:
             logger.exception("could not publish the end of run %s", run.message_id)
             events = run.events
-            self._owe(run.message_id, lambda: self._publish_missing(run.message_id, events))
+            self.recovery.owe(
+                run.message_id, lambda: self.recovery.publish_missing(run.message_id, events)
+            )
         return status
 
     async def _store_patiently(
@@ -535,7 +351,7 @@ class RunManager:
     async def _store(
         self,
         run: _Run,
-        plan: _Plan | None,
+        plan: Plan | None,
         status: MessageStatus,
         error: LLMError | None,
         content: str,
@@ -565,7 +381,7 @@ class RunManager:
             return stored, True
 
     async def _status_changed(
-        self, plan: _Plan, message_id: uuid.UUID, status: MessageStatus
+        self, plan: Plan, message_id: uuid.UUID, status: MessageStatus
     ) -> None:
         """Tell the owner's other tabs (lost if the broker is out of reach: it is news,
         the stream and the database hold the outcome)."""
@@ -573,7 +389,7 @@ class RunManager:
             await self._publish_status(plan, message_id, status)
 
     async def _publish_status(
-        self, plan: _Plan, message_id: uuid.UUID, status: MessageStatus
+        self, plan: Plan, message_id: uuid.UUID, status: MessageStatus
     ) -> None:
         await self.broker.publish(
             user_channel(plan.owner_id),
@@ -592,7 +408,7 @@ class RunManager:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _title(self, plan: _Plan, answer: str) -> None:
+    async def _title(self, plan: Plan, answer: str) -> None:
         """Name the conversation after its first exchange."""
         try:
             raw = await plan.model.complete(
@@ -620,110 +436,11 @@ class RunManager:
         except Exception:
             logger.warning("could not title session %s", plan.session_id, exc_info=True)
 
-    # --- runs whose process died ----------------------------------------------
-
-    async def sweep(self) -> int:
-        """Mark ``STREAMING`` messages whose heartbeat is stale as ``FAILED``, with the
-        text their stream carried, and end their streams."""
-        cutoff = utcnow() - timedelta(seconds=self.settings.stale_after_seconds)
-        async with self.db.read() as session:
-            candidates = [
-                m.id
-                for m in await ChatMessageRepository.from_session(session).stale_streaming(cutoff)
-                if m.id not in self._runs
-            ]
-        if not candidates:
-            return 0
-        endings = {message_id: await self._ending(message_id) for message_id in candidates}
-        stale: list[ChatMessage] = []
-        async with self.db.transaction() as session:
-            messages = ChatMessageRepository.from_session(session)
-            for message_id, (code, content) in endings.items():
-                # Fail only what is still stale at the moment of the update: a run
-                # that beat in between keeps going.
-                if not await messages.fail_if_stale(message_id, cutoff):
-                    continue
-                message = await messages.get(message_id)
-                if message is None:
-                    continue
-                message.status = MessageStatus.FAILED
-                message.error_code = code
-                if content is not None:
-                    message.content = content
-                stale.append(message)
-        for message in stale:
-            announce = self._announcer(message)
-            try:
-                await announce()
-            except BrokerUnavailable:
-                logger.warning("could not end the stream of run %s", message.id, exc_info=True)
-                self._owe(message.id, announce)
-        return len(stale)
-
-    def _announcer(self, message: ChatMessage) -> Callable[[], Awaitable[None]]:
-        """Ends the stream of a dead run's reply, unless it has ended already."""
-        snapshot = message_snapshot(message)
-        name = stream_name(message.id)
-
-        async def announce() -> None:
-            last = await self.broker.last(name)
-            if last is not None and last.terminal:
-                return
-            words = "The reply was interrupted; please try again"
-            data = {"code": INTERRUPTED, "message": words, **snapshot}
-            await self.broker.append(
-                name, StreamEvent((last.seq if last else 0) + 1, "failed", data)
-            )
-
-        return announce
-
-    async def _ending(self, message_id: uuid.UUID) -> tuple[str, str | None]:
-        """How a dead run's reply ends: with the code its stream already ended with (a
-        run that could not store its outcome says so), else ``INTERRUPTED``; and with
-        the text its stream carried (``None``: the stream is gone, keep what is
-        stored)."""
-        try:
-            events = await self.broker.events(stream_name(message_id))
-        except Exception:
-            logger.warning("could not read the stream of run %s", message_id, exc_info=True)
-            events = []
-        if not events:
-            return INTERRUPTED, None
-        text = "".join(e.data["text"] for e in events if e.kind == "delta")
-        last = events[-1]
-        if last.kind == "failed":
-            code = str(last.data.get("code") or INTERRUPTED)
-            carried = last.data.get("content")
-            return code, carried if isinstance(carried, str) else text
-        return INTERRUPTED, text
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            try:
-                await self._publish_owed()
-                await self.sweep()
-            except Exception:
-                logger.warning("sweeping stale runs failed", exc_info=True)
-            await asyncio.sleep(max(1.0, self.settings.stale_after_seconds / 2))
-
 
 async def said(text: str) -> AsyncIterator[str]:
     """A fixed reply, streamed word by word like a model's."""
     for word in text.split(" "):
         yield word + " "
-
-
-def fitted(passages: list[Passage], budget: int, count: Callable[[str], int]) -> list[Passage]:
-    """The best passages whose text fits in ``budget`` tokens (at least one)."""
-    kept: list[Passage] = []
-    used = 0
-    for passage in passages:
-        cost = count(passage.text) + 8
-        if kept and used + cost > budget:
-            break
-        kept.append(passage)
-        used += cost
-    return kept
 
 
 def clean_title(raw: str) -> str:

@@ -41,7 +41,7 @@ from ezhr_graphql.models import ChatMessage as ChatMessageRow
 from ezhr_graphql.models import MessageStatus as MessageStatusModel
 from ezhr_graphql.pubsub import BrokerUnavailable, StreamEvent
 from ezhr_graphql.repositories.chat import ChatMessageRepository
-from ezhr_graphql.services.runs import message_from_snapshot, stream_name, user_channel
+from ezhr_graphql.services.streams import message_from_snapshot, stream_name, user_channel
 
 # Ends a followed stream that went quiet without its end (see reply_events).
 _QUIET = StreamEvent(0, "failed", {})

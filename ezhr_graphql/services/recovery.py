@@ -1,0 +1,150 @@
+"""Keeping reply streams whole when something dies: a run's process (its reply is
+failed by the sweep once its heartbeat is stale, with the text its stream carried)
+or the broker (the ends of streams it could not take are published once it is back,
+with whatever else the stream lost)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from ezhr_graphql.db import Database, utcnow
+from ezhr_graphql.models import ChatMessage, MessageStatus
+from ezhr_graphql.pubsub import Broker, BrokerUnavailable, StreamEvent
+from ezhr_graphql.repositories.chat import ChatMessageRepository
+from ezhr_graphql.services.streams import message_snapshot, stream_name
+from ezhr_graphql.settings import ChatSettings
+
+logger = logging.getLogger(__name__)
+
+# Codes of runs that end for reasons other than the model's.
+STORAGE_ERROR = "STORAGE_ERROR"
+INTERRUPTED = "INTERRUPTED"
+# Streams of finished runs kept to publish once the broker is back, at most.
+MAX_OWED = 1000
+
+
+class Recovery:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        settings: ChatSettings,
+        running_here: Callable[[uuid.UUID], bool],
+    ) -> None:
+        """``running_here(message_id)``: the run of that reply is alive in this
+        process (never swept, whatever its heartbeat says)."""
+        self.db = db
+        self.broker = broker
+        self.settings = settings
+        self.running_here = running_here
+        # Ends of streams still to be published (the broker was out of reach), by
+        # message: each publishes what its stream misses.
+        self._owed: dict[uuid.UUID, Callable[[], Awaitable[None]]] = {}
+
+    async def publish_missing(self, message_id: uuid.UUID, events: list[StreamEvent]) -> None:
+        name = stream_name(message_id)
+        last = await self.broker.last(name)
+        for event in events[0 if last is None else last.seq :]:
+            await self.broker.append(name, event)
+
+    def owe(self, message_id: uuid.UUID, publish: Callable[[], Awaitable[None]]) -> None:
+        if len(self._owed) < MAX_OWED:
+            self._owed[message_id] = publish
+
+    async def publish_owed(self) -> None:
+        """Publish the ends of streams that could not be told: the broker was out of
+        reach when their runs ended."""
+        for message_id, publish in list(self._owed.items()):
+            try:
+                await publish()
+            except BrokerUnavailable:
+                return
+            self._owed.pop(message_id, None)
+
+    async def sweep(self) -> int:
+        """Mark ``STREAMING`` messages whose heartbeat is stale as ``FAILED``, with the
+        text their stream carried, and end their streams."""
+        cutoff = utcnow() - timedelta(seconds=self.settings.stale_after_seconds)
+        async with self.db.read() as session:
+            candidates = [
+                m.id
+                for m in await ChatMessageRepository.from_session(session).stale_streaming(cutoff)
+                if not self.running_here(m.id)
+            ]
+        if not candidates:
+            return 0
+        endings = {message_id: await self._ending(message_id) for message_id in candidates}
+        stale: list[ChatMessage] = []
+        async with self.db.transaction() as session:
+            messages = ChatMessageRepository.from_session(session)
+            for message_id, (code, content) in endings.items():
+                # Fail only what is still stale at the moment of the update: a run
+                # that beat in between keeps going.
+                if not await messages.fail_if_stale(message_id, cutoff):
+                    continue
+                message = await messages.get(message_id)
+                if message is None:
+                    continue
+                message.status = MessageStatus.FAILED
+                message.error_code = code
+                if content is not None:
+                    message.content = content
+                stale.append(message)
+        for message in stale:
+            announce = self._announcer(message)
+            try:
+                await announce()
+            except BrokerUnavailable:
+                logger.warning("could not end the stream of run %s", message.id, exc_info=True)
+                self.owe(message.id, announce)
+        return len(stale)
+
+    def _announcer(self, message: ChatMessage) -> Callable[[], Awaitable[None]]:
+        """Ends the stream of a dead run's reply, unless it has ended already."""
+        snapshot = message_snapshot(message)
+        name = stream_name(message.id)
+
+        async def announce() -> None:
+            last = await self.broker.last(name)
+            if last is not None and last.terminal:
+                return
+            words = "The reply was interrupted; please try again"
+            data = {"code": INTERRUPTED, "message": words, **snapshot}
+            await self.broker.append(
+                name, StreamEvent((last.seq if last else 0) + 1, "failed", data)
+            )
+
+        return announce
+
+    async def _ending(self, message_id: uuid.UUID) -> tuple[str, str | None]:
+        """How a dead run's reply ends: with the code its stream already ended with (a
+        run that could not store its outcome says so), else ``INTERRUPTED``; and with
+        the text its stream carried (``None``: the stream is gone, keep what is
+        stored)."""
+        try:
+            events = await self.broker.events(stream_name(message_id))
+        except Exception:
+            logger.warning("could not read the stream of run %s", message_id, exc_info=True)
+            events = []
+        if not events:
+            return INTERRUPTED, None
+        text = "".join(e.data["text"] for e in events if e.kind == "delta")
+        last = events[-1]
+        if last.kind == "failed":
+            code = str(last.data.get("code") or INTERRUPTED)
+            carried = last.data.get("content")
+            return code, carried if isinstance(carried, str) else text
+        return INTERRUPTED, text
+
+    async def sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.publish_owed()
+                await self.sweep()
+            except Exception:
+                logger.warning("sweeping stale runs failed", exc_info=True)
+            await asyncio.sleep(max(1.0, self.settings.stale_after_seconds / 2))
