@@ -65,7 +65,7 @@ class Container:
         store = build_vector_store(settings, db)
         ingestion = Ingestion(db, broker, store, models, settings.knowledge, settings.llm_secret)
         retriever = Retriever(db, store, models, settings.llm_secret)
-        counter = build_counter(broker, settings.rate_limit.redis_prefix)
+        prefix = settings.rate_limit.redis_prefix
         auth = settings.auth
         return cls(
             settings=settings,
@@ -94,8 +94,10 @@ class Container:
             vector_store=store,
             ingestion=ingestion,
             ingestion_queue=build_queue(settings, ingestion),
-            login_throttle=LoginThrottle(counter, auth),
-            rate_limits=RateLimiter(counter, settings.rate_limit),
+            # Counters of their own: in memory, a flood of requests from new
+            # addresses must not push a sign-in lockout out of a shared table.
+            login_throttle=LoginThrottle(build_counter(broker, prefix), auth),
+            rate_limits=RateLimiter(build_counter(broker, prefix), settings.rate_limit),
         )
 
     def users(self, session: AsyncSession | None) -> UserService:
@@ -222,7 +224,8 @@ def build_vector_store(settings: Settings, db: Database) -> VectorStore:
 
 
 def build_counter(broker: Broker, prefix: str) -> AttemptCounter:
-    """Shared through Redis when the broker is, else this process's own."""
+    """Shared through Redis when the broker is, else this process's own (a new table
+    for each call)."""
     redis = getattr(broker, "redis", None)
     return MemoryCounter() if redis is None else RedisCounter(redis, prefix)
 

@@ -75,6 +75,10 @@ class RateLimitSettings(BaseModel):
     requests_per_minute_per_user: int = Field(default=600, ge=1)
     requests_per_minute_per_address: int = Field(default=3000, ge=1)
     websocket_connects_per_minute_per_address: int = Field(default=300, ge=1)
+    # Websockets open at once in each server process, per signed-in user and per
+    # client address (counted in the process, not shared through Redis).
+    websockets_per_user: int = Field(default=20, ge=1)
+    websockets_per_address: int = Field(default=200, ge=1)
     # Replies started (sendMessage, regenerateMessage, chat), on top of
     # chat.max_concurrent_runs_per_user.
     runs_per_minute_per_user: int = Field(default=20, ge=1)
@@ -84,6 +88,9 @@ class RateLimitSettings(BaseModel):
     # Redis key prefix of these counts and of failed sign-ins, to keep apart
     # deployments that share one Redis.
     redis_prefix: str = Field(default="ezhr:throttle:", min_length=1, max_length=100)
+    # How long a count waits for Redis; past that (or on any Redis error) the
+    # request, operation or reply goes through unlimited, and a warning is logged.
+    counter_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -117,6 +124,10 @@ class GraphQLSettings(BaseModel):
     # Lexical tokens a document may hold (comments are counted apart, to the same
     # limit); parsing stops at the first one over (QUERY_TOO_LARGE).
     max_tokens: int = Field(default=3000, ge=50)
+    # Characters a document may hold, checked before it is parsed or cached
+    # (QUERY_TOO_LARGE): comments and long strings pass the token limit, and each
+    # document cached by the parser is kept whole.
+    max_query_length: int = Field(default=64 * 1024, ge=1024)
     # The most fields a response may hold, counting each list as its page size
     # times what it selects (QUERY_TOO_COMPLEX); see ezhr_graphql/api/cost.py.
     max_cost: int = Field(default=25_000, ge=1)
@@ -135,7 +146,7 @@ class GraphQLSettings(BaseModel):
     persisted_queries: Literal["off", "auto", "allowlist"] = "auto"
     persisted_queries_file: Path | None = None
     # Documents kept in this process (auto mode), and how long Redis keeps one after
-    # it was last read.
+    # it was registered (reads do not extend it; a client sends the document again).
     persisted_queries_cache_size: int = Field(default=1000, ge=1)
     persisted_queries_ttl_seconds: int = Field(default=3600, ge=60)
 

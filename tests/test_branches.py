@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +13,9 @@ import websockets
 
 from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
+from ezhr_graphql.models import ChatMessage as ChatMessageRow
+from ezhr_graphql.models import ChatSession as ChatSessionRow
+from ezhr_graphql.models import MessageStatus
 from ezhr_graphql.settings import ChatSettings
 from tests.conftest import GraphQLClient, PeopleFactory, make_settings, serving
 from tests.databases import DbUnderTest
@@ -125,6 +130,80 @@ async def test_regenerate_and_edit_make_branches_a_client_can_switch_between(
     current = (await branch(chat))["currentBranch"]
     assert current[-2]["id"] == follow["userMessage"]["id"]
     assert current[-3]["id"] == a2b
+
+
+BOUNDED = """
+query ($id: ID!, $last: Int!, $first: Int!) {
+  chatSession(id: $id) {
+    ... on ChatSession {
+      whole: currentBranch { id }
+      newest: currentBranch(last: $last) { id siblingCount siblings { id } }
+      chosen: currentBranch(last: 1) { siblings(first: $first) { id } }
+    }
+  }
+}"""
+
+
+async def long_branch(
+    chat: Chat, container: Container, turns: int, versions: int
+) -> tuple[list[str], list[str]]:
+    """A branch of ``turns`` messages written straight to the database, whose last
+    message has ``versions`` versions (the current one the newest): the branch's ids,
+    and the versions' ids, oldest first."""
+    start = datetime.now(UTC) - timedelta(hours=1)
+    rows: list[ChatMessageRow] = []
+    parent: uuid.UUID | None = None
+    for i in range(turns + versions - 1):
+        row = ChatMessageRow(
+            id=uuid.uuid4(),
+            session_id=chat.session_id,
+            parent_id=parent,
+            role="USER" if i % 2 == 0 else "ASSISTANT",
+            content=f"message {i}",
+            status=MessageStatus.COMPLETED,
+            created_at=start + timedelta(seconds=i),
+        )
+        rows.append(row)
+        if i < turns - 1:
+            parent = row.id
+    async with container.db.transaction() as session:
+        session.add_all(rows)
+        await session.flush()
+        owned = await session.get(ChatSessionRow, chat.session_id)
+        assert owned is not None
+        owned.current_message_id = rows[-1].id
+    ids = [str(row.id) for row in rows]
+    return ids[: turns - 1] + ids[-1:], ids[turns - 1 :]
+
+
+async def test_a_branch_and_its_versions_are_lists_of_bounded_size(
+    gql: GraphQLClient, people: PeopleFactory, container: Container
+) -> None:
+    # given a branch of 120 messages whose last one was regenerated into 15 versions
+    chat = await make_chat(gql, people, container)
+    ids, versions = await long_branch(chat, container, turns=120, versions=15)
+    variables = {"id": str(chat.session_id), "last": 3, "first": 12}
+    # when the branch is read
+    data = (await gql.data(BOUNDED, variables, token=chat.person.token))["chatSession"]
+    # then it holds the newest 100 messages by default, the newest `last` when asked
+    assert [m["id"] for m in data["whole"]] == ids[-100:]
+    assert [m["id"] for m in data["newest"]] == ids[-3:]
+    # and a message's versions are the oldest 10 by default, `first` when asked
+    current = data["newest"][-1]
+    assert current["siblingCount"] == 15
+    assert [s["id"] for s in current["siblings"]] == versions[:10]
+    assert [s["id"] for s in data["chosen"][0]["siblings"]] == versions[:12]
+    assert data["newest"][0]["siblingCount"] == 1
+    # sizes out of range are refused, each naming its argument
+    for last, first, field in ((101, 1, "last"), (1, 101, "first"), (-1, 1, "last")):
+        body = await gql(
+            BOUNDED,
+            {"id": str(chat.session_id), "last": last, "first": first},
+            token=chat.person.token,
+        )
+        assert [e["extensions"] for e in body["errors"]] == [
+            {"code": "INVALID_INPUT", "field": field}
+        ]
 
 
 async def test_history_sent_to_the_llm_is_the_current_branch(

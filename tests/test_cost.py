@@ -8,10 +8,17 @@ from typing import Any
 import httpx
 import pytest
 import strawberry
-from graphql import parse
+from graphql import (
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    get_named_type,
+    parse,
+)
 
-from ezhr_graphql.api.cost import QueryCost
-from ezhr_graphql.api.schema import Schema, extensions
+from ezhr_graphql.api.cost import PAGE_SIZE_ARGUMENTS, QueryCost
+from ezhr_graphql.api.schema import Schema, build_schema, extensions
 from ezhr_graphql.settings import GraphQLSettings
 from tests.conftest import GraphQLClient, PeopleFactory
 
@@ -126,6 +133,89 @@ def test_page_sizes_given_as_variables_are_honoured_and_cached_per_value() -> No
     # a connection's page size only multiplies the list it holds
     fixed = "query ($x: Int) { items(first: 3) { hasMore } }"
     assert cost_of(fixed, {"x": 1}) == cost_of(fixed, {"x": 2}) == 2
+
+
+def test_a_variable_sent_as_null_is_costed_apart_from_one_left_out() -> None:
+    # given a page size variable whose document default differs from the argument's
+    schema = build_schema()._schema
+    costing = QueryCost(max_cost=25_000, max_page_size=100, assumed_list_size=10, cache_size=8)
+    document = """
+        query ($n: Int = 100) {
+          agents(first: $n) { ... on AgentConnection { edges { node { collections { name } } } } }
+        }"""
+
+    def cost(variables: dict[str, Any] | None) -> int:
+        return costing.cost(schema, document, parse(document), None, variables)
+
+    def agents(n: int) -> int:  # agents + edges + n * (node + collections + 10 names)
+        return 2 + n * (1 + 1 + 10)
+
+    # when null is sent first: the argument's default (20 agents) is what runs
+    assert cost({"n": None}) == agents(20)
+    # then leaving the variable out is still costed at the document's default (100),
+    # not served the cached cost of null
+    assert cost(None) == cost({}) == agents(100)
+    assert cost({"n": None}) == agents(20)
+    # and a string that looks like a number is not the number
+    assert cost({"n": 5.0}) == agents(5)
+    assert cost({"n": "5.0"}) == agents(100)
+
+
+# Lists the schema returns with no page size argument, each bounded by a rule of its
+# own; the cost rule assumes `assumed_list_size` items for them.
+BOUNDED_LISTS = {
+    "Agent.starterMessages": "at most MAX_STARTER_MESSAGES (4)",
+    "Agent.collections": "at most MAX_COLLECTIONS_PER_AGENT (20), listed for admins only",
+    "Document.tags": "at most MAX_TAGS (20)",
+    "ChatMessage.citations": "one per passage retrieved: at most the agent's topK (50)",
+    "ReplyCitations.citations": "the same citations, streamed",
+}
+
+
+def test_every_list_the_schema_returns_has_a_bound() -> None:
+    schema = build_schema()._schema
+    unbounded = []
+    for parent in schema.type_map.values():
+        if parent.name.startswith("__"):
+            continue
+        if not isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
+            continue
+        for name, definition in parent.fields.items():
+            returned = definition.type
+            if isinstance(returned, GraphQLNonNull):
+                returned = returned.of_type
+            paged = any(a in definition.args for a in PAGE_SIZE_ARGUMENTS)
+            if "Connection" in get_named_type(returned).name or (
+                name == "edges" and parent.name.endswith("Connection")
+            ):
+                # a connection's edges hold the page size of the field returning it
+                assert paged or name == "edges", f"{parent.name}.{name} takes no page size"
+                continue
+            if isinstance(returned, GraphQLList) and not paged:
+                unbounded.append(f"{parent.name}.{name}")
+    assert sorted(unbounded) == sorted(BOUNDED_LISTS)
+
+
+async def test_messages_nested_in_their_versions_are_costed_at_their_real_size(
+    client: httpx.AsyncClient, people: PeopleFactory
+) -> None:
+    member = await people.member()
+    # given versions of versions of versions of a whole branch
+    nested = """
+    query ($id: ID!) {
+      chatSession(id: $id) {
+        ... on ChatSession { currentBranch { siblings { siblings { siblings { content } } } } }
+      }
+    }"""
+    response = await client.post(
+        "/graphql",
+        json={"query": nested, "variables": {"id": "00000000-0000-0000-0000-000000000000"}},
+        headers={"authorization": f"Bearer {member.token}"},
+    )
+    # then the branch counts its 100 messages and each list of versions its 10
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert error["extensions"]["cost"] == 2 + 100 * (1 + 10 * (1 + 10 * (1 + 10)))
 
 
 async def test_over_budget_operations_are_refused_before_any_resolver_runs() -> None:

@@ -12,6 +12,7 @@ import pytest
 import strawberry
 from graphql import get_introspection_query
 
+from ezhr_graphql.api.limits import document_parser
 from ezhr_graphql.api.schema import Schema, extensions
 from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
@@ -207,6 +208,41 @@ async def test_the_token_limit_answers_http_with_a_request_error(
     assert f"more than {limit} tokens" in body["errors"][0]["message"]
 
 
+async def test_documents_over_the_length_limit_are_refused_before_they_are_parsed(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    settings = container.settings.graphql
+    limit = settings.max_query_length
+    # given a document of a few tokens, padded past the length limit by a comment
+    padding = "#" + "x" * limit + "\n"
+    cached = document_parser(settings).args[0]  # the lru_cache behind the app's parser
+    before = cached.cache_info()
+    # when it is sent
+    response = await client.post(
+        "/graphql",
+        json={"query": padding + "{ __typename }"},
+        headers={"accept": "application/graphql-response+json"},
+    )
+    # then it is refused with the limit's code, and was neither parsed nor cached
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {
+                "message": f"Document contains more than {limit} characters.",
+                "extensions": {"code": "QUERY_TOO_LARGE"},
+            }
+        ]
+    }
+    assert cached.cache_info() == before
+    # over websockets and in any schema alike, while a document at the limit runs
+    schema = Schema(query=TreeQuery, extensions=extensions(GraphQLSettings(max_query_length=1024)))
+    over = await schema.execute("#" + "x" * 1010 + "\n{ __typename }")
+    assert over.errors is not None
+    assert over.errors[0].extensions == {"code": "QUERY_TOO_LARGE"}
+    at_limit = await schema.execute("#" + "x" * 1008 + "\n{ __typename }")
+    assert at_limit.errors is None
+
+
 async def test_graphiql_introspection_and_the_documented_operations_fit_the_default_limits(
     client: httpx.AsyncClient,
 ) -> None:
@@ -222,8 +258,10 @@ async def test_graphiql_introspection_and_the_documented_operations_fit_the_defa
     body = response.json()
     assert "errors" not in body, body["errors"]
     assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+    assert len(introspection) < GraphQLSettings().max_query_length
     # and a client may paste the whole documented file, naming one operation
     document = (ROOT / "docs" / "operations.graphql").read_text()
+    assert len(document) < GraphQLSettings().max_query_length
     response = await client.post("/graphql", json={"query": document, "operationName": "Agents"})
     codes = [e.get("extensions", {}).get("code") for e in response.json()["errors"]]
     assert codes == ["UNAUTHENTICATED"]  # it ran: only the missing token stopped it

@@ -11,8 +11,10 @@ from ezhr_graphql.container import Container
 from ezhr_graphql.errors import LimitExceededError
 from ezhr_graphql.services.throttle import LoginThrottle, MemoryCounter, RedisCounter
 from ezhr_graphql.settings import AuthSettings
-from tests.conftest import GraphQLClient
+from tests.conftest import SUITE_RATE_LIMITS, TEST_SECRET, GraphQLClient
+from tests.databases import DbUnderTest
 from tests.test_brokers import REDIS_URL
+from tests.test_rate_limits import http, limited_app
 
 LOGIN = """
 mutation ($e: String!, $p: String!) {
@@ -103,3 +105,42 @@ async def _admin_token(gql: GraphQLClient) -> str:
     )
     token: str = registered["register"]["token"]
     return token
+
+
+async def test_behind_a_trusted_proxy_sign_ins_count_by_the_callers_address(
+    database: DbUnderTest,
+) -> None:
+    # One attacker behind the proxy must not lock out everyone else behind it.
+    limits = {**SUITE_RATE_LIMITS, "trusted_proxies": ["192.0.2.0/24"]}
+    auth = {"secret_key": TEST_SECRET, "login_attempts_per_address": 2}
+    async with limited_app(database, limits, auth=auth) as app, http(app, "192.0.2.10") as proxy:
+
+        async def login(caller: str, email: str) -> str:
+            response = await proxy.post(
+                "/graphql",
+                json={"query": LOGIN, "variables": {"e": email, "p": "wrong-password"}},
+                headers={"x-forwarded-for": caller},
+            )
+            typename: str = response.json()["data"]["login"]["__typename"]
+            return typename
+
+        for i in range(2):
+            assert await login("198.51.100.1", f"a{i}@example.com") == "InvalidCredentials"
+        assert await login("198.51.100.1", "a9@example.com") == "LimitExceeded"
+        assert await login("198.51.100.2", "b@example.com") == "InvalidCredentials"
+        # An IPv6 caller counts by its /64: another address in it is the same caller.
+        for i in range(2):
+            assert await login(f"2001:db8::{i + 1}", f"c{i}@example.com") == "InvalidCredentials"
+        assert await login("2001:db8::ffff", "c9@example.com") == "LimitExceeded"
+
+
+async def test_the_email_key_is_a_digest_of_bounded_length() -> None:
+    counter = MemoryCounter()
+    throttle = LoginThrottle(counter, AuthSettings(login_attempts_per_email=1))
+    email = "x" * 100_000 + "@Example.com "
+    await throttle.failed(email, "192.0.2.1")
+    assert max(len(key) for key in counter._counts) < 100
+    with pytest.raises(LimitExceededError):  # the same email, however it is cased
+        await throttle.check(email.strip().upper(), "192.0.2.2")
+    await throttle.succeeded(email.lower())
+    await throttle.check(email, "192.0.2.2")

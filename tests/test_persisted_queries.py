@@ -3,6 +3,7 @@ or fixed by an allow-list, over HTTP GET and POST and over websockets."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -18,7 +19,7 @@ from starlette.applications import Starlette
 
 from ezhr_graphql.api.limits import document_parser
 from ezhr_graphql.api.persisted import (
-    MAX_DOCUMENT_LENGTH,
+    MAX_DOCUMENT_BYTES,
     MemoryStore,
     PersistedQueries,
     PersistedQueryError,
@@ -31,7 +32,7 @@ from ezhr_graphql.app import create_app
 from ezhr_graphql.cli import main
 from ezhr_graphql.container import Container
 from ezhr_graphql.settings import GraphQLSettings
-from tests.conftest import ROOT, PeopleFactory, make_settings, serving
+from tests.conftest import ROOT, PeopleFactory, Person, make_settings, serving
 from tests.databases import DbUnderTest
 from tests.test_brokers import REDIS_URL
 from tests.wsclient import LEGACY_WS, TRANSPORT_WS, connect
@@ -66,9 +67,14 @@ async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def bearer(person: Person) -> dict[str, str]:
+    return {"authorization": f"Bearer {person.token}"}
+
+
 async def test_a_client_registers_a_document_then_sends_its_hash_alone(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, people: PeopleFactory
 ) -> None:
+    member = await people.member()
     document = "query Registered { __typename }"
     # given a hash the server has never seen
     unknown = await client.post("/graphql", json={"extensions": persisted(document)})
@@ -84,12 +90,21 @@ async def test_a_client_registers_a_document_then_sends_its_hash_alone(
     }
     strict = await client.post("/graphql", json={"extensions": persisted(document)}, headers=STRICT)
     assert strict.status_code == 400
-    # when the client sends the document with its hash, it runs and is registered
-    registered = await client.post(
+    # when an anonymous client sends the document with its hash, it runs, unkept
+    anonymous = await client.post(
         "/graphql", json={"query": document, "extensions": persisted(document)}
     )
+    assert anonymous.json() == {"data": {"__typename": "Query"}}
+    alone = await client.post("/graphql", json={"extensions": persisted(document)})
+    assert codes(alone) == ["PERSISTED_QUERY_NOT_FOUND"]
+    # when a signed-in client sends it, it runs and is registered
+    registered = await client.post(
+        "/graphql",
+        json={"query": document, "extensions": persisted(document)},
+        headers=bearer(member),
+    )
     assert registered.json() == {"data": {"__typename": "Query"}}
-    # so the hash alone runs it, over POST and GET
+    # so the hash alone runs it, for anyone, over POST and GET
     posted = await client.post("/graphql", json={"extensions": persisted(document)})
     assert posted.json() == {"data": {"__typename": "Query"}}
     fetched = await client.get("/graphql", params={"extensions": json.dumps(persisted(document))})
@@ -124,24 +139,30 @@ async def test_malformed_persisted_queries_are_refused(
 
 
 async def test_documents_that_do_not_parse_are_not_registered(
-    client: httpx.AsyncClient, container: Container
+    client: httpx.AsyncClient, container: Container, people: PeopleFactory
 ) -> None:
+    signed_in = bearer(await people.member())
     broken = "{ __typename"
     response = await client.post(
-        "/graphql", json={"query": broken, "extensions": persisted(broken)}
+        "/graphql", json={"query": broken, "extensions": persisted(broken)}, headers=signed_in
     )
     assert response.json()["errors"][0]["message"].startswith("Syntax Error")
     again = await client.post("/graphql", json={"extensions": persisted(broken)})
     assert codes(again) == ["PERSISTED_QUERY_NOT_FOUND"]
     # nor do documents over the token limit
     huge = "{" + " __typename" * (container.settings.graphql.max_tokens + 1) + " }"
-    response = await client.post("/graphql", json={"query": huge, "extensions": persisted(huge)})
+    response = await client.post(
+        "/graphql", json={"query": huge, "extensions": persisted(huge)}, headers=signed_in
+    )
     assert codes(response) == ["QUERY_TOO_LARGE"]
     again = await client.post("/graphql", json={"extensions": persisted(huge)})
     assert codes(again) == ["PERSISTED_QUERY_NOT_FOUND"]
-    # and long documents run but are not kept
-    long = "# " + "x" * MAX_DOCUMENT_LENGTH + "\n{ __typename }"
-    response = await client.post("/graphql", json={"query": long, "extensions": persisted(long)})
+    # and long documents run but are not kept: counted in UTF-8 bytes, not characters
+    long = "# " + "é" * (MAX_DOCUMENT_BYTES // 2) + "\n{ __typename }"
+    assert len(long) < MAX_DOCUMENT_BYTES < len(long.encode())
+    response = await client.post(
+        "/graphql", json={"query": long, "extensions": persisted(long)}, headers=signed_in
+    )
     assert response.json() == {"data": {"__typename": "Query"}}
     again = await client.post("/graphql", json={"extensions": persisted(long)})
     assert codes(again) == ["PERSISTED_QUERY_NOT_FOUND"]
@@ -251,10 +272,15 @@ async def test_an_allow_list_runs_its_documents_only(
 
 
 async def test_websockets_run_persisted_queries_over_both_protocols(
-    live_url: str, client: httpx.AsyncClient
+    live_url: str, client: httpx.AsyncClient, people: PeopleFactory
 ) -> None:
+    member = await people.member()
     document = "query OverWs { __typename }"
-    await client.post("/graphql", json={"query": document, "extensions": persisted(document)})
+    await client.post(
+        "/graphql",
+        json={"query": document, "extensions": persisted(document)},
+        headers=bearer(member),
+    )
     async with connect(live_url, None, TRANSPORT_WS) as conn:
         payload = {"extensions": persisted(document)}
         await conn.ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
@@ -316,8 +342,9 @@ async def test_websockets_refuse_plain_text_under_an_allow_list(
 
 
 async def test_with_redis_every_worker_serves_what_another_registered(
-    database: DbUnderTest,
+    database: DbUnderTest, people: PeopleFactory
 ) -> None:
+    member = await people.member()
     document = f"query Shared{uuid.uuid4().hex} {{ __typename }}"  # new to Redis
     async with (
         app_with(database, redis_url=REDIS_URL) as first,
@@ -326,7 +353,11 @@ async def test_with_redis_every_worker_serves_what_another_registered(
         http(second) as other,
     ):
         # different processes: their stores are not the same object
-        await one.post("/graphql", json={"query": document, "extensions": persisted(document)})
+        await one.post(
+            "/graphql",
+            json={"query": document, "extensions": persisted(document)},
+            headers=bearer(member),
+        )
         served = await other.post("/graphql", json={"extensions": persisted(document)})
         assert served.json() == {"data": {"__typename": "Query"}}
 
@@ -340,8 +371,11 @@ async def test_redis_keeps_documents_for_their_time_to_live_and_failures_only_mi
         digest = sha256_hex(TYPENAME)
         await store.put(digest, TYPENAME)
         assert 0 < await client.ttl(f"ezhr:test:apq:{digest}") <= 120
+        # reads do not extend a document's time: it expires after its registration
+        await client.expire(f"ezhr:test:apq:{digest}", 30)
         fresh = RedisStore(client, size=10, ttl=120, prefix="ezhr:test:apq:")
         assert await fresh.get(digest) == TYPENAME
+        assert 0 < await client.ttl(f"ezhr:test:apq:{digest}") <= 30
         await client.delete(f"ezhr:test:apq:{digest}")
         # past its budget of new documents, a process keeps them to itself
         frugal = RedisStore(client, size=10, ttl=120, prefix="ezhr:test:apq:", writes_per_minute=1)
@@ -357,12 +391,14 @@ async def test_redis_keeps_documents_for_their_time_to_live_and_failures_only_mi
     down = redis.from_url("redis://127.0.0.1:1/0")
     try:
         store = RedisStore(down, size=10, ttl=60)
-        queries = PersistedQueries("auto", document_parser(100, 0), store)
+        parse = document_parser(GraphQLSettings(max_tokens=100, parser_cache_size=0))
+        queries = PersistedQueries("auto", parse, store)
         with caplog.at_level(logging.WARNING, logger="ezhr_graphql.api.persisted"):
             with pytest.raises(PersistedQueryError) as missing:
                 await queries.resolve(None, persisted(TYPENAME))
             assert missing.value.code == "PERSISTED_QUERY_NOT_FOUND"
-            assert await queries.resolve(TYPENAME, persisted(TYPENAME)) == TYPENAME
+            ran = await queries.resolve(TYPENAME, persisted(TYPENAME), signed_in=True)
+            assert ran == TYPENAME
         assert "persisted query store unavailable" in caplog.text
     finally:
         await down.aclose()
@@ -377,3 +413,48 @@ async def test_the_memory_store_keeps_the_most_recently_used() -> None:
     assert await store.get("b") is None
     assert await store.get("a") == "A"
     assert await store.get("c") == "C"
+
+
+async def test_only_signed_in_callers_register_documents() -> None:
+    queries = PersistedQueries("auto", document_parser(GraphQLSettings()), MemoryStore(size=10))
+    # an anonymous caller's document runs, and is not kept
+    assert await queries.resolve(TYPENAME, persisted(TYPENAME)) == TYPENAME
+    with pytest.raises(PersistedQueryError) as missing:
+        await queries.resolve(None, persisted(TYPENAME))
+    assert missing.value.code == "PERSISTED_QUERY_NOT_FOUND"
+    # a signed-in caller's is kept, and served to anyone
+    assert await queries.resolve(TYPENAME, persisted(TYPENAME), signed_in=True) == TYPENAME
+    assert await queries.resolve(None, persisted(TYPENAME)) == TYPENAME
+
+
+async def test_websockets_register_documents_for_signed_in_connections_only(
+    live_url: str, people: PeopleFactory
+) -> None:
+    member = await people.member()
+    for token, document in (
+        (None, "query Anon { __typename }"),
+        (member.token, "query Mine { __typename }"),
+    ):
+        async with connect(live_url, token, TRANSPORT_WS) as conn:
+            payload = {"query": document, "extensions": persisted(document)}
+            await conn.ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            assert (await conn.recv())["payload"] == {"data": {"__typename": "Query"}}
+            assert await conn.recv() == {"id": "1", "type": "complete"}
+            payload = {"extensions": persisted(document)}
+            await conn.ws.send(json.dumps({"id": "2", "type": "subscribe", "payload": payload}))
+            reply = await conn.recv()
+            if token is None:
+                assert reply["type"] == "error"
+                assert reply["payload"][0]["extensions"] == {"code": "PERSISTED_QUERY_NOT_FOUND"}
+            else:
+                assert reply["payload"] == {"data": {"__typename": "Query"}}
+
+
+async def test_the_memory_store_forgets_documents_after_their_time_to_live() -> None:
+    store = MemoryStore(size=2, ttl=0.2)
+    await store.put("a", "A")
+    await asyncio.sleep(0.1)
+    assert await store.get("a") == "A"
+    await asyncio.sleep(0.15)
+    # gone 0.2 s after it was put: reading it did not extend its time
+    assert await store.get("a") is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -20,17 +21,17 @@ from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
-from ezhr_graphql.api.ratelimit import Bearers, RateLimit, client_address
+from ezhr_graphql.api.ratelimit import Bearers, OpenWebSockets, RateLimit, client_address
 from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
 from ezhr_graphql.models import ChatMessage, MessageStatus, Role
 from ezhr_graphql.services.security import TokenIssuer
-from ezhr_graphql.services.throttle import Hit, RateLimitedError
+from ezhr_graphql.services.throttle import Hit, MemoryCounter, RateLimitedError
 from tests.conftest import TEST_SECRET, PeopleFactory, make_settings, serving
 from tests.databases import DbUnderTest
 from tests.factories import make_agent, make_sessions
 from tests.test_brokers import REDIS_URL
-from tests.wsclient import connect
+from tests.wsclient import LEGACY_WS, TRANSPORT_WS, Connection, connect
 
 TYPENAME = {"query": "{ __typename }"}
 SEND = """
@@ -359,13 +360,20 @@ async def test_forwarded_addresses_count_only_from_trusted_proxies(database: DbU
         ("10.1.2.3", "10.0.0.7", "10.0.0.7"),  # only proxies: the farthest one
         ("10.1.2.3", "not-an-address", "10.1.2.3"),
         ("10.1.2.3", None, "10.1.2.3"),
+        # IPv6 counts per /64 (one subscriber's network), IPv4-mapped IPv6 as IPv4.
+        ("2001:db8:1:2:aaaa::1", None, "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", None, "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.9", None, "203.0.113.9"),
+        ("10.1.2.3", "2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("10.1.2.3", "::ffff:198.51.100.1", "198.51.100.1"),
+        ("::ffff:10.1.2.3", "198.51.100.1", "198.51.100.1"),  # a mapped proxy is trusted
     ],
 )
 def test_client_address(peer: str, forwarded: str | None, expected: str) -> None:
     headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
     scope = {"type": "http", "client": (peer, 1), "headers": headers}
     assert client_address(scope, [ipaddress.ip_network("10.0.0.0/8")]) == expected
-    assert client_address(scope, []) == peer
+    assert client_address(scope, []) == client_address({"client": (peer, 1)}, [])
 
 
 def test_verified_tokens_are_remembered_and_forged_ones_are_not() -> None:
@@ -385,3 +393,179 @@ def test_verified_tokens_are_remembered_and_forged_ones_are_not() -> None:
     assert bearers.user_id({"type": "http", "headers": [(b"authorization", b"Basic x")]}) is None
     expired, _ = issuer.issue(users[0], Role.MEMBER, now=datetime.now(UTC) - timedelta(days=1))
     assert bearers.user_id(scope(expired)) is None
+
+
+async def test_a_slow_or_broken_counter_does_not_stop_replies(
+    database: DbUnderTest,
+    people: PeopleFactory,
+    container: Container,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken:
+        async def hits(self, keys: Sequence[str], window: int) -> list[Hit]:
+            raise ConnectionError("redis is down")
+
+    class Hanging:
+        async def hits(self, keys: Sequence[str], window: int) -> list[Hit]:
+            await asyncio.sleep(60)  # a pool with no connection to give
+            raise AssertionError("not reached")
+
+    admin, member = await people.admin(), await people.member()
+    agent = await make_agent(container, admin, llm="scripted?tokens=3")
+    sessions = await make_sessions(container, member, agent.id, 2)
+    limits = {"runs_per_minute_per_user": 1, "counter_timeout_seconds": 0.2}
+    chat = {"max_concurrent_runs_per_user": 10}
+    caplog.set_level(logging.WARNING, logger="ezhr_graphql.services.throttle")
+    async with limited_app(database, limits, chat=chat) as app, http(app) as client:
+        limiter = app.state.container.rate_limits
+        counters: list[Any] = [Broken(), Hanging()]
+        for i, (session, counter) in enumerate(zip(sessions, counters, strict=True)):
+            limiter.counter = counter
+            payload = {"sessionId": str(session.id), "content": "Leave?", "clientMessageId": str(i)}
+            started = asyncio.get_running_loop().time()
+            response = await client.post(
+                "/graphql",
+                json={"query": SEND, "variables": {"input": payload}},
+                headers={"authorization": f"Bearer {member.token}"},
+            )
+            # Through, unlimited, and without waiting long on the counter.
+            assert response.json()["data"]["sendMessage"]["__typename"] == "SentMessage"
+            assert asyncio.get_running_loop().time() - started < 5
+            reply = response.json()["data"]["sendMessage"]["assistantMessage"]["id"]
+            await finished(container, uuid.UUID(reply))
+    warnings = [r for r in caplog.records if "rate limits unavailable" in r.getMessage()]
+    assert len(warnings) == 1  # once a minute at most
+
+
+# graphql-ws runs subscriptions only; this one ends at once (no such message).
+STREAM = f'subscription {{ messageStream(messageId: "{uuid.UUID(int=1)}") {{ __typename }} }}'
+
+
+async def subscribe(conn: Connection, op: str) -> dict[str, Any]:
+    """Start operation ``op`` and return the first message answering it."""
+    kind = "subscribe" if conn.protocol == TRANSPORT_WS else "start"
+    query = "{ __typename }" if conn.protocol == TRANSPORT_WS else STREAM
+    await conn.ws.send(json.dumps({"id": op, "type": kind, "payload": {"query": query}}))
+    while True:
+        message = await conn.recv()
+        if message.get("id") == op:
+            return message
+
+
+def ran(message: dict[str, Any]) -> bool:
+    return "RATE_LIMITED" not in json.dumps(message)
+
+
+def assert_rate_limited(message: dict[str, Any], limit: str = "requestsPerMinute") -> None:
+    assert message["type"] == "error", message
+    payload = message["payload"]
+    (error,) = payload if isinstance(payload, list) else [payload]
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert error["extensions"]["limit"] == limit
+    assert 1 <= error["extensions"]["retryAfter"] <= 60
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_websocket_operations_count_against_the_request_limits(
+    database: DbUnderTest, people: PeopleFactory, protocol: str
+) -> None:
+    ana, bo = await people.member(), await people.member()
+    limits = {"requests_per_minute_per_user": 2, "requests_per_minute_per_address": 5}
+    async with limited_app(database, limits) as app, serving(app) as url:
+        # A second connection brings no allowance of its own.
+        async with (
+            connect(url, ana.token, protocol) as one,
+            connect(url, ana.token, protocol) as two,
+        ):
+            assert ran(await subscribe(one, "1"))
+            assert ran(await subscribe(two, "1"))
+            refused = await subscribe(one, "2")
+            assert_rate_limited(refused)
+            assert "this user" in str(refused["payload"])
+            # Only the operation is refused: the connection stays open.
+            if protocol == TRANSPORT_WS:
+                await one.ws.send(json.dumps({"type": "ping"}))
+                assert json.loads(await asyncio.wait_for(one.ws.recv(), 10)) == {"type": "pong"}
+            assert one.ws.close_code is None
+        # The user's HTTP requests share the count.
+        async with http(app, "127.0.0.1") as client:
+            assert_limited(await ask(client, ana.token), "requestsPerMinute")
+        # The address's limit holds across users: 3 operations and 1 request so far.
+        async with connect(url, bo.token, protocol) as other:
+            assert ran(await subscribe(other, "1"))
+            assert_rate_limited(await subscribe(other, "2"))
+
+
+async def refused_with(url: str, token: str | None, protocol: str) -> tuple[int | None, str]:
+    """Open a websocket that the server closes after connection_init; its code."""
+    async with websockets.connect(url, subprotocols=[protocol]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"token": token}}))
+        await asyncio.wait_for(ws.wait_closed(), 10)
+        return ws.close_code, ws.close_reason
+
+
+async def test_open_websockets_are_capped_per_user_and_per_address(
+    database: DbUnderTest, people: PeopleFactory
+) -> None:
+    ana, bo = await people.member(), await people.member()
+    limits = {"websockets_per_user": 2, "websockets_per_address": 4}
+    async with limited_app(database, limits) as app, serving(app) as url:
+        async with connect(url, ana.token), connect(url, ana.token, LEGACY_WS):
+            # Ana's third is closed at once: 4429, or 1008 on graphql-ws
+            assert await refused_with(url, ana.token, TRANSPORT_WS) == (
+                4429,
+                "Too many connections for this user",
+            )
+            assert (await refused_with(url, ana.token, LEGACY_WS))[0] == 1008
+            # ...and counts no more once closed; Bo has an allowance of his own.
+            async with connect(url, bo.token), connect(url, None):
+                # The address has 4 open: the fifth upgrade is refused with 429.
+                with pytest.raises(websockets.InvalidStatus) as refused:
+                    async with connect(url, None):
+                        pass
+                assert refused.value.response.status_code == 429
+                assert b'"limit":"openConnections"' in refused.value.response.body
+        # Every connection closed, however it ended, gives its place back.
+        await asyncio.sleep(0.2)
+        async with connect(url, ana.token), connect(url, ana.token), connect(url, None):
+            pass
+
+
+def test_open_websockets_are_given_back_once() -> None:
+    open_ = OpenWebSockets(per_user=1, per_address=2)
+    user = uuid.uuid4()
+    first = open_.open("192.0.2.1")
+    assert first is not None
+    assert first.claim_user(user)
+    assert first.claim_user(user)  # the same user again (graphql-ws may init twice)
+    second = open_.open("192.0.2.1")
+    assert second is not None
+    assert not second.claim_user(user)
+    assert open_.open("192.0.2.1") is None
+    first.release()
+    first.release()
+    assert second.claim_user(user)
+    second.release()
+    assert not open_.by_address
+    assert not open_.by_user
+
+
+async def test_memory_counts_drop_expired_keys_before_live_ones() -> None:
+    counter = MemoryCounter(max_keys=3)
+    await counter.hits(["lockout"], 900)
+    await counter.hits(["a", "b"], 1)
+    await asyncio.sleep(1.05)
+    # Full, with two keys expired: new keys take their places, not the live one's.
+    for key in ("c", "d"):
+        await counter.hit(key, 1)
+    assert await counter.count("lockout") == 1
+    # Full of live keys, the oldest inserted makes room.
+    await counter.hit("e", 900)
+    assert await counter.count("lockout") == 0
+    assert await counter.count("e") == 1
+
+
+async def test_sign_ins_and_requests_are_counted_apart(database: DbUnderTest) -> None:
+    async with limited_app(database, {}) as app:
+        container = app.state.container
+        assert container.login_throttle.counter is not container.rate_limits.counter

@@ -9,7 +9,10 @@ number of items it may hold:
   the resolvers enforce. A connection passes its page size to the list inside it
   (``edges``), so ``agents(first: 50) { edges { node { name } } pageInfo { hasNextPage } }``
   costs ``1 + 1 + 50 * (1 + 1) + 1 + 1 = 104``;
-- any other list is assumed to hold ``assumed_list_size`` items.
+- any other list is assumed to hold ``assumed_list_size`` items. The schema keeps each
+  such list small by a rule of its own (a message's citations, an agent's collections;
+  tests/test_cost.py lists them): a list that grows with use, such as a message's
+  versions, takes a page size argument instead.
 
 Nested lists multiply. Fragments and inline fragments count where they are spread.
 Introspection (``__schema``, ``__type``) costs nothing: it is bounded by the schema and
@@ -20,7 +23,7 @@ Page sizes given as variables are read from the request's variables, which a
 validation rule does not see: the check runs in the validation extension, right after
 the (cached) validation and before execution.
 Costs are cached per document and operation, and per value of the variables that are
-page sizes when there are any.
+page sizes when there are any (a variable sent as ``null`` apart from one left out).
 """
 
 from __future__ import annotations
@@ -204,7 +207,7 @@ class QueryCost:
             self._cache.move_to_end(key)
             if known.fixed is not None:
                 return known.fixed
-            values = tuple(_hashable(variables.get(name)) for name in known.variables)
+            values = _values(variables, known.variables)
             if values in known.by_values:
                 return known.by_values[values]
         operation = get_operation_ast(document, operation_name)
@@ -236,16 +239,28 @@ class QueryCost:
             if len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         if known.fixed is None:
-            values = tuple(_hashable(variables.get(name)) for name in known.variables)
+            values = _values(variables, known.variables)
             if len(known.by_values) >= COSTS_PER_DOCUMENT:
                 known.by_values.clear()
             known.by_values[values] = total
 
 
+# A variable left out, told apart from one sent as null: the walk takes the document's
+# default for the first and the argument's default for the second, which may differ.
+_ABSENT = ("absent",)
+
+
+def _values(variables: Mapping[str, Any], names: tuple[str, ...]) -> tuple[Hashable, ...]:
+    """The cache key of the page size variables ``names`` hold."""
+    return tuple(_hashable(variables[n]) if n in variables else _ABSENT for n in names)
+
+
 def _hashable(value: Any) -> Hashable:
     # By exact type: True == 1 and 5.0 == 5 as keys, yet only 5 is costed as 5 pages
-    # (5.0 too, but True is refused by coercion later).
-    return value if type(value) in (int, str, type(None)) else repr(value)
+    # (5.0 too, but True is refused by coercion later); and the string "5.0" is not 5.0.
+    if type(value) in (int, str, type(None)):
+        return (type(value).__name__, value)
+    return (type(value).__name__, repr(value))
 
 
 class CostLimiter(ValidationCache):

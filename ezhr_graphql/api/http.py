@@ -46,6 +46,7 @@ from ezhr_graphql.api.params import (
 from ezhr_graphql.api.persisted import PersistedQueryError, persisted_queries
 from ezhr_graphql.container import Container
 from ezhr_graphql.db.errors import SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE, unavailable
+from ezhr_graphql.services.actor import Actor
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 QUERY_ONLY = frozenset({OperationType.QUERY})
@@ -144,7 +145,7 @@ class GraphQLHTTPEndpoint:
         self.graphiql = graphiql
         settings = container.settings.graphql
         self.max_body = settings.max_body_bytes
-        self.parse = document_parser(settings.max_tokens, settings.parser_cache_size)
+        self.parse = document_parser(settings)
         self.persisted = persisted_queries(settings, container.broker)
         self._graphiql_html = graphiql_html() if graphiql else ""
 
@@ -155,13 +156,18 @@ class GraphQLHTTPEndpoint:
             and "text/html" in request.headers.get("accept", "")
         )
 
-    async def context(self, request: Request) -> Context:
-        actor, error = None, None
+    async def _actor(self, request: Request) -> Actor | None:
+        """Who is asking, from the ``Authorization`` header; ``None`` without a token.
+
+        Raises:
+            BadCredentials: the token is refused.
+            RequestError: 503, the database cannot be reached to check the token.
+        """
         try:
             token = bearer_token(request.headers.get("authorization"))
-            actor = await authenticate(self.container, token)
-        except BadCredentials as exc:
-            error = str(exc)
+            return await authenticate(self.container, token)
+        except BadCredentials:
+            raise
         except Exception as exc:
             if not unavailable(exc):
                 raise
@@ -169,6 +175,13 @@ class GraphQLHTTPEndpoint:
             raise RequestError(
                 503, UNAVAILABLE_MESSAGE, {"Retry-After": "1"}, SERVICE_UNAVAILABLE
             ) from exc
+
+    async def context(self, request: Request) -> Context:
+        actor, error = None, None
+        try:
+            actor = await self._actor(request)
+        except BadCredentials as exc:
+            error = str(exc)
         return Context(
             container=self.container,
             loaders=Loaders.build(self.container.db, actor),
@@ -195,9 +208,11 @@ class GraphQLHTTPEndpoint:
             return refusal
         try:
             params = await read_params(request, self.max_body)
-            params["query"] = await self._document(params)
+            # Who is asking first: only the signed-in register persisted queries.
+            context = await self.context(request)
+            params["query"] = await self._document(params, context)
             check_operation(self.parse, params["query"], params.get("operationName"))
-            result = await self._execute(request, params)
+            result = await self._execute(request, params, context)
         except RequestError as exc:
             await close_form(request)
             headers = {**exc.headers, "content-type": content_type}
@@ -224,14 +239,16 @@ class GraphQLHTTPEndpoint:
             payload["extensions"] = result.extensions
         return Response(_dump(payload), status_code=status, headers={"content-type": content_type})
 
-    async def _document(self, params: dict[str, Any]) -> str:
+    async def _document(self, params: dict[str, Any], context: Context) -> str:
         """The document to run: the ``query``, or the one its persisted hash names.
 
         Raises:
             GraphQLRequestError: the persisted query is refused (its code says why).
         """
         try:
-            document = await self.persisted.resolve(params.get("query"), params.get("extensions"))
+            document = await self.persisted.resolve(
+                params.get("query"), params.get("extensions"), signed_in=context.actor is not None
+            )
         except PersistedQueryError as exc:
             raise GraphQLRequestError(exc.message, exc.code) from exc
         assert document is not None  # _checked: a query, or a persisted query's hash
@@ -255,24 +272,27 @@ class GraphQLHTTPEndpoint:
             body = _error_body("The request body is too large", STATUS_CODES[413])
             return Response(body, 413, headers)
         try:
-            actor = await authenticate(
-                self.container, bearer_token(request.headers.get("authorization"))
-            )
+            actor = await self._actor(request)
         except BadCredentials:
             actor = None
+        except RequestError as exc:
+            body = _error_body(exc.message, exc.code)
+            return Response(body, exc.status, {**exc.headers, **headers})
         if actor is None or not actor.is_admin:
             code = "UNAUTHENTICATED" if actor is None else "FORBIDDEN"
             body = _error_body("Only administrators upload files", code)
             return Response(body, 401 if actor is None else 403, headers)
         return None
 
-    async def _execute(self, request: Request, params: dict[str, Any]) -> ExecutionResult:
+    async def _execute(
+        self, request: Request, params: dict[str, Any], context: Context
+    ) -> ExecutionResult:
         allowed = QUERY_ONLY if request.method == "GET" else QUERY_OR_MUTATION
         try:
             return await self.schema.execute(
                 params["query"],
                 variable_values=params.get("variables"),
-                context_value=await self.context(request),
+                context_value=context,
                 operation_name=params.get("operationName"),
                 allowed_operation_types=allowed,
                 operation_extensions=params.get("extensions"),

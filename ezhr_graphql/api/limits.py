@@ -1,8 +1,10 @@
 """Limits a document meets before it runs, each refused with its own ``extensions.code``.
 
-- ``QUERY_TOO_LARGE``: more lexical tokens (or comments) than ``max_tokens``; the
-  parser stops at the first token over the limit, so a huge document costs no more
-  than a document at the limit.
+- ``QUERY_TOO_LARGE``: more characters than ``max_query_length``, refused before it
+  is parsed or cached (the parser cache keeps each document whole, and comments or
+  long strings fit in few tokens); or more lexical tokens (or comments) than
+  ``max_tokens``: the parser stops at the first token over the limit, so a huge
+  document costs no more than a document at the limit.
 - ``QUERY_TOO_DEEP`` and ``TOO_MANY_ALIASES``: validation rules measuring each
   operation, in time linear in the document.
 - ``QUERY_TOO_COMPLEX``: see :mod:`ezhr_graphql.api.cost`.
@@ -29,6 +31,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from ezhr_graphql.settings import GraphQLSettings
+
 QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
 QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
 TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
@@ -43,7 +47,13 @@ def _over_limit(error: GraphQLSyntaxError) -> bool:
     return "contains more than" in error.message
 
 
-def _limited_parse(raw: Parse, query: str) -> DocumentNode:
+def _limited_parse(raw: Parse, max_length: int, query: str) -> DocumentNode:
+    if len(query) > max_length:
+        # Before the cache: a refused document is neither parsed nor kept.
+        raise GraphQLError(
+            f"Document contains more than {max_length} characters.",
+            extensions={"code": QUERY_TOO_LARGE},
+        )
     try:
         return raw(query)
     except GraphQLSyntaxError as exc:
@@ -57,10 +67,21 @@ def _limited_parse(raw: Parse, query: str) -> DocumentNode:
         ) from None
 
 
-@cache
-def document_parser(max_tokens: int, cache_size: int) -> Parse:
+def document_parser(settings: GraphQLSettings) -> Parse:
     """The parser every request of a process shares, HTTP's operation check and the
     executor alike, so a document is parsed once and its AST served from the cache.
+
+    Raises (from the returned function):
+        GraphQLError: ``QUERY_TOO_LARGE`` over the limits, or a syntax error.
+    """
+    return _document_parser(
+        settings.max_tokens, settings.parser_cache_size, settings.max_query_length
+    )
+
+
+@cache
+def _document_parser(max_tokens: int, cache_size: int, max_length: int) -> Parse:
+    """One parser per set of limits.
 
     Comments are limited apart from tokens (to the same number): the lexer keeps them,
     so unlimited they would be a way around the token limit.
@@ -71,7 +92,7 @@ def document_parser(max_tokens: int, cache_size: int) -> Parse:
     raw = lru_cache(maxsize=cache_size)(
         partial(parse, max_lexical_tokens=max_tokens, max_comments=max_tokens)
     )
-    return partial(_limited_parse, raw)
+    return partial(_limited_parse, raw, max_length)
 
 
 class LimitedParser(SchemaExtension):

@@ -3,11 +3,13 @@
 The request carries ``extensions: {"persistedQuery": {"version": 1, "sha256Hash": h}}``
 (Apollo's convention, over HTTP GET and POST and in a websocket's subscribe payload).
 
-- ``auto``: a hash with its ``query`` registers the document (when the hash matches and
-  the document parses within the limits, see ``MAX_DOCUMENT_LENGTH``); a hash alone is
-  served from the store, or refused with ``PERSISTED_QUERY_NOT_FOUND`` (message
-  ``PersistedQueryNotFound``, which Apollo clients answer by sending the document
-  again). Requests with a plain ``query`` run as usual.
+- ``auto``: a hash with its ``query`` registers the document (when the caller is
+  signed in, the hash matches and the document parses within the limits, see
+  ``MAX_DOCUMENT_BYTES``); a hash alone is served from the store, or refused with
+  ``PERSISTED_QUERY_NOT_FOUND`` (message ``PersistedQueryNotFound``, which Apollo
+  clients answer by sending the document again). Anonymous callers may send the hashes
+  of documents already registered, and documents with their hash, which run but are
+  not kept. Requests with a plain ``query`` run as usual.
 - ``allowlist``: only the documents of a manifest run; a plain ``query`` is refused
   with ``PERSISTED_QUERY_REQUIRED`` before it is parsed, an unknown hash with
   ``PERSISTED_QUERY_NOT_FOUND`` (or ``PERSISTED_QUERY_NOT_ALLOWED`` when the document
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import time
 from collections import OrderedDict
@@ -58,11 +61,12 @@ PERSISTED_QUERY_REQUIRED = "PERSISTED_QUERY_REQUIRED"
 PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
 PERSISTED_QUERY_INVALID = "PERSISTED_QUERY_INVALID"
 REDIS_PREFIX = "ezhr:apq:"
-# Anyone may register documents, so what they can make the server keep is bounded:
-# longer documents run but are not kept (real ones are a few KiB), and each process
-# writes at most so many new documents a minute to Redis (keeping the rest locally),
-# which with the time to live bounds what a flood of distinct documents leaves there.
-MAX_DOCUMENT_LENGTH = 32 * 1024
+# Only signed-in callers register documents, and what they can make the server keep is
+# bounded: longer documents (in UTF-8) run but are not kept (real ones are a few KiB),
+# and each process writes at most so many new documents a minute to Redis (keeping the
+# rest locally), each kept for the time to live from its registration, however often
+# it is read: at most writes a minute * ttl minutes * MAX_DOCUMENT_BYTES per process.
+MAX_DOCUMENT_BYTES = 32 * 1024
 REDIS_WRITES_PER_MINUTE = 120
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -96,32 +100,43 @@ class QueryStore(Protocol):
 
 
 class MemoryStore:
-    """The most recently used documents of this process."""
+    """The most recently used documents of this process, each for ``ttl`` seconds
+    after it was put (for ever without one)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, ttl: float | None = None) -> None:
         self.size = size
-        self._documents: OrderedDict[str, str] = OrderedDict()
+        self.ttl = ttl
+        self._documents: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
     async def get(self, digest: str) -> str | None:
         return self.peek(digest)
 
     def peek(self, digest: str) -> str | None:
-        document = self._documents.get(digest)
-        if document is not None:
-            self._documents.move_to_end(digest)
+        entry = self._documents.get(digest)
+        if entry is None:
+            return None
+        document, expires = entry
+        if expires <= time.monotonic():
+            del self._documents[digest]
+            return None
+        self._documents.move_to_end(digest)
         return document
 
     async def put(self, digest: str, document: str) -> None:
-        self._documents[digest] = document
+        expires = math.inf if self.ttl is None else time.monotonic() + self.ttl
+        self._documents[digest] = (document, expires)
         self._documents.move_to_end(digest)
         if len(self._documents) > self.size:
             self._documents.popitem(last=False)
 
 
 class RedisStore:
-    """Documents in Redis, shared by every worker, each kept ``ttl`` seconds after its
-    last use; this process's LRU in front saves the round trip for the hot ones (a
-    hash names one document forever, so a local copy is never stale).
+    """Documents in Redis, shared by every worker, each kept ``ttl`` seconds after it
+    was registered: reads do not extend it, or hashes alone would keep documents alive
+    for ever (a client whose hash expired sends the document again). This process's
+    LRU in front saves the round trip for the hot ones (a hash names one document
+    forever, so a local copy is never stale); it keeps each for ``ttl`` too, so a
+    document expires everywhere and is written to Redis again when sent again.
 
     Persisted queries only save bandwidth: when Redis fails, a hash is reported
     unknown and the client sends the document again, which runs.
@@ -136,7 +151,7 @@ class RedisStore:
         writes_per_minute: int = REDIS_WRITES_PER_MINUTE,
     ) -> None:
         self.redis = redis
-        self.local = MemoryStore(size)
+        self.local = MemoryStore(size, ttl)
         self.ttl = ttl
         self.prefix = prefix
         self.writes_per_minute = writes_per_minute
@@ -159,7 +174,7 @@ class RedisStore:
         if document is not None:
             return document
         try:
-            raw = await self.redis.getex(self.prefix + digest, ex=self.ttl)
+            raw = await self.redis.get(self.prefix + digest)
         except RedisError:
             logger.warning("persisted query store unavailable", exc_info=True)
             return None
@@ -275,9 +290,12 @@ class PersistedQueries:
         self.store = store or MemoryStore(1)
         self.manifest = manifest or {}
 
-    async def resolve(self, query: str | None, extensions: object) -> str | None:
+    async def resolve(
+        self, query: str | None, extensions: object, *, signed_in: bool = False
+    ) -> str | None:
         """The document to run; ``None`` only when neither names one (the transport
-        reports the missing query as it always has).
+        reports the missing query as it always has). A document sent with its hash is
+        registered only when the caller is ``signed_in``.
 
         Raises:
             PersistedQueryError: the request is refused, with the reason's code.
@@ -314,7 +332,7 @@ class PersistedQueries:
             if document is None:
                 raise PersistedQueryError("PersistedQueryNotFound", PERSISTED_QUERY_NOT_FOUND)
             return document
-        if len(query) > MAX_DOCUMENT_LENGTH:
+        if not signed_in or not _small(query):
             return query
         try:
             self.parse(query)  # the executor reuses this parse from the cache
@@ -322,6 +340,11 @@ class PersistedQueries:
             return query  # not worth keeping; the executor reports why
         await self.store.put(digest, query)
         return query
+
+
+def _small(document: str) -> bool:
+    """At most ``MAX_DOCUMENT_BYTES`` in UTF-8 (never fewer bytes than characters)."""
+    return len(document) <= MAX_DOCUMENT_BYTES and len(document.encode()) <= MAX_DOCUMENT_BYTES
 
 
 _stores: WeakKeyDictionary[object, QueryStore] = WeakKeyDictionary()
@@ -334,7 +357,7 @@ def persisted_queries(settings: GraphQLSettings, broker: object) -> PersistedQue
     Raises:
         ValueError: allow-list mode with an unusable manifest.
     """
-    parse = document_parser(settings.max_tokens, settings.parser_cache_size)
+    parse = document_parser(settings)
     if settings.persisted_queries == "allowlist":
         assert settings.persisted_queries_file is not None  # checked by the settings
         manifest = load_manifest(settings.persisted_queries_file)

@@ -142,7 +142,7 @@ def extensions(
     ]
     if not introspection:
         limits.append(NoSchemaIntrospectionCustomRule)
-    parse = document_parser(settings.max_tokens, settings.parser_cache_size)
+    parse = document_parser(settings)
     costing = QueryCost(
         max_cost=settings.max_cost,
         max_page_size=settings.max_page_size,

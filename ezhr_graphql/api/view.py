@@ -32,6 +32,7 @@ from ezhr_graphql.api.auth import BadCredentials, authenticate, token_from_param
 from ezhr_graphql.api.context import Context
 from ezhr_graphql.api.loaders import Loaders
 from ezhr_graphql.api.persisted import PersistedQueries, PersistedQueryError, persisted_queries
+from ezhr_graphql.api.ratelimit import claim_websocket, refuse_operation
 from ezhr_graphql.api.websocket_limits import LimitedWebSocketAdapter, MessageRefused
 from ezhr_graphql.container import Container
 
@@ -44,8 +45,9 @@ async def _close(websocket: Any, code: int, reason: str) -> None:
         await websocket.close(code=code, reason=reason)
 
 
-async def _resolve_persisted(view: Any, payload: object) -> None:
-    """Put the document a subscribe payload's persisted query names in its ``query``.
+async def _resolve_persisted(view: Any, payload: object, context: object) -> None:
+    """Put the document a subscribe payload's persisted query names in its ``query``
+    (registering a document sent with its hash when the connection is signed in).
 
     Raises:
         PersistedQueryError: the persisted query is refused.
@@ -55,7 +57,8 @@ async def _resolve_persisted(view: Any, payload: object) -> None:
     query = payload.get("query")
     if query is not None and not isinstance(query, str):
         return
-    document = await view.persisted.resolve(query, payload.get("extensions"))
+    signed_in = getattr(context, "actor", None) is not None
+    document = await view.persisted.resolve(query, payload.get("extensions"), signed_in=signed_in)
     if document is not None:
         payload["query"] = document
 
@@ -83,8 +86,13 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         # Before acknowledgement, or for an id in use, Strawberry closes the connection.
         if self.connection_acknowledged and message["id"] not in self.operations:
+            limited = await refuse_operation(self.context)
+            if limited is not None:  # over the request limits: this operation only
+                error = {"id": message["id"], "type": "error", "payload": [limited]}
+                await self.send_message(error)  # type: ignore[arg-type]
+                return
             try:
-                await _resolve_persisted(self.view, message["payload"])
+                await _resolve_persisted(self.view, message["payload"], self.context)
             except PersistedQueryError as exc:
                 error = {"id": message["id"], "type": "error", "payload": [exc.formatted]}
                 await self.send_message(error)  # type: ignore[arg-type]
@@ -130,8 +138,13 @@ class LegacyWS(BaseGraphQLWSHandler[Context, None]):
 
     async def handle_start(self, message: StartMessage) -> None:
         if self.connection_acknowledged:
+            limited = await refuse_operation(self.context)
+            if limited is not None:  # over the request limits: this operation only
+                error = {"type": "error", "id": message["id"], "payload": limited}
+                await self.send_message(error)  # type: ignore[arg-type]
+                return
             try:
-                await _resolve_persisted(self.view, message["payload"])
+                await _resolve_persisted(self.view, message["payload"], self.context)
             except PersistedQueryError as exc:
                 error = {"type": "error", "id": message["id"], "payload": exc.formatted}
                 await self.send_message(error)  # type: ignore[arg-type]
@@ -175,6 +188,7 @@ class GraphQLWebSocketView(GraphQL[Context, None]):
             raise ConnectionRejectionError(
                 {"code": "UNAUTHENTICATED", "message": str(exc)}
             ) from exc
+        claim_websocket(context)  # over the cap of open websockets per user: closed
         if context.token is not None and isinstance(context.request, WebSocket):
             expires = self.container.tokens.verify(context.token).expires_at
             context.expiry = asyncio.create_task(_close_at(context.request, expires))

@@ -101,7 +101,15 @@ class MessageService:
             )
         if self.run_rate is not None:
             # Counted last, so refusals above do not use up the allowance.
-            await self.run_rate.run(actor.id)
+            try:
+                await self.run_rate.run(actor.id)
+            except LimitExceededError:
+                raise
+            except Exception:
+                # The counter's store (Redis) failed or timed out (the limiter waits
+                # briefly, as the user row is locked): the reply starts unlimited, as
+                # requests go through in the HTTP middleware.
+                self.run_rate.unavailable()
 
     def _reply_to(self, chat: ChatSession, user_message: ChatMessage) -> ChatMessage:
         reply = self.messages.add(

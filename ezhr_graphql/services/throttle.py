@@ -8,6 +8,9 @@ counts are shared by every process, so adding workers does not add allowance."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import logging
 import math
 import time
 import uuid
@@ -17,6 +20,8 @@ from typing import Any, Protocol
 
 from ezhr_graphql.errors import LimitExceededError
 from ezhr_graphql.settings import AuthSettings, RateLimitSettings
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "ezhr:throttle:"
 # Every rate limit counts in windows of one minute: the settings say "per minute".
@@ -42,11 +47,18 @@ class AttemptCounter(Protocol):
 
 
 class MemoryCounter:
-    """Counts in this process (one server process, or tests)."""
+    """Counts in this process (one server process, or tests).
+
+    Holds at most ``max_keys`` keys. When full, keys whose window has ended go first;
+    only when every key is live does the oldest inserted make room (so a flood of new
+    keys cannot push out a live lockout while expired keys remain). The sweep runs
+    only once the earliest live window it saw can have ended, so a full table of live
+    keys costs one sweep per expiry, not one per hit."""
 
     def __init__(self, max_keys: int = 100_000) -> None:
         self._counts: dict[str, tuple[int, float]] = {}
         self.max_keys = max_keys
+        self._next_expiry = 0.0  # no key expires before this (monotonic) time
 
     def _live(self, key: str, now: float) -> int:
         found = self._counts.get(key)
@@ -57,11 +69,24 @@ class MemoryCounter:
             return 0
         return found[0]
 
+    def _make_room(self, now: float) -> None:
+        if now >= self._next_expiry:
+            expired = [key for key, (_, expires) in self._counts.items() if expires <= now]
+            for key in expired:
+                del self._counts[key]
+            self._next_expiry = min(
+                (expires for _, expires in self._counts.values()), default=math.inf
+            )
+        if len(self._counts) >= self.max_keys:
+            self._counts.pop(next(iter(self._counts)))  # all live: the oldest first
+
     def _hit(self, key: str, window: int, now: float) -> Hit:
         current = self._live(key, now)
         expires = self._counts[key][1] if current else now + window
-        if not current and len(self._counts) >= self.max_keys:
-            self._counts.pop(next(iter(self._counts)))  # the oldest first
+        if not current:
+            if len(self._counts) >= self.max_keys:
+                self._make_room(now)
+            self._next_expiry = min(self._next_expiry, expires)
         self._counts[key] = (current + 1, expires)
         return Hit(current + 1, expires - now)
 
@@ -125,17 +150,39 @@ def _retry_after(hit: Hit) -> int:
     return max(1, math.ceil(hit.resets_in))
 
 
+_WARN_EVERY_SECONDS = 60.0
+
+
 class RateLimiter:
     """Requests and websocket connections per user and address, and reply runs per
-    user, each counted in windows of :data:`RATE_WINDOW_SECONDS`."""
+    user, each counted in windows of :data:`RATE_WINDOW_SECONDS`.
+
+    Each count waits at most ``settings.counter_timeout_seconds`` for its store
+    (Redis) and raises ``TimeoutError`` past that. Callers let the operation through
+    when counting fails (an outage of the limiter must not become an outage of the
+    API; readiness reports Redis) and call :meth:`unavailable` to say so."""
 
     def __init__(self, counter: AttemptCounter, settings: RateLimitSettings) -> None:
         self.counter = counter
         self.settings = settings
+        self._warned_at = -_WARN_EVERY_SECONDS
+
+    async def _hits(self, keys: Sequence[str]) -> list[Hit]:
+        async with asyncio.timeout(self.settings.counter_timeout_seconds):
+            return await self.counter.hits(keys, RATE_WINDOW_SECONDS)
+
+    def unavailable(self) -> None:
+        """Log that counting failed and the caller goes unlimited: once a minute at
+        most, as an outage would otherwise log every request. Call from an ``except``
+        block (the warning carries the exception)."""
+        now = time.monotonic()
+        if now - self._warned_at >= _WARN_EVERY_SECONDS:
+            self._warned_at = now
+            logger.warning("rate limits unavailable; letting requests through", exc_info=True)
 
     async def request(self, user_id: uuid.UUID | None, address: str) -> None:
-        """Count one HTTP request of ``user_id`` (``None``: no valid token) from
-        ``address``.
+        """Count one request of ``user_id`` (``None``: no valid token) from
+        ``address``: an HTTP request, or an operation started over a websocket.
 
         Raises:
             RateLimitedError: the user or the address is over its limit.
@@ -145,7 +192,7 @@ class RateLimiter:
             keys: Sequence[str] = (f"rate:req:addr:{address}",)
         else:
             keys = (f"rate:req:addr:{address}", f"rate:req:user:{user_id}")
-        hits = await self.counter.hits(keys, RATE_WINDOW_SECONDS)
+        hits = await self._hits(keys)
         by_address = hits[0]
         if by_address.count > settings.requests_per_minute_per_address:
             raise RateLimitedError(
@@ -164,7 +211,7 @@ class RateLimiter:
         Raises:
             RateLimitedError: the address opened too many connections this minute.
         """
-        (hit,) = await self.counter.hits((f"rate:ws:addr:{address}",), RATE_WINDOW_SECONDS)
+        (hit,) = await self._hits((f"rate:ws:addr:{address}",))
         if hit.count > self.settings.websocket_connects_per_minute_per_address:
             raise RateLimitedError(
                 "connectionsPerMinute",
@@ -178,7 +225,7 @@ class RateLimiter:
         Raises:
             RateLimitedError: the user started as many replies this minute as allowed.
         """
-        (hit,) = await self.counter.hits((f"rate:run:user:{user_id}",), RATE_WINDOW_SECONDS)
+        (hit,) = await self._hits((f"rate:run:user:{user_id}",))
         limit = self.settings.runs_per_minute_per_user
         if hit.count > limit:
             seconds = _retry_after(hit)
@@ -191,13 +238,19 @@ class RateLimiter:
 
 
 class LoginThrottle:
+    """Failed sign-ins per email and per client address. Give it a counter of its own:
+    a counter shared with the request limits lets a flood of requests push a lockout
+    out of memory."""
+
     def __init__(self, counter: AttemptCounter, settings: AuthSettings) -> None:
         self.counter = counter
         self.settings = settings
 
     @staticmethod
     def _keys(email: str, address: str) -> tuple[str, str]:
-        return f"login:email:{email.strip().lower()}", f"login:address:{address}"
+        # The email's digest, not the email: a key of bounded length whatever is typed.
+        digest = hashlib.sha256(email.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
+        return f"login:email:{digest}", f"login:address:{address}"
 
     async def check(self, email: str, address: str) -> None:
         """Raises:

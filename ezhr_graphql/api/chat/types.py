@@ -9,14 +9,38 @@ import strawberry
 
 from ezhr_graphql.api.agents.types import Agent
 from ezhr_graphql.api.context import Info
-from ezhr_graphql.api.errors import UserErrorType
+from ezhr_graphql.api.errors import ErrorCode, UserErrorType, top_level
 from ezhr_graphql.api.loaders import resolved_or_awaitable
 from ezhr_graphql.api.pagination import Connection
 from ezhr_graphql.api.scalars import gid
+from ezhr_graphql.errors import InvalidInputError
 from ezhr_graphql.models import ChatMessage as ChatMessageRow
 from ezhr_graphql.models import ChatSession as ChatSessionRow
 from ezhr_graphql.models import Folder as FolderRow
-from ezhr_graphql.services import conversation
+from ezhr_graphql.services import conversation, validation
+
+# Every list the schema returns holds a bounded number of items, which the cost rule
+# (ezhr_graphql/api/cost.py) reads from the page size argument: a message's siblings
+# and a session's branch grow with every regeneration and every turn.
+DEFAULT_SIBLINGS = 10
+DEFAULT_BRANCH_LENGTH = 100
+
+
+def _list_size(info: Info, argument: str, value: int, default: int) -> int:
+    """A nested list's size, validated like a connection's ``first``; its default is
+    capped at ``max_page_size`` rather than refused when a server lowers that.
+
+    Raises:
+        GraphQLError: ``INVALID_INPUT`` (with ``field``) for a size out of range; the
+            list is not a union, so the error is a top-level one.
+    """
+    maximum = info.context.container.settings.graphql.max_page_size
+    if value == default:
+        return min(value, maximum)
+    try:
+        return validation.page_size(argument, value, maximum)
+    except InvalidInputError as exc:
+        raise top_level(exc.message, ErrorCode.INVALID_INPUT.name, field=exc.field) from None
 
 
 @strawberry.enum(description="Who wrote a message.")
@@ -101,10 +125,16 @@ class ChatMessage:
 
     @strawberry.field(
         description="Versions of this message (same parent, oldest first), itself included: "
-        "regenerated replies and edited questions."
+        "regenerated replies and edited questions. The oldest `first` of them (0 to the "
+        "server's largest page size); `siblingCount` says how many there are."
     )
-    async def siblings(self, info: Info) -> list[ChatMessage]:
-        return [ChatMessage.from_model(row) for row in await self._siblings(info)]
+    async def siblings(self, info: Info, first: int = DEFAULT_SIBLINGS) -> list[ChatMessage]:
+        size = _list_size(info, "first", first, DEFAULT_SIBLINGS)
+        return [ChatMessage.from_model(row) for row in (await self._siblings(info))[:size]]
+
+    @strawberry.field(description="How many versions this message has, itself included.")
+    async def sibling_count(self, info: Info) -> int:
+        return len(await self._siblings(info))
 
     @strawberry.field(description="Position of this message among its siblings, from 0.")
     async def sibling_index(self, info: Info) -> int:
@@ -168,12 +198,18 @@ class ChatSession:
         return resolved_or_awaitable(loader, self.row_id, ChatMessage.from_model)  # type: ignore[return-value]
 
     @strawberry.field(
-        description="The branch the user is on: messages from the first to the current one."
+        description="The branch the user is on: its newest `last` messages (0 to the "
+        "server's largest page size), oldest first, ending at the current one."
     )
-    async def current_branch(self, info: Info) -> list[ChatMessage]:
+    async def current_branch(
+        self, info: Info, last: int = DEFAULT_BRANCH_LENGTH
+    ) -> list[ChatMessage]:
+        size = _list_size(info, "last", last, DEFAULT_BRANCH_LENGTH)
+        if size == 0:
+            return []
         everything = await info.context.loaders.messages_by_session_id.load(self.row_id)
         path = conversation.path_to(conversation.by_id(everything), self.current_message_id)
-        return [ChatMessage.from_model(row) for row in path]
+        return [ChatMessage.from_model(row) for row in path[-size:]]
 
     @classmethod
     def from_model(cls, row: ChatSessionRow) -> Self:

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ezhr_graphql.api import resolve
 from ezhr_graphql.api.context import Info
 from ezhr_graphql.api.errors import ErrorCode, InvalidCredentials, LimitExceeded
+from ezhr_graphql.api.ratelimit import client_address, trusted_proxies
 from ezhr_graphql.api.results import DeleteResult, deleted
 from ezhr_graphql.api.scalars import parse_id
 from ezhr_graphql.api.users.types import (
@@ -52,8 +53,11 @@ class UserMutations:
     async def login(self, info: Info, email: str, password: str) -> LoginResult:
         ctx = info.context
         throttle = ctx.container.login_throttle
-        client = getattr(ctx.request, "client", None)
-        address = client.host if client is not None else "unknown"
+        # Counted as the rate limits count: behind a trusted proxy, by the caller's
+        # own address, not the proxy's (which everyone would share).
+        scope = getattr(ctx.request, "scope", None) or {}
+        proxies = trusted_proxies(ctx.container.settings.rate_limit.trusted_proxies)
+        address = client_address(scope, proxies)
         try:
             await throttle.check(email, address)
         except LimitExceededError as exc:
