@@ -7,9 +7,10 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 
-from ezhr_graphql.pubsub import Broker, MemoryBroker, StreamEvent
+from ezhr_graphql.pubsub import Broker, MemoryBroker, StreamEvent, StreamLost
 from ezhr_graphql.pubsub.redis import RedisBroker
 
 REDIS_URL = os.environ.get("EZHR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -75,3 +76,73 @@ async def test_signals_reach_subscribers_registered_before_publishing(broker: Br
 async def test_missing_streams_do_not_exist(broker: Broker) -> None:
     assert not await broker.exists(f"test:{uuid.uuid4()}")
     assert await broker.last(f"test:{uuid.uuid4()}") is None
+
+
+async def test_an_event_after_missing_ones_is_refused_and_not_delivered(broker: Broker) -> None:
+    stream = f"test:{uuid.uuid4()}"
+    reader = asyncio.create_task(seqs(broker, stream, 0))
+    await asyncio.sleep(0.05)
+    # Given a stream that lacks its first two events (a broker that restarted empty)
+    with pytest.raises(StreamLost):
+        await broker.append(stream, event(3))
+    # Then the event is not taken, nor seen by readers
+    assert not await broker.exists(stream)
+    # and once its writer gives the stream what it lacks, readers get all, once
+    for seq in (1, 2, 3):
+        await broker.append(stream, event(seq))
+    await broker.append(stream, event(4, "completed"))
+    assert await asyncio.wait_for(reader, 5) == [1, 2, 3, 4]
+
+
+@pytest.fixture
+async def redis_broker() -> AsyncIterator[RedisBroker]:
+    made = RedisBroker(REDIS_URL, poll=0.2)
+    yield made
+    await made.close()
+
+
+async def test_a_redis_stream_emptied_between_two_appends_refuses_the_next(
+    redis_broker: RedisBroker,
+) -> None:
+    stream = f"test:{uuid.uuid4()}"
+    await redis_broker.append(stream, event(1, "started"))
+    await redis_broker.append(stream, event(2))
+    # Given Redis loses the stream (restarted empty) and nothing failed meanwhile
+    await redis_broker.redis.delete(redis_broker._key(stream))
+    # Then the next append says so rather than starting the stream over at 3
+    with pytest.raises(StreamLost):
+        await redis_broker.append(stream, event(3))
+    assert await redis_broker.events(stream) == []
+
+
+async def test_a_redis_reader_never_skips_events_a_stream_lacks(
+    redis_broker: RedisBroker,
+) -> None:
+    stream = f"test:{uuid.uuid4()}"
+    # Given a stream holding its events from 3 on (written around the broker)
+    for seq, kind in ((3, "delta"), (4, "completed")):
+        payload = orjson.dumps({"seq": seq, "kind": kind, "data": {"text": f"t{seq}"}})
+        await redis_broker.redis.xadd(redis_broker._key(stream), {"e": payload}, id=f"0-{seq}")
+    # Then a reader from the start, or from 1, gets nothing rather than a gap
+    for after in (0, 1):
+        reading = asyncio.create_task(seqs(redis_broker, stream, after))
+        await asyncio.sleep(0.5)  # replayed and polled twice
+        assert not reading.done()
+        reading.cancel()
+    # while one after the gap gets the rest
+    assert await asyncio.wait_for(seqs(redis_broker, stream, 2), 5) == [3, 4]
+
+
+async def test_a_redis_reader_ends_when_its_lost_stream_is_ended_afresh(
+    redis_broker: RedisBroker,
+) -> None:
+    stream = f"test:{uuid.uuid4()}"
+    for seq in (1, 2, 3):
+        await redis_broker.append(stream, event(seq))
+    reader = asyncio.create_task(seqs(redis_broker, stream, 3))
+    await asyncio.sleep(0.05)
+    # Given the stream is lost, and ended afresh at 1 (the sweeper, for a dead run)
+    await redis_broker.redis.delete(redis_broker._key(stream))
+    await redis_broker.append(stream, event(1, "failed"))
+    # Then a reader past that end stops waiting (it has nothing to come)
+    assert await asyncio.wait_for(reader, 5) == []

@@ -4,11 +4,19 @@ are told, and the stored reply is what they were shown."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
 
 import pytest
 
+from ezhr_graphql.db import utcnow
+from ezhr_graphql.models import ChatMessage as ChatMessageRow
 from ezhr_graphql.models import MessageStatus
+from ezhr_graphql.pubsub import StreamEvent
+from ezhr_graphql.pubsub.redis import RedisBroker
+from ezhr_graphql.services.streams import stream_name
 from tests.faults import (
     FAULT_CHAT,
     AppUnderTest,
@@ -21,7 +29,7 @@ from tests.faults import (
     private_redis,
     settled_reply,
 )
-from tests.test_replies import collect, text_of
+from tests.test_replies import collect, stored_reply, text_of
 
 QUESTION = "Is Redis back yet?"
 
@@ -105,5 +113,90 @@ async def test_a_finished_reply_is_replayed_from_the_database_while_redis_is_dow
         redis_server.start()
     assert [e["__typename"] for e in again] == ["ReplyStarted", "ReplyDelta", "ReplyCompleted"]
     assert text_of(again) == text_of(first)
-    assert [(e["__typename"], e["seq"]) for e in resumed] == [("ReplyCompleted", first[2]["seq"])]
+    # (its end right after what it saw: the stream's numbering is gone with Redis)
+    assert [(e["__typename"], e["seq"]) for e in resumed] == [
+        ("ReplyCompleted", first[1]["seq"] + 1)
+    ]
     assert resumed[0]["message"]["content"] == first[-1]["message"]["content"]
+
+
+async def _beat(app: AppUnderTest, reply_id: uuid.UUID, at: datetime) -> MessageStatus:
+    """Set the reply's heartbeat; its status."""
+    async with app.container.db.transaction() as session:
+        row = await session.get(ChatMessageRow, reply_id)
+        assert row is not None
+        row.updated_at = at
+        return row.status
+
+
+async def _reconnected(app: AppUnderTest) -> None:
+    """The app's Redis client reconnected to a restarted Redis without a word, as
+    its pool does on later commands (each dead connection fails one command, that
+    may be any other one: a rate-limit check, another run's append)."""
+    broker = app.container.broker
+    assert isinstance(broker, RedisBroker)
+    await broker.redis.connection_pool.disconnect()
+    await broker.ping()
+
+
+async def test_a_redis_restart_between_two_appends_is_noticed_and_the_stream_made_whole(
+    app: AppUnderTest, redis_server: PrivateRedis
+) -> None:
+    # A model that pauses between tokens far longer than Redis takes to restart
+    chat = await make_chat_on(app, "scripted?tokens=10&delay_ms=400")
+    reply_id = (await chat.send(QUESTION))["assistantMessage"]["id"]
+    follower = Follower(app.url, chat.person.token, reply_id)
+    await follower.seen(4)
+    await asyncio.sleep(0.1)  # the append of what it saw is over, the next 0.3 s away
+    # Given Redis restarts (empty) between two appends of the run: its client
+    # reconnects on the next command without a word, so no append fails
+    redis_server.kill()
+    redis_server.start()
+    await _reconnected(app)
+    assert follower.streaming, "the reply ended before Redis restarted"
+    events = await follower.finished(within=30)
+    end = assert_well_formed(events)
+    assert end["__typename"] == "ReplyCompleted", end
+    await assert_stored_as_seen(app.container, chat, QUESTION, reply_id, events)
+    # Then clients resuming after what they saw, or from the start, get all of it too
+    for after in (events[3]["seq"], 0):
+        resumed = await collect(app.url, chat.person.token, reply_id, after)
+        assert_well_formed(resumed, after)
+        if not after:
+            assert resumed[0]["__typename"] == "ReplyStarted"
+        assert text_of(events[: 4 if after else 0] + resumed) == end["message"]["content"]
+
+
+async def test_a_dead_runs_reply_ends_for_its_followers_though_redis_restarted_empty(
+    app: AppUnderTest, redis_server: PrivateRedis
+) -> None:
+    chat = await make_chat_on(app)
+    # Given a reply being generated (its row and stream written as its run would)
+    reply = await stored_reply(chat, app.container, app.url, "one two", MessageStatus.STREAMING)
+    name = stream_name(reply.id)
+    started = {
+        "messageId": str(reply.id),
+        "userMessageId": str(reply.parent_id),
+        "sessionId": str(chat.session_id),
+    }
+    for event in (
+        StreamEvent(1, "started", started),
+        StreamEvent(2, "delta", {"text": "one "}),
+        StreamEvent(3, "delta", {"text": "two"}),
+    ):
+        await app.container.broker.append(name, event)
+    follower = Follower(app.url, chat.person.token, str(reply.id))
+    await follower.seen(2)  # its start, and its two deltas as one
+    assert (await _beat(app, reply.id, utcnow())) is MessageStatus.STREAMING  # alive so far
+    # When Redis restarts empty, and its run's process has died (no heartbeat)
+    redis_server.kill()
+    redis_server.start()
+    assert (await _beat(app, reply.id, utcnow() - timedelta(days=1))) is MessageStatus.STREAMING
+    await _reconnected(app)
+    await app.container.runs.sweep()  # ends the stream afresh, at seq 1
+    # Then its follower is told it failed, after what it saw, as stored
+    events = await follower.finished(within=20)
+    end = assert_well_formed(events)
+    assert (end["__typename"], end["seq"], end["code"]) == ("ReplyFailed", 4, "INTERRUPTED")
+    question = "How much annual leave?"  # stored_reply's first exchange
+    await assert_stored_as_seen(app.container, chat, question, str(reply.id), events)

@@ -443,3 +443,42 @@ async def test_a_stored_reply_whose_stream_never_ends_is_ended_from_the_database
     assert text_of(events[:-1]) == "one two "
     assert (events[-1]["__typename"], events[-1]["seq"]) == ("ReplyCompleted", 4)
     assert events[-1]["message"]["content"] == "one two three"
+
+
+async def test_a_followed_reply_stored_without_its_end_ever_published_ends_for_its_follower(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container)
+    # Given a reply being generated (its row and stream written as its run would)
+    reply = await stored_reply(chat, container, live_url, "", MessageStatus.STREAMING)
+    name = stream_name(reply.id)
+    started = {
+        "messageId": str(reply.id),
+        "userMessageId": str(reply.parent_id),
+        "sessionId": str(chat.session_id),
+    }
+    await container.broker.append(name, StreamEvent(1, "started", started))
+    await container.broker.append(name, StreamEvent(2, "delta", {"text": "one "}))
+    chat_settings = container.settings.chat
+    grace = chat_settings.stream_end_grace_seconds
+    chat_settings.stream_end_grace_seconds = 0.3
+    try:
+        # and a client following it mid-stream, through quiet spells of the model
+        following = asyncio.create_task(collect(live_url, chat.person.token, str(reply.id)))
+        await asyncio.sleep(0.5)
+        await container.broker.append(name, StreamEvent(3, "delta", {"text": "two"}))
+        await asyncio.sleep(0.5)
+        assert not following.done()
+        # When its run stores the reply, and its process dies before publishing the end
+        async with container.db.transaction() as session:
+            row = await session.get(ChatMessageRow, reply.id)
+            assert row is not None
+            row.content, row.status = "one two", MessageStatus.COMPLETED
+        # Then the follower is told it ended, as stored, after what it saw
+        events = await asyncio.wait_for(following, 10)
+    finally:
+        chat_settings.stream_end_grace_seconds = grace
+    assert [e["seq"] for e in events] == [1, 2, 3, 4]
+    assert events[-1]["__typename"] == "ReplyCompleted"
+    assert events[-1]["message"]["status"] == "COMPLETED"
+    assert events[-1]["message"]["content"] == text_of(events) == "one two"

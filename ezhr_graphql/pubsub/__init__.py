@@ -9,6 +9,7 @@ from ezhr_graphql.pubsub.broker import (
     Broker,
     BrokerUnavailable,
     StreamEvent,
+    StreamLost,
     Subscription,
 )
 from ezhr_graphql.pubsub.memory import MemoryBroker
@@ -19,5 +20,6 @@ __all__ = [
     "BrokerUnavailable",
     "MemoryBroker",
     "StreamEvent",
+    "StreamLost",
     "Subscription",
 ]

@@ -16,6 +16,12 @@ class BrokerUnavailable(Exception):
     again shortly. A broker that restarts may come back without the streams it held."""
 
 
+class StreamLost(BrokerUnavailable):
+    """The stream lacks events before the one appended (a broker that restarted empty,
+    its client reconnecting without a word, holds none of them): the event was not
+    added. Its writer gives the stream every event it misses, then goes on."""
+
+
 @dataclass(frozen=True, slots=True)
 class StreamEvent:
     seq: int
@@ -55,11 +61,19 @@ class Broker(Protocol):
     """Every method may raise ``BrokerUnavailable``."""
 
     async def append(self, stream: str, event: StreamEvent) -> None:
-        """Add ``event`` to ``stream`` (its writer numbers events 1, 2, 3...)."""
+        """Add ``event`` to ``stream`` (its writer numbers events 1, 2, 3...); one the
+        stream holds already (a writer retried) is ignored.
+
+        Raises:
+            StreamLost: the stream does not hold the event before this one.
+        """
 
     def read(self, stream: str, after: int) -> AsyncIterator[list[StreamEvent]]:
         """Every event of ``stream`` with ``seq > after``, in order, once each: first
-        what is stored, then live ones, until a terminal event.
+        what is stored, then live ones, until a terminal event. Never skips one: a
+        stream missing events after ``after`` (lost in a broker restart) is waited on
+        until its writer gives them back. Ends without a terminal event if the stream
+        ended at or before ``after`` (it is not the one the reader followed).
 
         Events come in batches: everything that arrived since the reader last asked,
         so a reader that is busy (sending a frame, waiting to gather text) is not

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ezhr_graphql.pubsub.broker import TERMINAL, StreamEvent, Subscription
+from ezhr_graphql.pubsub.broker import TERMINAL, StreamEvent, StreamLost, Subscription
 
 
 class _Stream:
@@ -62,9 +62,14 @@ class MemoryBroker:
             del self._streams[name]
 
     async def append(self, stream: str, event: StreamEvent) -> None:
-        target = self._stream(stream)
-        if event.seq <= len(target):
+        found = self._streams.get(stream)
+        held = 0 if found is None else len(found)
+        if event.seq <= held:
             return  # already have it: a writer retried
+        if event.seq > held + 1:
+            # Positions follow from seqs: the stream never holds a gap (see Broker).
+            raise StreamLost(f"{stream} holds {held} events, not {event.seq - 1}")
+        target = self._stream(stream)
         target.add(event)
         target.touched_at = time.monotonic()
         if event.terminal:

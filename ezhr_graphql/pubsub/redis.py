@@ -13,12 +13,29 @@ from typing import Any
 import orjson
 import redis.asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ezhr_graphql.pubsub.broker import BrokerUnavailable, StreamEvent, Subscription
+from ezhr_graphql.pubsub.broker import BrokerUnavailable, StreamEvent, StreamLost, Subscription
 
 logger = logging.getLogger(__name__)
+
+# Adds event ARGV[1] (seq) to stream KEYS[1] only if it holds every event before it,
+# in one step: a Redis that restarted empty between two appends (its client
+# reconnects without a word) must not take the rest of a stream without its start.
+# Returns 1 (added, expired after ARGV[3] seconds unless 0, published on ARGV[4]),
+# 0 (held already: a writer retried) or -1 (events before it are missing).
+_APPEND = """
+local seq = tonumber(ARGV[1])
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local held = 0
+if newest[1] then held = tonumber(string.match(newest[1][1], '%-(%d+)$')) end
+if seq <= held then return 0 end
+if seq > held + 1 then return -1 end
+redis.call('XADD', KEYS[1], '0-' .. seq, 'e', ARGV[2])
+if ARGV[3] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+redis.call('PUBLISH', ARGV[4], ARGV[2])
+return 1
+"""
 
 
 def _encode(event: StreamEvent) -> bytes:
@@ -28,6 +45,14 @@ def _encode(event: StreamEvent) -> bytes:
 def _decode(raw: bytes | str) -> StreamEvent:
     value = orjson.loads(raw)
     return StreamEvent(seq=int(value["seq"]), kind=str(value["kind"]), data=value["data"])
+
+
+def _following(last: int, events: list[StreamEvent]) -> list[StreamEvent]:
+    """The events that follow ``last`` without a gap (ordered, each after ``last``)."""
+    for index, event in enumerate(events):
+        if event.seq != last + 1 + index:
+            return events[:index]
+    return events
 
 
 @contextlib.contextmanager
@@ -65,6 +90,7 @@ class RedisBroker:
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._started = asyncio.Lock()
+        self._append = self.redis.register_script(_APPEND)
 
     async def _start(self) -> None:
         async with self._started:
@@ -105,17 +131,18 @@ class RedisBroker:
 
     async def append(self, stream: str, event: StreamEvent) -> None:
         payload = _encode(event)
-        try:
-            with _reachable():
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.xadd(self._key(stream), {"e": payload}, id=f"0-{event.seq}")
-                    if event.terminal:
-                        pipe.expire(self._key(stream), self.retention)
-                    pipe.publish(self._live(stream), payload)
-                    await pipe.execute()
-        except ResponseError as exc:
-            if "equal or smaller" not in str(exc):
-                raise  # anything but a retried append
+        with _reachable():
+            added = await self._append(
+                keys=[self._key(stream)],
+                args=[
+                    event.seq,
+                    payload,
+                    self.retention if event.terminal else 0,
+                    self._live(stream),
+                ],
+            )
+        if added == -1:
+            raise StreamLost(f"{stream} lacks the events before {event.seq}")
 
     async def _range(self, stream: str, after: int) -> list[StreamEvent]:
         with _reachable():
@@ -138,46 +165,67 @@ class RedisBroker:
     async def read(self, stream: str, after: int) -> AsyncIterator[list[StreamEvent]]:
         await self._start()
         async with self._listen(self._live(stream)) as live:
+            last = after
             # Listening started before the replay, so nothing falls between them.
-            stored = await self._range_patiently(stream, after)
+            stored = _following(last, await self._range_patiently(stream, after))
             if stored:
+                last = stored[-1].seq
                 yield stored
                 if stored[-1].terminal:
                     return
-            last = stored[-1].seq if stored else after
-            if not stored:
-                newest = await self.last(stream)
-                if newest is not None and newest.terminal and newest.seq <= after:
-                    return  # finished, and the reader has seen all it asked for
+            elif await self._ended_by(stream, after):
+                return
             while True:
                 try:
                     raw = [await asyncio.wait_for(live.get(), self.poll)]
                 except TimeoutError:
                     # Nothing live for a while: a message may have been lost while the
                     # subscription reconnected. The stream itself has everything.
-                    missed = await self._range_patiently(stream, last)
+                    missed = _following(last, await self._range_patiently(stream, last))
                     if missed:
                         last = missed[-1].seq
                         yield missed
                         if missed[-1].terminal:
                             return
+                    elif await self._ended_by(stream, last):
+                        return
                     continue
                 while not live.empty():
                     raw.append(live.get_nowait())
                 batch: list[StreamEvent] = []
+                ended = False
                 for event in map(_decode, raw):
                     if event.seq <= last:
+                        # An end seen before: the stream restarted empty was ended
+                        # afresh (its run had died), it is not the one followed.
+                        ended = ended or event.terminal
                         continue
                     if event.seq > last + 1:
                         # A live message was missed (reconnect): fill the gap.
                         missed = await self._range_patiently(stream, last)
-                        batch.extend(m for m in missed if m.seq < event.seq)
+                        filled = _following(last, [m for m in missed if m.seq < event.seq])
+                        batch.extend(filled)
+                        last = filled[-1].seq if filled else last
+                        if event.seq > last + 1:
+                            # The stream lost them (a restart): never skip events;
+                            # its writer gives them back, then this one again.
+                            continue
                     batch.append(event)
                     last = event.seq
+                    if event.terminal:
+                        break
                 if batch:
                     yield batch
                     if batch[-1].terminal:
                         return
+                if ended:
+                    return
+
+    async def _ended_by(self, stream: str, seq: int) -> bool:
+        """Whether the stream's end is at or before ``seq``: a reader that has seen
+        up to ``seq`` has nothing left to wait for."""
+        newest = await self.last(stream)
+        return newest is not None and newest.terminal and newest.seq <= seq
 
     async def events(self, stream: str) -> list[StreamEvent]:
         return await self._range(stream, 0)

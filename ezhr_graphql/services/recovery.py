@@ -46,6 +46,12 @@ class Recovery:
         self._owed: dict[uuid.UUID, Callable[[], Awaitable[None]]] = {}
 
     async def publish_missing(self, message_id: uuid.UUID, events: list[StreamEvent]) -> None:
+        """Give the reply's stream the events of ``events`` (all a run emitted, from
+        seq 1) it lacks: all of them if the broker lost it.
+
+        Raises:
+            BrokerUnavailable: out of reach, or the stream was lost again meanwhile.
+        """
         name = stream_name(message_id)
         last = await self.broker.last(name)
         for event in events[0 if last is None else last.seq :]:

@@ -22,7 +22,7 @@ from ezhr_graphql.db import Database, utcnow
 from ezhr_graphql.db.errors import SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE, unavailable
 from ezhr_graphql.models import ChatMessage, MessageStatus
 from ezhr_graphql.observe.metrics import RUNS, RUNS_ACTIVE, TIME_TO_FIRST_TOKEN, TOKENS_STREAMED
-from ezhr_graphql.pubsub import Broker, BrokerUnavailable, StreamEvent
+from ezhr_graphql.pubsub import Broker, BrokerUnavailable, StreamEvent, StreamLost
 from ezhr_graphql.rag import ChatTurn, LLMError, ModelRegistry
 from ezhr_graphql.repositories.chat import ChatMessageRepository, ChatSessionRepository
 from ezhr_graphql.services.planning import Plan, Planner
@@ -89,10 +89,9 @@ class RunManager:
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for run in list(self._runs.values()):
-            run.stop_requested = True
-            if run.streaming is not None:
-                run.streaming.cancel()
+        for message_id in list(self._runs):
+            # As a stop does: never cancelled mid-append (see stream() in _execute).
+            self._stop_local(message_id)
         pending = [r.task for r in self._runs.values() if r.task is not None]
         pending += list(self._background)
         await asyncio.gather(*self._tasks, *pending, return_exceptions=True)
@@ -147,24 +146,30 @@ class RunManager:
         run.events.append(event)
         try:
             await self.broker.append(stream_name(run.message_id), event)
-        except BrokerUnavailable:
+        except BrokerUnavailable as exc:
             if run.broker_lost:
                 raise
-            await self._restore(run)
+            lost = isinstance(exc, StreamLost)
+            if lost:
+                # The broker restarted empty since the last append, and its client
+                # reconnected without a word: the stream lacks its beginning.
+                logger.warning("run %s: the broker lost its stream", run.message_id)
+            await self._restore(run, wait=not lost)
 
-    async def _restore(self, run: _Run) -> None:
-        """Wait for the broker to come back, then give the stream every event it
-        misses (all of them if it restarted empty), so that followers go on where
-        they were. Waits up to half the time after which a silent run is taken for
-        dead.
+    async def _restore(self, run: _Run, *, wait: bool = True) -> None:
+        """Give the stream every event it misses (all of them if the broker restarted
+        empty), so that followers go on where they were; ``wait``: for the broker to
+        come back first. Waits up to half the time after which a silent run is taken
+        for dead.
 
         Raises:
             BrokerUnavailable: it did not come back in time.
         """
         deadline = time.monotonic() + self.settings.stale_after_seconds / 2
-        delay = 0.05
+        delay = 0.05 if wait else 0.0
         while True:
             await asyncio.sleep(delay)
+            delay = max(delay, 0.05)
             try:
                 await self.recovery.publish_missing(run.message_id, run.events)
                 logger.info("run %s: the broker is back, stream restored", run.message_id)

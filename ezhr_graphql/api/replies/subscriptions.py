@@ -43,17 +43,20 @@ from ezhr_graphql.pubsub import BrokerUnavailable, StreamEvent
 from ezhr_graphql.repositories.chat import ChatMessageRepository
 from ezhr_graphql.services.streams import message_from_snapshot, stream_name, user_channel
 
-# Ends a followed stream that went quiet without its end (see reply_events).
+# Ends a followed stream that went quiet without its end (see coalesced).
 _QUIET = StreamEvent(0, "failed", {})
 # Reply streams this process is serving now (read by the coalescing window).
 _open_streams = [0]
 
 
 async def coalesced(
-    batches: AsyncIterator[list[StreamEvent]], window: Callable[[], float] = lambda: 0.0
+    batches: AsyncIterator[list[StreamEvent]],
+    window: Callable[[], float] = lambda: 0.0,
+    quiet: float | None = None,
 ) -> AsyncIterator[StreamEvent]:
     """Events of ``batches`` with consecutive deltas merged (a merged delta carries
-    the last seq, so resuming after it loses nothing).
+    the last seq, so resuming after it loses nothing); then ``_QUIET`` (a terminal
+    marker) should nothing arrive for ``quiet`` seconds.
 
     A stream sends at most one delta frame per ``window()`` seconds: the first at
     once, later ones gathering every token that arrived meanwhile. A model slower
@@ -78,6 +81,13 @@ async def coalesced(
         if not wait:
             await asyncio.sleep(0)
             if not step.done():
+                return
+        elif quiet is not None:
+            # The read itself is waited on (no task per batch), and never cut short.
+            done, _ = await asyncio.wait({step}, timeout=quiet)
+            if not done:
+                pending.append(_QUIET)
+                finished = True
                 return
         try:
             pending.extend(await step)
@@ -119,32 +129,6 @@ async def coalesced(
             await closing()
 
 
-async def _aclose(source: AsyncIterator[list[StreamEvent]]) -> None:
-    closing = getattr(source, "aclose", None)
-    if closing is not None:
-        await closing()
-
-
-async def _until_quiet(
-    source: AsyncIterator[list[StreamEvent]], seconds: float
-) -> AsyncIterator[list[StreamEvent]]:
-    """``source``'s batches, then a batch holding only ``_QUIET`` (a terminal marker)
-    should nothing arrive for ``seconds``."""
-    iterator = source.__aiter__()
-    try:
-        while True:
-            try:
-                batch = await asyncio.wait_for(iterator.__anext__(), seconds)
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                yield [_QUIET]
-                return
-            yield batch
-    finally:
-        await _aclose(iterator)
-
-
 def _replayed(row: ChatMessageRow, after: int) -> list[StreamEvent]:
     """The events of a finished reply whose stream has expired, rebuilt from the row,
     for a client that has seen those up to ``after``: all of them from the start, or
@@ -177,12 +161,16 @@ def _replayed(row: ChatMessageRow, after: int) -> list[StreamEvent]:
 
 
 async def _owned_message(ctx: Context, message_id: uuid.UUID) -> ChatMessageRow:
-    actor = ctx.require_actor()
-    async with ctx.db.read() as session:
-        row = await ChatMessageRepository.from_session(session).owned(message_id, actor.id)
+    row = await _owned_row(ctx, message_id)
     if row is None:
         raise GraphQLError(f"Message {message_id} not found", extensions={"code": "NOT_FOUND"})
     return row
+
+
+async def _owned_row(ctx: Context, message_id: uuid.UUID) -> ChatMessageRow | None:
+    actor = ctx.require_actor()
+    async with ctx.db.read() as session:
+        return await ChatMessageRepository.from_session(session).owned(message_id, actor.id)
 
 
 async def _to_graphql(ctx: Context, message_id: uuid.UUID, event: StreamEvent) -> ReplyEvent:
@@ -221,8 +209,6 @@ async def reply_events(
     broker = ctx.container.broker
     name = stream_name(message_id)
     chat = ctx.container.settings.chat
-    source = broker.read(name, after)
-    quiet = False
     if row is not None and row.status is not MessageStatusModel.STREAMING:
         try:
             last = await broker.last(name)
@@ -231,46 +217,57 @@ async def reply_events(
         if last is None or last.seq < after:
             # The stream has expired, or is not the one the client followed (a broker
             # that restarted empty lost it): the stored reply tells it all.
-            await _aclose(source)
             for event in _replayed(row, after):
                 yield await _to_graphql(ctx, message_id, event)
             return
-        if not last.terminal:
-            # A run stores its reply, then publishes the end: follow the stream for
-            # the rest, unless it stays quiet (its process died before publishing).
-            source = _until_quiet(source, chat.stream_end_grace_seconds)
 
     def window() -> float:
         # The more streams this process serves, the larger each frame: the frame
         # rate of the whole process stays bounded while every stream keeps flowing.
         return (chat.coalesce_ms + _open_streams[0] * chat.coalesce_ms_per_stream) / 1000
 
-    _open_streams[0] += 1
-    told = False
+    grace = chat.stream_end_grace_seconds
     seen = after
+    _open_streams[0] += 1
     try:
-        async for event in coalesced(source, window):
-            if event is _QUIET:
-                quiet = True
-                break
-            told = True
-            seen = event.seq
-            yield await _to_graphql(ctx, message_id, event)
+        while True:
+            # Followed until its end, unless it stays quiet: a run stores its reply,
+            # then publishes the end, and its process may die in between; a broker
+            # that restarted empty may hold an end of a dead run's stream numbered
+            # before what the client saw. The stored row then says how it ended.
+            quiet = ended = False
+            async for event in coalesced(broker.read(name, seen), window, grace):
+                if event is _QUIET:
+                    quiet = True
+                    break
+                seen = event.seq
+                ended = event.terminal
+                yield await _to_graphql(ctx, message_id, event)
+            if ended:
+                return
+            if not quiet:
+                # The stream ended by ``seen``: at it (the client saw the end before
+                # it asked again), or before it (it is not the stream followed).
+                with contextlib.suppress(BrokerUnavailable):
+                    last = await broker.last(name)
+                    if last is not None and last.terminal and last.seq == seen:
+                        return
+            # One read per quiet period (or stream that ended before ``seen``).
+            row = await _owned_row(ctx, message_id)
+            if row is None:
+                yield ReplyFailed(seq=seen + 1, code="NOT_FOUND", message="The reply was deleted")
+                return
+            if row.status is not MessageStatusModel.STREAMING:
+                for event in _replayed(row, seen):
+                    yield await _to_graphql(ctx, message_id, event)
+                return
+            if not quiet:
+                # The stream ended before ``seen`` yet the reply goes on (or it ends
+                # soon: the sweeper stores a dead run's reply before its end).
+                await asyncio.sleep(grace)
+            # Still being generated: follow on from the last event sent.
     finally:
         _open_streams[0] -= 1
-    if quiet and row is not None:
-        for event in _replayed(row, seen):
-            yield await _to_graphql(ctx, message_id, event)
-        return
-    if not told and after > 0:
-        # The stream ended before ``after``: it is not the one the client followed (a
-        # broker that restarted empty lost it, and it was ended afresh).
-        last = await broker.last(name)
-        if last is not None and last.seq < after:
-            row = await _owned_message(ctx, message_id)
-            if row.status is not MessageStatusModel.STREAMING:
-                for event in _replayed(row, after):
-                    yield await _to_graphql(ctx, message_id, event)
 
 
 def _error_event(error: UserErrorType) -> ReplyFailed:
