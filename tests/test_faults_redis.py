@@ -14,9 +14,7 @@ import pytest
 from ezhr_graphql.db import utcnow
 from ezhr_graphql.models import ChatMessage as ChatMessageRow
 from ezhr_graphql.models import MessageStatus
-from ezhr_graphql.pubsub import StreamEvent
 from ezhr_graphql.pubsub.redis import RedisBroker
-from ezhr_graphql.services.streams import stream_name
 from tests.faults import (
     FAULT_CHAT,
     AppUnderTest,
@@ -29,7 +27,7 @@ from tests.faults import (
     private_redis,
     settled_reply,
 )
-from tests.test_replies import collect, stored_reply, text_of
+from tests.test_replies import Chat, begun_stream, collect, stored_reply, text_of
 
 QUESTION = "Is Redis back yet?"
 
@@ -50,16 +48,24 @@ async def app(
         yield running
 
 
-async def test_a_reply_streaming_through_a_redis_restart_goes_on_where_it_was(
+async def _redis_dies_mid_reply(
     app: AppUnderTest, redis_server: PrivateRedis
-) -> None:
+) -> tuple[Chat, str, Follower]:
+    """A reply being followed, five events in, when Redis goes away."""
     chat = await make_chat_on(app, "scripted?tokens=80&delay_ms=20")
     reply_id = (await chat.send(QUESTION))["assistantMessage"]["id"]
     follower = Follower(app.url, chat.person.token, reply_id)
-    # Given Redis restarts (losing every stream) while the reply streams
     await follower.seen(5)
     redis_server.kill()
     assert follower.streaming, "the reply ended before Redis went away"
+    return chat, reply_id, follower
+
+
+async def test_a_reply_streaming_through_a_redis_restart_goes_on_where_it_was(
+    app: AppUnderTest, redis_server: PrivateRedis
+) -> None:
+    # Given Redis restarts (losing every stream) while the reply streams
+    chat, reply_id, follower = await _redis_dies_mid_reply(app, redis_server)
     redis_server.start()
     # Then the follower gets the rest of the reply, once, and the whole of it
     events = await follower.finished(within=30)
@@ -78,13 +84,8 @@ async def test_a_reply_streaming_through_a_redis_restart_goes_on_where_it_was(
 async def test_redis_down_longer_than_a_run_can_wait_fails_it_typed_and_it_is_told_later(
     app: AppUnderTest, redis_server: PrivateRedis
 ) -> None:
-    chat = await make_chat_on(app, "scripted?tokens=80&delay_ms=20")
-    reply_id = (await chat.send(QUESTION))["assistantMessage"]["id"]
-    follower = Follower(app.url, chat.person.token, reply_id)
-    await follower.seen(5)
     # Given Redis stays down until the run has given up on it (and stored what it had)
-    redis_server.kill()
-    assert follower.streaming, "the reply ended before Redis went away"
+    chat, reply_id, follower = await _redis_dies_mid_reply(app, redis_server)
     stored = await settled_reply(app.container, chat.session_id, reply_id)
     assert stored.status is MessageStatus.FAILED
     assert stored.error_code == "SERVICE_UNAVAILABLE"
@@ -173,18 +174,7 @@ async def test_a_dead_runs_reply_ends_for_its_followers_though_redis_restarted_e
     chat = await make_chat_on(app)
     # Given a reply being generated (its row and stream written as its run would)
     reply = await stored_reply(chat, app.container, app.url, "one two", MessageStatus.STREAMING)
-    name = stream_name(reply.id)
-    started = {
-        "messageId": str(reply.id),
-        "userMessageId": str(reply.parent_id),
-        "sessionId": str(chat.session_id),
-    }
-    for event in (
-        StreamEvent(1, "started", started),
-        StreamEvent(2, "delta", {"text": "one "}),
-        StreamEvent(3, "delta", {"text": "two"}),
-    ):
-        await app.container.broker.append(name, event)
+    await begun_stream(app.container, chat, reply, "one ", "two")
     follower = Follower(app.url, chat.person.token, str(reply.id))
     await follower.seen(2)  # its start, and its two deltas as one
     assert (await _beat(app, reply.id, utcnow())) is MessageStatus.STREAMING  # alive so far

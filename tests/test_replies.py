@@ -386,22 +386,26 @@ async def test_resuming_an_expired_stream_gets_its_end_with_the_whole_reply(
     assert resumed[0]["message"]["content"] == "Annual leave is 25 days."
 
 
-async def _stream_without_its_end(chat: Chat, container: Container, url: str) -> ChatMessageRow:
-    """A reply already stored as completed whose stream holds its start and two of its
-    three tokens: its run has stored it and not yet published the rest."""
-    reply = await stored_reply(chat, container, url, "one two three", MessageStatus.COMPLETED)
+async def begun_stream(container: Container, chat: Chat, reply: ChatMessageRow, *texts: str) -> str:
+    """Write a reply's stream as its run would have begun it: ``started``, then a
+    delta per text; the stream's name."""
     name = stream_name(reply.id)
     started = {
         "messageId": str(reply.id),
         "userMessageId": str(reply.parent_id),
         "sessionId": str(chat.session_id),
     }
-    for event in (
-        StreamEvent(1, "started", started),
-        StreamEvent(2, "delta", {"text": "one "}),
-        StreamEvent(3, "delta", {"text": "two "}),
-    ):
-        await container.broker.append(name, event)
+    await container.broker.append(name, StreamEvent(1, "started", started))
+    for seq, text in enumerate(texts, start=2):
+        await container.broker.append(name, StreamEvent(seq, "delta", {"text": text}))
+    return name
+
+
+async def _stream_without_its_end(chat: Chat, container: Container, url: str) -> ChatMessageRow:
+    """A reply already stored as completed whose stream holds its start and two of its
+    three tokens: its run has stored it and not yet published the rest."""
+    reply = await stored_reply(chat, container, url, "one two three", MessageStatus.COMPLETED)
+    await begun_stream(container, chat, reply, "one ", "two ")
     return reply
 
 
@@ -451,14 +455,7 @@ async def test_a_followed_reply_stored_without_its_end_ever_published_ends_for_i
     chat = await make_chat(gql, people, container)
     # Given a reply being generated (its row and stream written as its run would)
     reply = await stored_reply(chat, container, live_url, "", MessageStatus.STREAMING)
-    name = stream_name(reply.id)
-    started = {
-        "messageId": str(reply.id),
-        "userMessageId": str(reply.parent_id),
-        "sessionId": str(chat.session_id),
-    }
-    await container.broker.append(name, StreamEvent(1, "started", started))
-    await container.broker.append(name, StreamEvent(2, "delta", {"text": "one "}))
+    name = await begun_stream(container, chat, reply, "one ")
     chat_settings = container.settings.chat
     grace = chat_settings.stream_end_grace_seconds
     chat_settings.stream_end_grace_seconds = 0.3
