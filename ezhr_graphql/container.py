@@ -19,6 +19,7 @@ from ezhr_graphql.services.actor_cache import ActorCache
 from ezhr_graphql.services.ingestion import Ingestion, IngestionQueue, LocalIngestionQueue
 from ezhr_graphql.services.messages import MessageService
 from ezhr_graphql.services.passwords import PasswordPolicy
+from ezhr_graphql.services.planning import Planner
 from ezhr_graphql.services.retrieval import Retriever
 from ezhr_graphql.services.runs import RunManager
 from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
@@ -85,11 +86,15 @@ class Container:
             runs=RunManager(
                 db,
                 broker,
-                models,
+                Planner(
+                    db,
+                    models,
+                    settings.chat,
+                    settings.llm_secret,
+                    retriever=retriever,
+                    no_answer_message=settings.knowledge.default_no_answer_message,
+                ),
                 settings.chat,
-                settings.llm_secret,
-                retriever=retriever,
-                no_answer_message=settings.knowledge.default_no_answer_message,
             ),
             vector_store=store,
             ingestion=ingestion,

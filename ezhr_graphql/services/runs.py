@@ -23,11 +23,10 @@ from ezhr_graphql.db.errors import SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE, una
 from ezhr_graphql.models import ChatMessage, MessageStatus
 from ezhr_graphql.observe.metrics import RUNS, RUNS_ACTIVE, TIME_TO_FIRST_TOKEN, TOKENS_STREAMED
 from ezhr_graphql.pubsub import Broker, BrokerUnavailable, StreamEvent, StreamLost
-from ezhr_graphql.rag import ChatTurn, LLMError, ModelRegistry
+from ezhr_graphql.rag import ChatTurn, LLMError
 from ezhr_graphql.repositories.chat import ChatMessageRepository, ChatSessionRepository
 from ezhr_graphql.services.planning import Plan, Planner
 from ezhr_graphql.services.recovery import INTERRUPTED, STORAGE_ERROR, Recovery
-from ezhr_graphql.services.retrieval import Retriever
 from ezhr_graphql.services.streams import message_snapshot, stream_name, user_channel
 from ezhr_graphql.settings import ChatSettings
 
@@ -57,19 +56,12 @@ class _Run:
 
 class RunManager:
     def __init__(
-        self,
-        db: Database,
-        broker: Broker,
-        models: ModelRegistry,
-        settings: ChatSettings,
-        secret: Callable[[str | None], str | None],
-        retriever: Retriever | None = None,
-        no_answer_message: str = "",
+        self, db: Database, broker: Broker, planner: Planner, settings: ChatSettings
     ) -> None:
         self.db = db
         self.broker = broker
         self.settings = settings
-        self.planner = Planner(db, models, settings, secret, retriever, no_answer_message)
+        self.planner = planner
         self._runs: dict[uuid.UUID, _Run] = {}
         self.recovery = Recovery(db, broker, settings, lambda message_id: message_id in self._runs)
         self._background: set[asyncio.Task[Any]] = set()
