@@ -34,7 +34,7 @@ from tests.faults import (
     stored_messages,
 )
 from tests.test_providers import fake
-from tests.test_replies import SEND, collect, text_of
+from tests.test_replies import SEND, Chat, collect, text_of
 
 QUESTION = "How much annual leave do I get?"
 
@@ -99,17 +99,26 @@ def _stores(outage: DatabaseOutage) -> int:
     )
 
 
+async def _followed_reply(app: AppUnderTest) -> tuple[Chat, str, Follower]:
+    """A question sent, its 60-token reply followed by a client."""
+    chat = await make_chat_on(app, "scripted?tokens=60&delay_ms=20")
+    reply_id = (await chat.send(QUESTION))["assistantMessage"]["id"]
+    return chat, reply_id, Follower(app.url, chat.person.token, reply_id)
+
+
+async def _down_mid_reply(outage: DatabaseOutage, follower: Follower) -> None:
+    await follower.seen(3)
+    outage.down()
+    assert follower.streaming, "the reply ended before the outage"
+
+
 async def test_a_reply_finished_while_the_database_is_down_waits_for_it_and_completes(
     app: AppUnderTest,
 ) -> None:
-    chat = await make_chat_on(app, "scripted?tokens=60&delay_ms=20")
-    reply_id = (await chat.send(QUESTION))["assistantMessage"]["id"]
-    follower = Follower(app.url, chat.person.token, reply_id)
+    chat, reply_id, follower = await _followed_reply(app)
     with DatabaseOutage(app.container) as outage:
         # Given the database goes away while the model is still talking
-        await follower.seen(3)
-        outage.down()
-        assert follower.streaming, "the reply ended before the outage"
+        await _down_mid_reply(outage, follower)
         # When it comes back after the run has failed to store the reply three times
         await poll(lambda: _stores(outage), lambda tries: tries >= 3)
         outage.up()
@@ -125,14 +134,10 @@ async def test_a_reply_finished_while_the_database_is_down_waits_for_it_and_comp
 async def test_a_reply_that_cannot_be_stored_fails_typed_and_is_stored_once_possible(
     app: AppUnderTest,
 ) -> None:
-    chat = await make_chat_on(app, "scripted?tokens=60&delay_ms=20")
-    reply_id = (await chat.send(QUESTION))["assistantMessage"]["id"]
-    follower = Follower(app.url, chat.person.token, reply_id)
+    chat, reply_id, follower = await _followed_reply(app)
     with DatabaseOutage(app.container) as outage:
         # Given the database is down from mid-reply for longer than the run can wait
-        await follower.seen(3)
-        outage.down()
-        assert follower.streaming, "the reply ended before the outage"
+        await _down_mid_reply(outage, follower)
         events = await follower.finished()
         # Then the user is told the reply could not be saved, with the text shown
         end = assert_well_formed(events)
