@@ -37,8 +37,7 @@ from typing import IO, Any
 
 import httpx
 import redis.asyncio as redis
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -52,6 +51,7 @@ from ezhr_graphql.container import Container  # noqa: E402
 from ezhr_graphql.models import ChatMessage, MessageRole, MessageStatus, Role  # noqa: E402
 from ezhr_graphql.services.streams import stream_name  # noqa: E402
 from ezhr_graphql.settings import DatabaseSettings, Environment, Settings  # noqa: E402
+from tests.databases import throwaway_schema  # noqa: E402
 from tests.factories import make_agent  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -105,18 +105,8 @@ async def throwaway_database(url: str) -> AsyncIterator[DatabaseSettings]:
     if url.startswith("sqlite"):
         yield DatabaseSettings(url=url)
         return
-    schema = f"ezhr_load_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            yield DatabaseSettings(url=url, schema_name=schema)
-        finally:
-            async with admin.connect() as conn:
-                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        await admin.dispose()
+    async with throwaway_schema(url, "ezhr_load") as schema:
+        yield DatabaseSettings(url=url, schema_name=schema)
 
 
 def server_env(database: DatabaseSettings, redis_url: str) -> dict[str, str]:

@@ -35,13 +35,22 @@ async def fresh_database(tmp_dir: Path) -> AsyncIterator[DbUnderTest]:
         path = tmp_dir / f"ezhr-{uuid.uuid4().hex[:8]}.db"
         yield DbUnderTest(DatabaseSettings(url=f"sqlite+aiosqlite:///{path}"))
         return
-    schema = f"ezhr_test_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    async with throwaway_schema(POSTGRES_URL, "ezhr_test") as schema:
+        yield DbUnderTest(DatabaseSettings(url=POSTGRES_URL, schema_name=schema, pool_size=5))
+
+
+@asynccontextmanager
+async def throwaway_schema(url: str, prefix: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL schema's name, dropped with all it holds afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
             await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield DbUnderTest(DatabaseSettings(url=POSTGRES_URL, schema_name=schema, pool_size=5))
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        try:
+            yield schema
+        finally:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     finally:
         await admin.dispose()
