@@ -17,6 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 from ezhr_graphql.api.graphiql import graphiql_assets
 from ezhr_graphql.api.http import GraphQLHTTPEndpoint
 from ezhr_graphql.api.observe import RequestContext
+from ezhr_graphql.api.persisted import persisted_queries
 from ezhr_graphql.api.ratelimit import RateLimit
 from ezhr_graphql.api.schema import build_schema
 from ezhr_graphql.api.view import GraphQLWebSocketView
@@ -51,8 +52,11 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
     logs.install_context()
     container = container or Container.build(settings)
     schema = build_schema(settings.graphql, introspection=settings.introspection_enabled)
-    http = GraphQLHTTPEndpoint(schema, container, graphiql=settings.graphiql_enabled)
-    ws = GraphQLWebSocketView(schema, container, settings.chat.keepalive_seconds)
+    # One store for both transports: a document registered over HTTP is served to a
+    # websocket from the same cache (and the allow-list is read once).
+    persisted = persisted_queries(settings.graphql, container.broker)
+    http = GraphQLHTTPEndpoint(schema, container, persisted, graphiql=settings.graphiql_enabled)
+    ws = GraphQLWebSocketView(schema, container, persisted, settings.chat.keepalive_seconds)
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

@@ -43,7 +43,7 @@ from ezhr_graphql.api.params import (
     close_form,
     read_params,
 )
-from ezhr_graphql.api.persisted import PersistedQueryError, persisted_queries
+from ezhr_graphql.api.persisted import PersistedQueries, PersistedQueryError
 from ezhr_graphql.container import Container
 from ezhr_graphql.db.errors import SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE, unavailable
 from ezhr_graphql.services.actor import Actor
@@ -139,14 +139,21 @@ def _error_body(message: str, code: str) -> bytes:
 class GraphQLHTTPEndpoint:
     """The Starlette endpoint for ``/graphql`` over HTTP."""
 
-    def __init__(self, schema: Schema, container: Container, *, graphiql: bool) -> None:
+    def __init__(
+        self,
+        schema: Schema,
+        container: Container,
+        persisted: PersistedQueries,
+        *,
+        graphiql: bool,
+    ) -> None:
         self.schema = schema
         self.container = container
         self.graphiql = graphiql
         settings = container.settings.graphql
         self.max_body = settings.max_body_bytes
         self.parse = document_parser(settings)
-        self.persisted = persisted_queries(settings, container.broker)
+        self.persisted = persisted
         self._graphiql_html = graphiql_html() if graphiql else ""
 
     def _wants_graphiql(self, request: Request) -> bool:

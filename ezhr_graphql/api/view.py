@@ -31,7 +31,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from ezhr_graphql.api.auth import BadCredentials, authenticate, token_from_params
 from ezhr_graphql.api.context import Context
 from ezhr_graphql.api.loaders import Loaders
-from ezhr_graphql.api.persisted import PersistedQueries, PersistedQueryError, persisted_queries
+from ezhr_graphql.api.persisted import PersistedQueries, PersistedQueryError
 from ezhr_graphql.api.ratelimit import claim_websocket, refuse_operation
 from ezhr_graphql.api.websocket_limits import LimitedWebSocketAdapter, MessageRefused
 from ezhr_graphql.container import Container
@@ -159,12 +159,18 @@ class GraphQLWebSocketView(GraphQL[Context, None]):
     websocket_adapter_class = LimitedWebSocketAdapter
     graphql_ws_handler_class = LegacyWS
 
-    def __init__(self, schema: Schema, container: Container, keepalive: float = 15.0) -> None:
+    def __init__(
+        self,
+        schema: Schema,
+        container: Container,
+        persisted: PersistedQueries,
+        keepalive: float = 15.0,
+    ) -> None:
         interval = keepalive
         super().__init__(schema, graphql_ide=None, keep_alive=True, keep_alive_interval=interval)
         self.container = container
         self.limits = container.settings.graphql
-        self.persisted: PersistedQueries = persisted_queries(self.limits, container.broker)
+        self.persisted = persisted
         self.graphql_transport_ws_handler_class = type(
             "KeepAlive", (KeepAliveTransportWS,), {"interval": interval}
         )
