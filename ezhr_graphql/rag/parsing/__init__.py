@@ -11,7 +11,8 @@ section on its own with LlamaIndex's ``SentenceSplitter``, so a chunk never span
 headings or two pages and keeps its section's heading path and page as metadata.
 
 One module per format (``markdown``, ``html``, ``docx``, ``pdf``; plain text in ``text``),
-with ``detect`` for telling them apart and ``chunking`` for the cutting.
+with ``detect`` for telling them apart, ``sanitise`` for the last pass that leaves plain
+text only, and ``chunking`` for the cutting.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ezhr_graphql.rag.parsing.docx import parse_docx
 from ezhr_graphql.rag.parsing.html import parse_html
 from ezhr_graphql.rag.parsing.markdown import parse_markdown
 from ezhr_graphql.rag.parsing.pdf import parse_pdf
+from ezhr_graphql.rag.parsing.sanitise import plain_document
 from ezhr_graphql.rag.parsing.text import parse_text
 from ezhr_graphql.rag.parsing.types import (
     Chunk,
@@ -51,6 +53,12 @@ def parse_document(data: bytes, filename: str | None = None) -> ParsedDocument:
     Raises :class:`ParseError` (``EMPTY_FILE``, ``UNSUPPORTED_TYPE``, ``CORRUPT_FILE`` or
     ``NO_TEXT_LAYER``) when no text can be had.
     """
+    # Whatever the format, the text is stored and quoted back as plain text: one last
+    # pass takes out markup and script links that each format's parser let through.
+    return plain_document(_parse(data, filename))
+
+
+def _parse(data: bytes, filename: str | None) -> ParsedDocument:
     kind, text = detect(data, filename)
     if kind is DocumentKind.PDF:
         return parse_pdf(data)

@@ -177,4 +177,4 @@ def _html_tag_replacement(match: re.Match[str]) -> str:
         return " " if match.group(0).startswith("</") else ""
     if name in _INLINE_TAGS:
         return ""
-    return match.group(0)  # not HTML (e.g. "<project name>"): leave it
+    return match.group(0)  # not HTML (e.g. "<project name>"): sanitise keeps its words
