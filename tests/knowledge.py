@@ -1,4 +1,4 @@
-"""Helpers for knowledge tests: corpus files, uploads, waiting for ingestion."""
+"""Helpers for knowledge tests: fixture documents, uploads, waiting for ingestion."""
 
 from __future__ import annotations
 
@@ -9,19 +9,34 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pypdf import PdfWriter
+from pypdf import PdfReader, PdfWriter
 
 from tests.conftest import GraphQLClient
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
-HANDBOOK = CORPORA / "18f-handbook"
-LABOUR_PDF = CORPORA / "ezhr-samples" / "NQLD01.pdf"
+# Small copies of real documents, shipped with the tests (see tests/fixtures/README.md):
+# a few pages of the 18F handbook, and an excerpt of a Vietnamese labour regulation.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+HANDBOOK = FIXTURES / "18f-handbook"
+LABOUR_PDF = FIXTURES / "NQLD01-excerpt.pdf"
 
 
 def blank_pdf() -> bytes:
     """A valid PDF with one empty page: what a scan without a text layer looks like."""
     writer = PdfWriter()
     writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def long_labour_pdf(copies: int = 4) -> bytes:
+    """The labour regulation excerpt with its pages repeated ``copies`` times: with 4,
+    a PDF about as long as the whole 17-page regulation (over a hundred chunks)."""
+    pages = PdfReader(LABOUR_PDF).pages
+    writer = PdfWriter()
+    for _ in range(copies):
+        for page in pages:
+            writer.add_page(page)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
