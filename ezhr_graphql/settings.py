@@ -19,9 +19,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ezhr.db"
 # Used only when EZHR_ENV=development (the default) and no key is configured, so the
-# embedded server starts with one command; any other environment must set its own key.
+# embedded server starts with one command; any other environment must set its own key,
+# and outside development and test this one is refused: it is published with the code.
 DEVELOPMENT_SECRET_KEY = "ezhr-development-only-signing-key-change-me"  # noqa: S105
 DEVELOPMENT_ADMIN_PASSWORD = "admin-password"  # noqa: S105
+
+
+# How to make a key, in every refusal of a missing or development key.
+_NEW_KEY = (
+    ": set EZHR_AUTH__SECRET_KEY to a random secret of at least 32 characters, e.g. the "
+    "output of python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+)
+
+
+def _is_development_key(key: SecretStr) -> bool:
+    return key.get_secret_value().strip() == DEVELOPMENT_SECRET_KEY
 
 
 class Environment(StrEnum):
@@ -108,6 +120,19 @@ class ServerSettings(BaseModel):
     # Browser origins allowed to call the API (CORS), e.g. ["https://hr.example.com"];
     # none by default. Bearer tokens travel in a header, never in cookies.
     cors_origins: list[str] = Field(default_factory=list)
+    # Who may read /metrics: callers sending `Authorization: Bearer <metrics_token>`,
+    # and/or callers from these addresses or networks (e.g. ["10.0.0.0/8"], the address
+    # taken as the rate limits take it, behind rate_limit.trusted_proxies). With
+    # neither set, anyone may: fine in development, not in production.
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
+    metrics_allow: list[str] = Field(default_factory=list)
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
 
 class GraphQLSettings(BaseModel):
@@ -149,6 +174,10 @@ class GraphQLSettings(BaseModel):
     # it was registered (reads do not extend it; a client sends the document again).
     persisted_queries_cache_size: int = Field(default=1000, ge=1)
     persisted_queries_ttl_seconds: int = Field(default=3600, ge=60)
+    # Operation names /metrics labels series with, per process, besides the names of
+    # the allow-list: the first ones signed-in callers use (well formed, at most 64
+    # characters); any other name is counted as "other".
+    metrics_operation_names: int = Field(default=200, ge=0, le=10_000)
 
     @model_validator(mode="after")
     def _allowlist_needs_a_file(self) -> GraphQLSettings:
@@ -218,6 +247,8 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        # A refusal names the variable at fault, never what it holds (keys included).
+        hide_input_in_errors=True,
     )
 
     env: Environment = Environment.DEVELOPMENT
@@ -261,14 +292,31 @@ class Settings(BaseSettings):
         if self.env is Environment.DEVELOPMENT:
             return self
         if self.auth.secret_key is None:
-            raise ValueError("EZHR_AUTH__SECRET_KEY must be set outside development")
+            raise ValueError(f"EZHR_AUTH__SECRET_KEY must be set outside development{_NEW_KEY}")
         if len(self.auth.secret_key.get_secret_value()) < 32:
             raise ValueError("EZHR_AUTH__SECRET_KEY must be at least 32 characters")
         if any(len(key.get_secret_value()) < 32 for key in self.auth.previous_secret_keys):
             raise ValueError(
                 "Each of EZHR_AUTH__PREVIOUS_SECRET_KEYS must be at least 32 characters"
             )
+        if self.env is not Environment.TEST:
+            self._no_development_key()
         return self
+
+    def _no_development_key(self) -> None:
+        """The development key is published with the code: anyone could sign tokens
+        with it, as any user and role. Only development and tests may use it."""
+        if self.auth.secret_key is not None and _is_development_key(self.auth.secret_key):
+            raise ValueError(
+                f"EZHR_AUTH__SECRET_KEY is the published development signing key, which "
+                f"anyone can sign tokens with; EZHR_ENV={self.env.value} needs a key of its "
+                f"own{_NEW_KEY}"
+            )
+        if any(_is_development_key(key) for key in self.auth.previous_secret_keys):
+            raise ValueError(
+                "EZHR_AUTH__PREVIOUS_SECRET_KEYS holds the published development signing key, "
+                f"which anyone can sign tokens with: remove it (EZHR_ENV={self.env.value})"
+            )
 
     @property
     def signing_key(self) -> str:

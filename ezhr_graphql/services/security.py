@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +48,30 @@ class TokenClaims:
 
 class InvalidTokenError(Exception):
     """The token is malformed, forged or expired."""
+
+
+# The time claims a token may carry, and the latest instant they may name
+# (9999-12-31T23:59:59Z, the last second a datetime holds).
+TIME_CLAIMS = ("exp", "iat", "nbf")
+MAX_NUMERIC_DATE = 253_402_300_799
+
+
+def _check_times(claims: dict[str, Any]) -> None:
+    """Each time claim present is a JSON number (RFC 7519's NumericDate) from the
+    epoch to year 9999: PyJWT also takes numeric strings, and a huge, infinite or NaN
+    value would overflow wherever it becomes a datetime.
+
+    Raises:
+        InvalidTokenError: a time claim is no such number.
+    """
+    for name in TIME_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidTokenError(f"The {name} claim must be a number")
+        if not (math.isfinite(value) and 0 <= value <= MAX_NUMERIC_DATE):
+            raise InvalidTokenError(f"The {name} claim is out of range")
 
 
 def key_id(key: str) -> str:
@@ -105,7 +130,7 @@ class TokenIssuer:
     def verify(self, token: str) -> TokenClaims:
         """Raises:
         InvalidTokenError: bad signature, unknown key, wrong issuer, expired or
-        malformed.
+        malformed (time claims that are no numbers or out of range included).
         """
         try:
             kid = jwt.get_unverified_header(token).get("kid")
@@ -116,12 +141,14 @@ class TokenIssuer:
             else:
                 raise InvalidTokenError("Signed with an unknown key")
             claims = self._decode(token, candidates)
+            _check_times(claims)
             return TokenClaims(
                 user_id=uuid.UUID(claims["sub"]),
                 role=Role(claims.get("role", Role.MEMBER)),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             )
-        except (jwt.PyJWTError, ValueError, KeyError) as exc:
+        # Whatever a signed token holds, a bad one is refused, never a server error.
+        except (jwt.PyJWTError, ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
             raise InvalidTokenError(str(exc)) from exc
 
     def _decode(self, token: str, keys: Sequence[str]) -> dict[str, Any]:
