@@ -86,7 +86,7 @@ class People:
 
     async def make(self, role: Role, email: str) -> Person:
         async with self.container.db.transaction() as session:
-            signed = await self.container.users(session).register(
+            signed = await self.container.services(session).users.register(
                 email, "benchmark password", None, role
             )
         return Person(signed.user.id, signed.user.email, signed.token)

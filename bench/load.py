@@ -49,7 +49,7 @@ from bench.stream_bench import cpu_seconds, rss_kib  # noqa: E402
 from ezhr_graphql import migrations  # noqa: E402
 from ezhr_graphql.container import Container  # noqa: E402
 from ezhr_graphql.models import ChatMessage, MessageRole, MessageStatus, Role  # noqa: E402
-from ezhr_graphql.services.streams import stream_name  # noqa: E402
+from ezhr_graphql.services.replies.streams import stream_name  # noqa: E402
 from ezhr_graphql.settings import DatabaseSettings, Environment, Settings  # noqa: E402
 from tests.databases import throwaway_schema  # noqa: E402
 from tests.factories import make_agent  # noqa: E402

@@ -11,19 +11,23 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from strawberry import Schema
 
-from ezhr_graphql.api.graphiql import graphiql_assets
-from ezhr_graphql.api.http import GraphQLHTTPEndpoint
-from ezhr_graphql.api.observe import RequestContext
-from ezhr_graphql.api.persisted import persisted_queries
-from ezhr_graphql.api.ratelimit import RateLimit
-from ezhr_graphql.api.schema import build_schema
-from ezhr_graphql.api.view import GraphQLWebSocketView
+from ezhr_graphql.api.graphql.observe import OperationLabels, operation_names
+from ezhr_graphql.api.graphql.schema import build_schema
+from ezhr_graphql.api.guards.gate import Gate
+from ezhr_graphql.api.guards.limits import document_parser
+from ezhr_graphql.api.guards.persisted import PersistedQueries, persisted_queries
+from ezhr_graphql.api.guards.ratelimit import RateLimit
+from ezhr_graphql.api.transport.graphiql import graphiql_assets
+from ezhr_graphql.api.transport.http import GraphQLHTTPEndpoint
+from ezhr_graphql.api.transport.metrics import metrics_route
+from ezhr_graphql.api.transport.observe import RequestContext
+from ezhr_graphql.api.transport.view import GraphQLWebSocketView
 from ezhr_graphql.container import Container
 from ezhr_graphql.observe import logs
-from ezhr_graphql.observe.metrics import INGESTION_QUEUE_DEPTH, exposition
 from ezhr_graphql.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -46,17 +50,28 @@ def cors(settings: Settings) -> list[Middleware]:
     ]
 
 
+def _schema(settings: Settings, persisted: PersistedQueries) -> Schema:
+    """The schema; its metrics name the operations of the allow-list, and a bounded
+    few that signed-in callers use (see OperationLabels)."""
+    names = operation_names(persisted.manifest.values())
+    labels = OperationLabels(settings.graphql.metrics_operation_names, names)
+    return build_schema(
+        settings.graphql, introspection=settings.introspection_enabled, labels=labels
+    )
+
+
 def create_app(settings: Settings, container: Container | None = None) -> Starlette:
     """Build the ASGI app. The container (engine, services) is created here and
     disposed when the app shuts down."""
     logs.install_context()
     container = container or Container.build(settings)
-    schema = build_schema(settings.graphql, introspection=settings.introspection_enabled)
     # One store for both transports: a document registered over HTTP is served to a
     # websocket from the same cache (and the allow-list is read once).
     persisted = persisted_queries(settings.graphql, container.broker)
-    http = GraphQLHTTPEndpoint(schema, container, persisted, graphiql=settings.graphiql_enabled)
-    ws = GraphQLWebSocketView(schema, container, persisted, settings.chat.keepalive_seconds)
+    gate = Gate(container, persisted, document_parser(settings.graphql))
+    schema = _schema(settings, persisted)
+    http = GraphQLHTTPEndpoint(schema, container, gate, graphiql=settings.graphiql_enabled)
+    ws = GraphQLWebSocketView(schema, container, gate, settings.chat.keepalive_seconds)
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -64,14 +79,6 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
     async def readyz(_: Request) -> JSONResponse:
         report = await container.readiness()
         return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
-
-    async def metrics(_: Request) -> Response:
-        try:
-            INGESTION_QUEUE_DEPTH.set(await container.ingestion_queue.depth())
-        except Exception:  # the queue's backend is down; readiness says so
-            logger.debug("ingestion queue depth unavailable", exc_info=True)
-        body, content_type = exposition()
-        return Response(body, media_type=content_type)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -96,7 +103,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             *([graphiql_assets()] if settings.graphiql_enabled else []),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics),
+            metrics_route(settings, container),
         ],
         lifespan=lifespan,
         # Rate limits inside CORS: a 429 still carries the CORS headers a browser

@@ -45,7 +45,7 @@ async def _seed(settings: Settings) -> str:
             # A configured admin password is held to the policy members are (a weak
             # one would be the easiest way in); the development default is known.
             try:
-                container.users(None).passwords.check(password, settings.seed.admin_email)
+                container.services(None).users.passwords.check(password, settings.seed.admin_email)
             except InvalidInputError as exc:
                 raise SeedRefused(f"EZHR_SEED__ADMIN_PASSWORD refused: {exc}") from exc
         async with container.db.transaction() as session:
@@ -88,7 +88,7 @@ def cmd_seed(_: argparse.Namespace) -> int:
 
 
 def _schema_sdl() -> str:
-    from ezhr_graphql.api.schema import build_schema
+    from ezhr_graphql.api.graphql.schema import build_schema
 
     return build_schema().as_str().rstrip() + "\n"
 
@@ -113,7 +113,7 @@ def cmd_schema_check(args: argparse.Namespace) -> int:
 def cmd_persisted_export(args: argparse.Namespace) -> int:
     import orjson
 
-    from ezhr_graphql.api.persisted import manifest_of
+    from ezhr_graphql.api.guards.persisted import manifest_of
 
     manifest = manifest_of(Path(args.source).read_text(encoding="utf-8"))
     text = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
@@ -197,26 +197,27 @@ def cmd_worker(args: argparse.Namespace) -> int:
 async def _ingest(settings: Settings, paths: list[Path], collection: str, agent: str) -> int:
     from ezhr_graphql.container import Container
     from ezhr_graphql.services.ingestion import LocalIngestionQueue
-    from ezhr_graphql.services.knowledge import load_files
+    from ezhr_graphql.services.loading import JobList, load_files
 
     container = Container.build(settings)
     try:
         await container.db.ping()
         await container.check_vector_store()
+        # Without workers, this command indexes the documents itself, showing progress.
+        local = isinstance(container.ingestion_queue, LocalIngestionQueue)
+        jobs = JobList()
         async with container.db.transaction() as session:
-            loaded = await load_files(session, settings.knowledge, paths, collection, agent)
+            services = container.services(session, ingestion_queue=jobs if local else None)
+            loaded = await load_files(services.knowledge, paths, collection, agent)
         for line in loaded.report:
             print(line)
-        queue = container.ingestion_queue
-        if isinstance(queue, LocalIngestionQueue):
-            for number, job in enumerate(loaded.jobs, start=1):
-                print(f"indexing {number}/{len(loaded.jobs)}", end="\r", flush=True)
+        if local:
+            for number, job in enumerate(jobs.jobs, start=1):
+                print(f"indexing {number}/{len(jobs.jobs)}", end="\r", flush=True)
                 await container.ingestion.run(job)
-            print(f"indexed {len(loaded.jobs)} documents" + " " * 20)
+            print(f"indexed {len(jobs.jobs)} documents" + " " * 20)
         else:
-            for job in loaded.jobs:
-                await queue.submit(job)
-            print(f"queued {len(loaded.jobs)} documents for the workers")
+            print(f"queued {loaded.new_documents} documents for the workers")
         return 0
     finally:
         await container.close()
@@ -249,6 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-migrate", action="store_true", help="skip migrations and seed")
     serve.set_defaults(func=cmd_serve)
 
+    _add_db_commands(commands)
+    _add_work_commands(commands)
+    _add_schema_commands(commands)
+    return parser
+
+
+def _add_db_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     db = commands.add_parser("db", help="database migrations").add_subparsers(
         dest="db_command", required=True
     )
@@ -266,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--range", default="base:head")
     sql.set_defaults(func=cmd_db_sql)
 
+
+def _add_work_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     worker = commands.add_parser(
         "worker", help="index uploaded documents (jobs from Redis; needs EZHR_REDIS_URL)"
     )
@@ -283,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     seed_cmd = commands.add_parser("seed", help="create the demo admin, models and agent")
     seed_cmd.set_defaults(func=cmd_seed)
 
+
+def _add_schema_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     schema = commands.add_parser("schema", help="the GraphQL schema (SDL)").add_subparsers(
         dest="schema_command", required=True
     )
@@ -302,7 +314,6 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument("--source", default=str(OPERATIONS_FILE), help="a .graphql file")
     manifest.add_argument("-o", "--output", default="-", help="file, or - for stdout")
     manifest.set_defaults(func=cmd_persisted_export)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,13 +16,25 @@ from ezhr_graphql.models import EmbeddingModel, LlmModel
 from ezhr_graphql.pubsub import Broker, MemoryBroker
 from ezhr_graphql.rag import ModelRegistry
 from ezhr_graphql.services.actor_cache import ActorCache
-from ezhr_graphql.services.ingestion import Ingestion, IngestionQueue, LocalIngestionQueue
+from ezhr_graphql.services.agents import AgentService
+from ezhr_graphql.services.catalog import EmbeddingModelService, LlmModelService
+from ezhr_graphql.services.chat import ChatSessionService, FolderService
+from ezhr_graphql.services.ingestion import (
+    Ingestion,
+    IngestionQueue,
+    LocalIngestionQueue,
+    ProgressFollower,
+)
+from ezhr_graphql.services.knowledge import KnowledgeService
 from ezhr_graphql.services.messages import MessageService
 from ezhr_graphql.services.passwords import PasswordPolicy
-from ezhr_graphql.services.planning import Planner
+from ezhr_graphql.services.replies.follow import ReplyFollower
+from ezhr_graphql.services.replies.planning import Planner
+from ezhr_graphql.services.replies.runs import RunManager
+from ezhr_graphql.services.replies.updates import SessionUpdates
 from ezhr_graphql.services.retrieval import Retriever
-from ezhr_graphql.services.runs import RunManager
 from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
+from ezhr_graphql.services.signin import SignIn
 from ezhr_graphql.services.throttle import (
     AttemptCounter,
     LoginThrottle,
@@ -52,6 +64,12 @@ class Container:
     ingestion_queue: IngestionQueue
     login_throttle: LoginThrottle
     rate_limits: RateLimiter
+    replies: ReplyFollower
+    session_updates: SessionUpdates
+    ingestion_progress: ProgressFollower
+    models_state: str = "loading"
+    # Checkpointing SQLite, warming the local models: cancelled on close.
+    _background: list[asyncio.Task[None]] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -103,22 +121,22 @@ class Container:
             # addresses must not push a sign-in lockout out of a shared table.
             login_throttle=LoginThrottle(build_counter(broker, prefix), auth),
             rate_limits=RateLimiter(build_counter(broker, prefix), settings.rate_limit),
+            replies=ReplyFollower(db, broker, settings.chat),
+            session_updates=SessionUpdates(broker),
+            ingestion_progress=ProgressFollower(db, broker),
         )
 
-    def users(self, session: AsyncSession | None) -> UserService:
-        return UserService(
-            session,
-            self.hasher,
-            self.tokens,
-            self.actors,
-            PasswordPolicy(
-                self.settings.auth.min_password_length, self.settings.auth.max_password_length
-            ),
-        )
+    @cached_property
+    def sign_in(self) -> SignIn:
+        return SignIn(self.db, lambda session: self.services(session).users, self.login_throttle)
 
-    def messages(self, session: AsyncSession) -> MessageService:
-        run_rate = self.rate_limits if self.settings.rate_limit.enabled else None
-        return MessageService(session, self.settings.chat, run_rate)
+    def services(
+        self, session: AsyncSession | None, *, ingestion_queue: IngestionQueue | None = None
+    ) -> Services:
+        """The services of one unit of work, on ``session`` (``None``: only what needs no
+        database, such as checking a password). ``ingestion_queue`` replaces the
+        process's queue (the command line runs the jobs itself, to show progress)."""
+        return Services(self, session, ingestion_queue or self.ingestion_queue)
 
     async def start(self) -> None:
         """Start background work: stop signals and the sweep of interrupted runs.
@@ -127,15 +145,15 @@ class Container:
         inline reader opens it.
         """
         await self.db.ping()
-        self._maintenance = asyncio.create_task(self.db.checkpoint_forever(), name="db-maintenance")
+        self._background.append(
+            asyncio.create_task(self.db.checkpoint_forever(), name="db-maintenance")
+        )
         await self.runs.start()
         await self.check_vector_store()
         self.models_state = "loading"
-        self._warming = asyncio.create_task(self._warm_models(), name="warm-models")
+        self._background.append(asyncio.create_task(self._warm_models(), name="warm-models"))
         if isinstance(self.ingestion_queue, LocalIngestionQueue):
             await self.ingestion_queue.start()
-
-    models_state: str = "loading"
 
     async def _warm_models(self) -> None:
         """Load the weights of local models some agent may use; readiness waits."""
@@ -182,24 +200,75 @@ class Container:
             await self.vector_store.check()
 
     async def close(self) -> None:
-        warming = getattr(self, "_warming", None)
-        if warming is not None:
-            warming.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await warming
-        maintenance = getattr(self, "_maintenance", None)
-        if maintenance is not None:
-            maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background.clear()
         await self.runs.close()
-        closing = getattr(self.ingestion_queue, "close", None)
-        if closing is not None:
-            await closing()
+        await self.ingestion_queue.close()
         await self.vector_store.close()
         await self.models.aclose()
         await self.broker.close()
         await self.db.dispose()
+
+
+class Services:
+    """Every service, built one way: on one session, wired to this process's adapters.
+    Each is made on first use."""
+
+    def __init__(
+        self, container: Container, session: AsyncSession | None, queue: IngestionQueue
+    ) -> None:
+        self._container = container
+        self._session = session
+        self._queue = queue
+
+    @property
+    def session(self) -> AsyncSession:
+        """Raises:
+        RuntimeError: these services were built without a session.
+        """
+        if self._session is None:
+            raise RuntimeError("these services have no database session")
+        return self._session
+
+    @cached_property
+    def users(self) -> UserService:
+        c = self._container
+        auth = c.settings.auth
+        policy = PasswordPolicy(auth.min_password_length, auth.max_password_length)
+        return UserService(self._session, c.hasher, c.tokens, c.actors, policy)
+
+    @cached_property
+    def agents(self) -> AgentService:
+        return AgentService(self.session, self.knowledge)
+
+    @cached_property
+    def embedding_models(self) -> EmbeddingModelService:
+        return EmbeddingModelService(self.session)
+
+    @cached_property
+    def llm_models(self) -> LlmModelService:
+        return LlmModelService(self.session)
+
+    @cached_property
+    def folders(self) -> FolderService:
+        return FolderService(self.session)
+
+    @cached_property
+    def chat_sessions(self) -> ChatSessionService:
+        return ChatSessionService(self.session)
+
+    @cached_property
+    def messages(self) -> MessageService:
+        c = self._container
+        run_rate = c.rate_limits if c.settings.rate_limit.enabled else None
+        return MessageService(self.session, c.settings.chat, c.runs, run_rate)
+
+    @cached_property
+    def knowledge(self) -> KnowledgeService:
+        c = self._container
+        return KnowledgeService(self.session, c.settings.knowledge, self._queue, c.ingestion)
 
 
 def build_broker(settings: Settings) -> Broker:
@@ -231,7 +300,7 @@ def build_vector_store(settings: Settings, db: Database) -> VectorStore:
 def build_counter(broker: Broker, prefix: str) -> AttemptCounter:
     """Shared through Redis when the broker is, else this process's own (a new table
     for each call)."""
-    redis = getattr(broker, "redis", None)
+    redis = broker.redis
     return MemoryCounter() if redis is None else RedisCounter(redis, prefix)
 
 

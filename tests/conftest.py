@@ -23,6 +23,7 @@ from ezhr_graphql.models import ChatSession, Role
 from ezhr_graphql.services.throttle import MemoryCounter
 from ezhr_graphql.settings import Environment, Settings
 from tests.databases import DbUnderTest, fresh_database
+from tests.tools import need_redis
 
 TEST_SECRET = "test-signing-key-that-is-long-enough-0123456789"
 # Every test calls from one address, and helpers poll at 20 requests a second (for up
@@ -52,6 +53,13 @@ def make_settings(db: DbUnderTest, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis (``EZHR_TEST_REDIS_URL``): without one answering, the tests that
+    take it skip with one line (and fail in CI)."""
+    return need_redis()
 
 
 @pytest.fixture(scope="session")
@@ -151,7 +159,7 @@ class PeopleFactory:
     async def make(self, role: Role = Role.MEMBER, email: str | None = None) -> Person:
         email = email or f"{role.value.lower()}-{uuid.uuid4().hex[:8]}@example.com"
         async with self.container.db.transaction() as session:
-            signed_in = await self.container.users(session).register(
+            signed_in = await self.container.services(session).users.register(
                 email, "correct horse battery", None, role
             )
         return Person(signed_in.user.id, signed_in.user.email, signed_in.token)

@@ -7,9 +7,7 @@ import uuid
 from ezhr_graphql.container import Container
 from ezhr_graphql.models import Agent, ChatSession, Role, Visibility
 from ezhr_graphql.services.actor import Actor
-from ezhr_graphql.services.agents import AgentFields, AgentService
-from ezhr_graphql.services.catalog import EmbeddingModelService, LlmModelService
-from ezhr_graphql.services.chat import ChatSessionService
+from ezhr_graphql.services.agents import AgentFields
 from tests.conftest import Person
 
 
@@ -31,14 +29,15 @@ async def make_agent(
     who = actor(admin, Role.ADMIN)
     suffix = uuid.uuid4().hex[:6]
     async with container.db.transaction() as session:
-        llm = await LlmModelService(session).create(
+        services = container.services(session)
+        llm = await services.llm_models.create(
             who, {"name": f"llm-{suffix}", "provider": provider, "model_name": llm}
         )
-        embedding = await EmbeddingModelService(session).create(
+        embedding = await services.embedding_models.create(
             who,
             {"name": f"emb-{suffix}", "provider": "local", "model_name": "mini", "dimensions": 8},
         )
-        return await AgentService(session).create(
+        return await services.agents.create(
             who,
             AgentFields(
                 name=name or f"agent-{suffix}",
@@ -54,7 +53,7 @@ async def make_sessions(
     container: Container, owner: Person, agent_id: uuid.UUID, count: int, *, titled: bool = True
 ) -> list[ChatSession]:
     async with container.db.transaction() as session:
-        service = ChatSessionService(session)
+        service = container.services(session).chat_sessions
         return [
             await service.create(actor(owner), agent_id, f"session {i}" if titled else None)
             for i in range(count)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import shutil
 import socket
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from tests.conftest import ROOT, GraphQLClient, PeopleFactory, make_settings, se
 from tests.databases import fresh_database
 from tests.factories import actor, make_agent, make_sessions
 from tests.test_replies import STREAM, Chat, text_of
+from tests.tools import need_program
 from tests.wsclient import connect
 
 T = TypeVar("T")
@@ -163,15 +163,16 @@ class PrivateRedis:
     can be killed and started again on the same port."""
 
     def __init__(self) -> None:
+        self.executable = need_program(
+            "redis-server", "install Redis (apt-get install redis-server; brew install redis)"
+        )
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        executable = shutil.which("redis-server")
-        assert executable is not None, "redis-server is not installed"
         self.process = subprocess.Popen(
-            [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--daemonize", "no"],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
@@ -344,7 +345,7 @@ async def assert_stored_as_seen(
     else:
         assert reply.status is MessageStatus.FAILED
         assert reply.error_code == end["code"]
-    assert reply.content == text_of(seen)
+    assert reply.content == text_of(seen), (reply.content, seen)
     messages = await stored_messages(container, chat.session_id)
     questions = [m for m in messages if m.role is MessageRole.USER]
     assert [m.content for m in questions] == [question]

@@ -19,12 +19,12 @@ import httpx
 from graphql import GraphQLObjectType
 from sqlalchemy import func, select
 
-from ezhr_graphql.api.schema import build_schema
+from ezhr_graphql.api.graphql.schema import build_schema
 from ezhr_graphql.container import Container
 from ezhr_graphql.models import ChatMessage, Visibility
 from ezhr_graphql.models.chat import MessageStatus
 from ezhr_graphql.services.ingestion import LocalIngestionQueue
-from ezhr_graphql.services.streams import user_channel
+from ezhr_graphql.services.replies.updates import TitleChanged
 from tests.conftest import GraphQLClient, PeopleFactory, Person
 from tests.factories import make_agent, make_sessions
 from tests.knowledge import make_collection, upload, wait_indexed
@@ -432,7 +432,7 @@ def named(prefix: str) -> Callable[[], str]:
     return lambda: unique(prefix)
 
 
-REPLY = "... on ReplyFailed { code message }"
+REPLY = "... on ReplyFailed { code reason }"
 
 CALLS: dict[str, Call] = {
     # Query
@@ -671,9 +671,8 @@ async def over_websocket(world: World, name: str, spec: Call, caller: Caller) ->
         first = asyncio.ensure_future(connection.recv())
         while spec.poke and person is not None and not first.done():
             # Something for the caller's own channel, until the subscription hears it.
-            await world.container.broker.publish(
-                user_channel(person.id),
-                {"type": "title", "sessionId": str(uuid.uuid4()), "title": "Leave"},
+            await world.container.session_updates.publish(
+                person.id, TitleChanged(uuid.uuid4(), "Leave")
             )
             await asyncio.wait([first], timeout=0.1)
         message = await first

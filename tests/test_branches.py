@@ -58,7 +58,7 @@ subscription ($input: SendMessageInput!) {
     ... on ReplyStarted { seq messageId userMessageId sessionId }
     ... on ReplyDelta { seq text }
     ... on ReplyCompleted { message { status content } }
-    ... on ReplyFailed { code reason: message }
+    ... on ReplyFailed { code reason }
   }
 }"""
 UPDATES = """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -12,13 +11,12 @@ import pytest
 
 from ezhr_graphql.pubsub import Broker, MemoryBroker, StreamEvent, StreamLost
 from ezhr_graphql.pubsub.redis import RedisBroker
-
-REDIS_URL = os.environ.get("EZHR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.tools import need_redis
 
 
 @pytest.fixture(params=["memory", "redis"])
 async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
-    made: Broker = MemoryBroker() if request.param == "memory" else RedisBroker(REDIS_URL)
+    made: Broker = MemoryBroker() if request.param == "memory" else RedisBroker(need_redis())
     yield made
     await made.close()
 
@@ -95,8 +93,8 @@ async def test_an_event_after_missing_ones_is_refused_and_not_delivered(broker: 
 
 
 @pytest.fixture
-async def redis_broker() -> AsyncIterator[RedisBroker]:
-    made = RedisBroker(REDIS_URL, poll=0.2)
+async def redis_broker(redis_url: str) -> AsyncIterator[RedisBroker]:
+    made = RedisBroker(redis_url, poll=0.2)
     yield made
     await made.close()
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from ezhr_graphql.models import ChatMessage, MessageRole, MessageStatus
 from ezhr_graphql.services import conversation
-from ezhr_graphql.services.runs import clean_title
+from ezhr_graphql.services.replies.titles import clean_title
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -17,8 +17,8 @@ from graphql import (
     parse,
 )
 
-from ezhr_graphql.api.cost import PAGE_SIZE_ARGUMENTS, QueryCost
-from ezhr_graphql.api.schema import Schema, build_schema, extensions
+from ezhr_graphql.api.graphql.schema import Schema, build_schema, extensions
+from ezhr_graphql.api.guards.cost import PAGE_SIZE_ARGUMENTS, QueryCost
 from ezhr_graphql.settings import GraphQLSettings
 from tests.conftest import GraphQLClient, PeopleFactory
 

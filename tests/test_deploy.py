@@ -2,8 +2,10 @@
 commands (``make -n``), and the Dockerfile's structure.
 
 None of this needs a Docker engine: ``docker compose config`` only reads and resolves
-the compose file. It does need the compose v2 plugin, which .ci/run installs; without
-it these tests fail rather than skip, so that CI cannot pass them by not running them.
+the compose file. It does need the docker CLI with the compose v2 plugin (.ci/run
+installs the plugin), and ``make``. Without them, the tests that need them skip with one
+line saying what to install; in CI (``CI=true``) or with ``EZHR_TEST_REQUIRE_ALL=1``
+they fail instead, so that CI cannot pass them by not running them (tests/tools.py).
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.tools import need, need_program
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -49,13 +52,8 @@ def _base_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def docker() -> str:
-    docker = shutil.which("docker")
-    message = (
-        "`docker compose` (the compose v2 CLI plugin) is needed to validate "
-        "docker-compose.yml; .ci/run installs it (see its compose block)"
-    )
-    if docker is None:
-        pytest.fail(f"no docker CLI on PATH: {message}")
+    how = "install the docker CLI and its compose v2 plugin (no Docker engine needed; see .ci/run)"
+    docker = need_program("docker", how)
     result = subprocess.run(
         [docker, "compose", "version"],
         capture_output=True,
@@ -63,8 +61,11 @@ def docker() -> str:
         env=_base_env(),
         check=False,
     )
-    if result.returncode != 0 or "v2." not in result.stdout:
-        pytest.fail(f"{message}\n{result.stdout}{result.stderr}")
+    need(
+        result.returncode == 0 and "v2." in result.stdout,
+        "`docker compose` (the compose v2 plugin) is missing",
+        how,
+    )
     return docker
 
 
@@ -270,8 +271,7 @@ def test_the_pgvector_profile_runs_postgres_instead(pgvector_stack: Resolved) ->
 
 
 def make_dry_run(*args: str) -> subprocess.CompletedProcess[str]:
-    make = shutil.which("make")
-    assert make is not None, "make is needed to check the Makefile"
+    make = need_program("make", "install make (apt-get install make) to check the Makefile")
     return subprocess.run(
         [make, "--no-print-directory", "-n", *args],
         cwd=ROOT,

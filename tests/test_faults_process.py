@@ -26,7 +26,6 @@ from tests.faults import (
     start_servers,
     stop_servers,
 )
-from tests.test_brokers import REDIS_URL
 from tests.test_replies import SEND, STOP, Chat, collect, text_of
 
 QUESTION = "Will this survive a crash?"
@@ -35,21 +34,23 @@ CHAT = {"heartbeat_seconds": 0.2, "stale_after_seconds": 2.0}
 
 
 @pytest.fixture(scope="module")
-async def survivor(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AppUnderTest]:
+async def survivor(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> AsyncIterator[AppUnderTest]:
     """This process, serving the app on a fresh database shared through Redis."""
     async with (
         fresh_database(tmp_path_factory.mktemp("killed")) as database,
-        serve(make_settings(database, redis_url=REDIS_URL, chat=CHAT)) as app,
+        serve(make_settings(database, redis_url=redis_url, chat=CHAT)) as app,
     ):
         yield app
 
 
 @pytest.fixture
-def doomed(survivor: AppUnderTest) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def doomed(survivor: AppUnderTest, redis_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Another server process on the same database and Redis."""
     env = process_env(
         survivor.container.settings,
-        EZHR_REDIS_URL=REDIS_URL,
+        EZHR_REDIS_URL=redis_url,
         **{f"EZHR_CHAT__{name.upper()}": str(value) for name, value in CHAT.items()},
     )
     started = start_servers(env, 1)

@@ -26,8 +26,8 @@ from tests.faults import (
     make_chat_on,
     poll,
 )
-from tests.test_brokers import REDIS_URL
 from tests.test_replies import STREAM, collect
+from tests.tools import need_redis
 from tests.wsclient import LEGACY_WS, TRANSPORT_WS
 
 QUESTION = "Is anyone still there?"
@@ -41,7 +41,7 @@ async def app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[AppUnderTest]:
     """The app with each broker: in this process, or Redis."""
-    redis_url = REDIS_URL if request.param == "redis" else None
+    redis_url = need_redis() if request.param == "redis" else None
     async with app_under_test(
         tmp_path_factory.mktemp("storm"), chat=FAULT_CHAT, redis_url=redis_url
     ) as running:

@@ -51,8 +51,8 @@ from graphql import (
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
-from ezhr_graphql.api.errors import ErrorCode
-from ezhr_graphql.api.schema import build_schema
+from ezhr_graphql.api.graphql.errors import ErrorCode
+from ezhr_graphql.api.graphql.schema import build_schema
 from ezhr_graphql.container import Container
 from tests.conftest import GraphQLClient, PeopleFactory
 from tests.factories import make_agent, make_sessions

@@ -158,10 +158,11 @@ async def test_the_standalone_question_carries_the_conversation(container: Conta
         ChatMessageRow(role=MessageRole.ASSISTANT, content="Employees after 12 months."),
         ChatMessageRow(role=MessageRole.USER, content="And for how long?"),
     ]
-    standalone = await container.runs.planner.standalone(model, branch)
+    planner = container.runs.executor.planner
+    standalone = await planner.standalone(model, branch)
     assert standalone == "Who gets paid parental leave? And for how long?"
     # A first question is used as it is, with no call to the model.
-    assert await container.runs.planner.standalone(model, branch[-1:]) == "And for how long?"
+    assert await planner.standalone(model, branch[-1:]) == "And for how long?"
 
 
 async def test_nothing_relevant_gives_the_no_answer_message(

@@ -19,15 +19,14 @@ from ezhr_graphql.jobs import RedisIngestionQueue
 from tests.conftest import ROOT, GraphQLClient, PeopleFactory, make_settings, process_env
 from tests.databases import fresh_database
 from tests.knowledge import HANDBOOK, make_collection, upload, wait_indexed
-from tests.test_brokers import REDIS_URL
 
 
 @pytest.fixture(scope="module")
-async def api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Container]:
+async def api(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> AsyncIterator[Container]:
     async with fresh_database(tmp_path_factory.mktemp("worker")) as database:
         settings = make_settings(
             database,
-            redis_url=REDIS_URL,
+            redis_url=redis_url,
             knowledge={"queue_name": f"ezhr-test-{uuid.uuid4().hex[:8]}"},
         )
         container = Container.build(settings)
@@ -38,10 +37,10 @@ async def api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Contain
 
 
 @pytest.fixture(scope="module")
-def worker(api: Container) -> Iterator[subprocess.Popen[bytes]]:
+def worker(api: Container, redis_url: str) -> Iterator[subprocess.Popen[bytes]]:
     env = process_env(
         api.settings,
-        EZHR_REDIS_URL=REDIS_URL,
+        EZHR_REDIS_URL=redis_url,
         EZHR_KNOWLEDGE__QUEUE_NAME=api.settings.knowledge.queue_name,
     )
     process = subprocess.Popen(

@@ -25,6 +25,7 @@ from tests.knowledge import (
     add_model,
     blank_pdf,
     indexed_document,
+    long_labour_pdf,
     make_collection,
     upload,
     wait_indexed,
@@ -334,9 +335,7 @@ async def test_ingestion_progress_is_streamed(
     admin = await people.admin()
     ids = await make_collection(gql, admin.token)
     # A long document, so that embedding takes a while and reports as it goes.
-    sent = await upload(
-        client, admin.token, ids["collection"], "labour.pdf", LABOUR_PDF.read_bytes()
-    )
+    sent = await upload(client, admin.token, ids["collection"], "labour.pdf", long_labour_pdf())
     document_id = sent["document"]["id"]
     async with connect(live_url, admin.token) as ws:
         # Generous waits: a busy machine embeds a batch slowly.

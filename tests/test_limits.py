@@ -12,8 +12,8 @@ import pytest
 import strawberry
 from graphql import get_introspection_query
 
-from ezhr_graphql.api.limits import document_parser
-from ezhr_graphql.api.schema import Schema, extensions
+from ezhr_graphql.api.graphql.schema import Schema, extensions
+from ezhr_graphql.api.guards.limits import document_parser
 from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
 from ezhr_graphql.settings import GraphQLSettings

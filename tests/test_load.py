@@ -17,7 +17,6 @@ from ezhr_graphql.pubsub import StreamEvent
 from ezhr_graphql.pubsub.redis import RedisBroker
 from tests.conftest import ROOT
 from tests.databases import POSTGRES_URL
-from tests.test_brokers import REDIS_URL
 
 
 def _delta(seq: int, tokens: int) -> dict[str, object]:
@@ -60,10 +59,10 @@ def test_gaps_and_repeats_across_a_reconnect_are_counted() -> None:
     assert reply.duplicated() == 1
 
 
-async def test_a_burst_of_appends_waits_for_redis_connections() -> None:
+async def test_a_burst_of_appends_waits_for_redis_connections(redis_url: str) -> None:
     # Found by the load run: past 100 commands in flight, redis-py's default pool
     # failed appends ("Too many connections"), failing replies mid-stream.
-    broker = RedisBroker(REDIS_URL)
+    broker = RedisBroker(redis_url)
     streams = [f"test:load:{uuid.uuid4()}" for _ in range(300)]
     try:
         await asyncio.gather(*(broker.append(s, StreamEvent(1, "completed", {})) for s in streams))
@@ -73,12 +72,14 @@ async def test_a_burst_of_appends_waits_for_redis_connections() -> None:
         await broker.close()
 
 
-def test_users_chatting_on_two_processes_lose_and_repeat_nothing(tmp_path: Path) -> None:
+def test_users_chatting_on_two_processes_lose_and_repeat_nothing(
+    tmp_path: Path, redis_url: str
+) -> None:
     figures_file = tmp_path / "load.json"
     command = [
         sys.executable, "bench/load.py", "--users", "20", "--duration", "8",
         "--processes", "2", "--database-url", POSTGRES_URL or "sqlite",
-        "--redis-url", REDIS_URL, "--drop-rate", "0.3", "--stop-rate", "0.2",
+        "--redis-url", redis_url, "--drop-rate", "0.3", "--stop-rate", "0.2",
         "--json", str(figures_file),
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("EZHR_")}

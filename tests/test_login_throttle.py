@@ -13,8 +13,8 @@ from ezhr_graphql.services.throttle import LoginThrottle, MemoryCounter, RedisCo
 from ezhr_graphql.settings import AuthSettings
 from tests.conftest import SUITE_RATE_LIMITS, TEST_SECRET, GraphQLClient
 from tests.databases import DbUnderTest
-from tests.test_brokers import REDIS_URL
 from tests.test_rate_limits import http, limited_app
+from tests.tools import need_redis
 
 LOGIN = """
 mutation ($e: String!, $p: String!) {
@@ -66,7 +66,7 @@ async def test_the_address_limit_and_the_window(backend: str) -> None:
     settings = AuthSettings(
         login_attempts_per_email=100, login_attempts_per_address=3, login_window_seconds=1
     )
-    client = redis.from_url(REDIS_URL) if backend == "redis" else None
+    client = redis.from_url(need_redis()) if backend == "redis" else None
     counter = RedisCounter(client) if client is not None else MemoryCounter()
     throttle = LoginThrottle(counter, settings)
     address = f"192.0.2.{uuid.uuid4().int % 250}-{uuid.uuid4().hex[:6]}"

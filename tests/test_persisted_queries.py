@@ -17,8 +17,8 @@ import pytest
 import redis.asyncio as redis
 from starlette.applications import Starlette
 
-from ezhr_graphql.api.limits import document_parser
-from ezhr_graphql.api.persisted import (
+from ezhr_graphql.api.guards.limits import document_parser
+from ezhr_graphql.api.guards.persisted import (
     MAX_DOCUMENT_BYTES,
     MemoryStore,
     PersistedQueries,
@@ -34,7 +34,6 @@ from ezhr_graphql.container import Container
 from ezhr_graphql.settings import GraphQLSettings
 from tests.conftest import ROOT, PeopleFactory, Person, make_settings, serving
 from tests.databases import DbUnderTest
-from tests.test_brokers import REDIS_URL
 from tests.wsclient import LEGACY_WS, TRANSPORT_WS, connect
 
 TYPENAME = "query Typename { __typename }"
@@ -342,13 +341,13 @@ async def test_websockets_refuse_plain_text_under_an_allow_list(
 
 
 async def test_with_redis_every_worker_serves_what_another_registered(
-    database: DbUnderTest, people: PeopleFactory
+    database: DbUnderTest, people: PeopleFactory, redis_url: str
 ) -> None:
     member = await people.member()
     document = f"query Shared{uuid.uuid4().hex} {{ __typename }}"  # new to Redis
     async with (
-        app_with(database, redis_url=REDIS_URL) as first,
-        app_with(database, redis_url=REDIS_URL) as second,
+        app_with(database, redis_url=redis_url) as first,
+        app_with(database, redis_url=redis_url) as second,
         http(first) as one,
         http(second) as other,
     ):
@@ -363,9 +362,9 @@ async def test_with_redis_every_worker_serves_what_another_registered(
 
 
 async def test_redis_keeps_documents_for_their_time_to_live_and_failures_only_miss(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, redis_url: str
 ) -> None:
-    client = redis.from_url(REDIS_URL)
+    client = redis.from_url(redis_url)
     try:
         store = RedisStore(client, size=10, ttl=120, prefix="ezhr:test:apq:")
         digest = sha256_hex(TYPENAME)
@@ -393,7 +392,7 @@ async def test_redis_keeps_documents_for_their_time_to_live_and_failures_only_mi
         store = RedisStore(down, size=10, ttl=60)
         parse = document_parser(GraphQLSettings(max_tokens=100, parser_cache_size=0))
         queries = PersistedQueries("auto", parse, store)
-        with caplog.at_level(logging.WARNING, logger="ezhr_graphql.api.persisted"):
+        with caplog.at_level(logging.WARNING, logger="ezhr_graphql.api.guards.persisted"):
             with pytest.raises(PersistedQueryError) as missing:
                 await queries.resolve(None, persisted(TYPENAME))
             assert missing.value.code == "PERSISTED_QUERY_NOT_FOUND"

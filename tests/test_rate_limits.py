@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
-from ezhr_graphql.api.ratelimit import Bearers, OpenWebSockets, RateLimit, client_address
+from ezhr_graphql.api.guards.ratelimit import Bearers, OpenWebSockets, RateLimit, client_address
 from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
 from ezhr_graphql.models import ChatMessage, MessageStatus, Role
@@ -30,7 +30,6 @@ from ezhr_graphql.services.throttle import Hit, MemoryCounter, RateLimitedError
 from tests.conftest import TEST_SECRET, PeopleFactory, make_settings, serving
 from tests.databases import DbUnderTest
 from tests.factories import make_agent, make_sessions
-from tests.test_brokers import REDIS_URL
 from tests.wsclient import LEGACY_WS, TRANSPORT_WS, Connection, connect
 
 TYPENAME = {"query": "{ __typename }"}
@@ -269,7 +268,7 @@ async def finished(container: Container, message_id: uuid.UUID) -> None:
 
 
 async def test_workers_sharing_redis_share_the_counts(
-    database: DbUnderTest, people: PeopleFactory
+    database: DbUnderTest, people: PeopleFactory, redis_url: str
 ) -> None:
     member = await people.member()
     limits = {
@@ -279,8 +278,8 @@ async def test_workers_sharing_redis_share_the_counts(
         "redis_prefix": f"ezhr-test:{uuid.uuid4().hex}:",
     }
     async with (
-        limited_app(database, limits, redis_url=REDIS_URL) as one,
-        limited_app(database, limits, redis_url=REDIS_URL) as two,
+        limited_app(database, limits, redis_url=redis_url) as one,
+        limited_app(database, limits, redis_url=redis_url) as two,
         http(one) as first,
         http(two) as second,
     ):

@@ -12,8 +12,14 @@ import pytest
 from ezhr_graphql.container import Container
 from ezhr_graphql.models import ChatMessage as ChatMessageRow
 from ezhr_graphql.models import MessageStatus
-from ezhr_graphql.pubsub import StreamEvent
-from ezhr_graphql.services.streams import message_snapshot, stream_name
+from ezhr_graphql.services.replies.events import (
+    ReplyCompleted,
+    ReplyDelta,
+    ReplyEvent,
+    ReplyStarted,
+    encode,
+)
+from ezhr_graphql.services.replies.streams import stream_name
 from tests.conftest import GraphQLClient, PeopleFactory, Person
 from tests.factories import make_agent, make_sessions
 from tests.wsclient import LEGACY_WS, TRANSPORT_WS, connect
@@ -39,7 +45,7 @@ subscription ($id: ID!, $after: Int) {
     ... on ReplyStarted { seq messageId userMessageId sessionId }
     ... on ReplyDelta { seq text }
     ... on ReplyCompleted { seq message { id status content completionTokens latencyMs } }
-    ... on ReplyFailed { seq code reason: message }
+    ... on ReplyFailed { seq code reason }
   }
 }"""
 STOP = """
@@ -111,10 +117,15 @@ def text_of(events: list[dict[str, Any]]) -> str:
 
 
 async def stored_reply(
-    chat: Chat, container: Container, url: str, content: str, status: MessageStatus
+    chat: Chat,
+    container: Container,
+    url: str,
+    content: str,
+    status: MessageStatus,
+    stream_seq: int | None = None,
 ) -> ChatMessageRow:
     """A reply to a first exchange's question, written straight to the database with
-    no run and no stream behind it."""
+    no run and no stream behind it (``stream_seq``: the seq its stream ended at)."""
     first = await chat.send()
     await collect(url, chat.person.token, first["assistantMessage"]["id"])
     reply = ChatMessageRow(
@@ -123,6 +134,7 @@ async def stored_reply(
         role="ASSISTANT",
         content=content,
         status=status,
+        stream_seq=stream_seq,
     )
     async with container.db.transaction() as session:
         session.add(reply)
@@ -374,37 +386,84 @@ async def test_resuming_an_expired_stream_gets_its_end_with_the_whole_reply(
     gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
 ) -> None:
     chat = await make_chat(gql, people, container)
-    # A finished reply whose stream is gone (retention passed, or a restart).
+    # A finished reply whose stream is gone (retention passed, or a restart); its
+    # stream had ended at seq 12.
     old = await stored_reply(
-        chat, container, live_url, "Annual leave is 25 days.", MessageStatus.COMPLETED
+        chat, container, live_url, "Annual leave is 25 days.", MessageStatus.COMPLETED, 12
     )
-    whole = await collect(live_url, chat.person.token, str(old.id))
-    assert [e["__typename"] for e in whole] == ["ReplyStarted", "ReplyDelta", "ReplyCompleted"]
+    token, reply_id = chat.person.token, str(old.id)
+    whole = await collect(live_url, token, reply_id)
+    assert [(e["__typename"], e["seq"]) for e in whole] == [
+        ("ReplyStarted", 1),
+        ("ReplyDelta", 2),
+        ("ReplyCompleted", 12),
+    ]
     assert text_of(whole) == "Annual leave is 25 days."
-    resumed = await collect(live_url, chat.person.token, str(old.id), after=40)
-    assert [(e["__typename"], e["seq"]) for e in resumed] == [("ReplyCompleted", 41)]
+    resumed = await collect(live_url, token, reply_id, after=5)
+    assert [(e["__typename"], e["seq"]) for e in resumed] == [("ReplyCompleted", 12)]
     assert resumed[0]["message"]["content"] == "Annual leave is 25 days."
+    # A client that saw the end gets nothing more; one past it is refused, typed,
+    # rather than given an end numbered after what it claims to have seen.
+    assert await collect(live_url, token, reply_id, after=12) == []
+    for after in (13, 40, 2147483647):
+        with pytest.raises(AssertionError, match="INVALID_INPUT") as refused:
+            await collect(live_url, token, reply_id, after=after)
+        assert "afterSeq" in str(refused.value)
+        assert "cannot represent" not in str(refused.value)
 
 
-async def begun_stream(container: Container, chat: Chat, reply: ChatMessageRow, *texts: str) -> str:
-    """Write a reply's stream as its run would have begun it: ``started``, then a
-    delta per text; the stream's name."""
-    name = stream_name(reply.id)
-    started = {
-        "messageId": str(reply.id),
-        "userMessageId": str(reply.parent_id),
-        "sessionId": str(chat.session_id),
-    }
-    await container.broker.append(name, StreamEvent(1, "started", started))
+async def test_a_reply_ends_with_the_seq_stored_with_it_after_its_stream_expires(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container)
+    reply_id = (await chat.send())["assistantMessage"]["id"]
+    live = await collect(live_url, chat.person.token, reply_id)
+    end = live[-1]["seq"]
+    async with container.db.read() as session:
+        stored = await session.get(ChatMessageRow, uuid.UUID(reply_id))
+    assert stored is not None
+    assert stored.stream_seq == end
+    # When the broker no longer holds the stream
+    events = await container.broker.events(stream_name(stored.id))
+    assert events[-1].seq == end
+    await _forget_stream(container, stored.id)
+    # Then a client resuming mid-stream gets the end it would have got live
+    resumed = await collect(live_url, chat.person.token, reply_id, after=3)
+    assert [(e["__typename"], e["seq"]) for e in resumed] == [("ReplyCompleted", end)]
+    assert resumed[0]["message"]["content"] == text_of(live)
+
+
+async def _forget_stream(container: Container, message_id: uuid.UUID) -> None:
+    """Expire a finished reply's stream now, as retention would."""
+    broker: Any = container.broker
+    memory = getattr(broker, "_streams", None)
+    if memory is not None:
+        memory.pop(stream_name(message_id), None)
+    else:
+        await broker.redis.delete(broker._key(stream_name(message_id)))
+
+
+async def append(container: Container, message_id: uuid.UUID, event: ReplyEvent) -> None:
+    """Add ``event`` to a reply's stream as its run would."""
+    await container.broker.append(stream_name(message_id), encode(event))
+
+
+async def begun_stream(
+    container: Container, chat: Chat, reply: ChatMessageRow, *texts: str
+) -> None:
+    """Write a reply's stream as its run would have begun it: ``ReplyStarted``, then a
+    delta per text."""
+    assert reply.parent_id is not None
+    await append(container, reply.id, ReplyStarted(1, reply.id, reply.parent_id, chat.session_id))
     for seq, text in enumerate(texts, start=2):
-        await container.broker.append(name, StreamEvent(seq, "delta", {"text": text}))
-    return name
+        await append(container, reply.id, ReplyDelta(seq, text))
 
 
 async def _stream_without_its_end(chat: Chat, container: Container, url: str) -> ChatMessageRow:
     """A reply already stored as completed whose stream holds its start and two of its
-    three tokens: its run has stored it and not yet published the rest."""
-    reply = await stored_reply(chat, container, url, "one two three", MessageStatus.COMPLETED)
+    three tokens: its run has stored it (its end to be seq 5) and not yet published the
+    rest."""
+    reply = await stored_reply(chat, container, url, "one two three", MessageStatus.COMPLETED, 5)
     await begun_stream(container, chat, reply, "one ", "two ")
     return reply
 
@@ -417,14 +476,11 @@ async def test_resuming_a_stored_reply_whose_end_is_on_its_way_gets_the_rest_in_
     following = asyncio.create_task(collect(live_url, chat.person.token, str(reply.id), after=2))
     await asyncio.sleep(0.3)
     assert not following.done()
-    name = stream_name(reply.id)
-    await container.broker.append(name, StreamEvent(4, "delta", {"text": "three"}))
+    await append(container, reply.id, ReplyDelta(4, "three"))
     async with container.db.read() as session:
         stored = await session.get(ChatMessageRow, reply.id)
     assert stored is not None
-    await container.broker.append(
-        name, StreamEvent(5, "completed", {"message": message_snapshot(stored)})
-    )
+    await append(container, reply.id, ReplyCompleted(5, stored))
     events = await asyncio.wait_for(following, 10)
     assert text_of(events) == "two three"
     assert (events[-1]["__typename"], events[-1]["seq"]) == ("ReplyCompleted", 5)
@@ -445,7 +501,7 @@ async def test_a_stored_reply_whose_stream_never_ends_is_ended_from_the_database
     finally:
         chat_settings.stream_end_grace_seconds = grace
     assert text_of(events[:-1]) == "one two "
-    assert (events[-1]["__typename"], events[-1]["seq"]) == ("ReplyCompleted", 4)
+    assert (events[-1]["__typename"], events[-1]["seq"]) == ("ReplyCompleted", 5)
     assert events[-1]["message"]["content"] == "one two three"
 
 
@@ -455,7 +511,7 @@ async def test_a_followed_reply_stored_without_its_end_ever_published_ends_for_i
     chat = await make_chat(gql, people, container)
     # Given a reply being generated (its row and stream written as its run would)
     reply = await stored_reply(chat, container, live_url, "", MessageStatus.STREAMING)
-    name = await begun_stream(container, chat, reply, "one ")
+    await begun_stream(container, chat, reply, "one ")
     chat_settings = container.settings.chat
     grace = chat_settings.stream_end_grace_seconds
     chat_settings.stream_end_grace_seconds = 0.3
@@ -463,7 +519,7 @@ async def test_a_followed_reply_stored_without_its_end_ever_published_ends_for_i
         # and a client following it mid-stream, through quiet spells of the model
         following = asyncio.create_task(collect(live_url, chat.person.token, str(reply.id)))
         await asyncio.sleep(0.5)
-        await container.broker.append(name, StreamEvent(3, "delta", {"text": "two"}))
+        await append(container, reply.id, ReplyDelta(3, "two"))
         await asyncio.sleep(0.5)
         assert not following.done()
         # When its run stores the reply, and its process dies before publishing the end
@@ -471,6 +527,7 @@ async def test_a_followed_reply_stored_without_its_end_ever_published_ends_for_i
             row = await session.get(ChatMessageRow, reply.id)
             assert row is not None
             row.content, row.status = "one two", MessageStatus.COMPLETED
+            row.stream_seq = 4
         # Then the follower is told it ended, as stored, after what it saw
         events = await asyncio.wait_for(following, 10)
     finally:

@@ -10,9 +10,11 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLUnionType,
+    parse,
+    validate,
 )
 
-from ezhr_graphql.api.schema import build_schema
+from ezhr_graphql.api.graphql.schema import build_schema
 from ezhr_graphql.cli import main
 
 
@@ -65,3 +67,31 @@ def test_no_output_field_exposes_secrets_or_password_hashes() -> None:
     }
     assert "llmmodel.hassecret" in readable
     assert not [f for f in readable if "secretref" in f or "password" in f]
+
+
+# What a client writes first to follow a reply: the stored message when it completes,
+# why when it fails. Both ends are selected without aliases.
+NATURAL_REPLY_QUERY = """
+subscription ($id: ID!) {
+  messageStream(messageId: $id) {
+    ... on ReplyDelta { seq text }
+    ... on ReplyCompleted { seq message { content status } }
+    ... on ReplyFailed { seq code reason }
+  }
+}"""
+
+
+def test_the_natural_reply_query_validates() -> None:
+    schema = build_schema()._schema
+    assert validate(schema, parse(NATURAL_REPLY_QUERY)) == []
+    # The failure's code is a documented enum, not a free string.
+    code = schema.get_type("ReplyFailed").fields["code"].type  # type: ignore[union-attr]
+    assert isinstance(code.of_type, GraphQLEnumType)
+    assert "INTERRUPTED" in code.of_type.values
+
+
+def test_the_documented_operations_follow_replies_without_aliases(repo_root: Path) -> None:
+    operations = (repo_root / "docs" / "operations.graphql").read_text(encoding="utf-8")
+    assert operations.count("... on ReplyFailed { seq code reason }") >= 2
+    assert "reason: message" not in operations
+    assert validate(build_schema()._schema, parse(operations)) == []

@@ -20,7 +20,6 @@ from ezhr_graphql.models import MessageStatus
 from tests.conftest import ROOT, PeopleFactory, make_settings, process_env
 from tests.databases import fresh_database
 from tests.factories import make_agent, make_sessions
-from tests.test_brokers import REDIS_URL
 from tests.test_replies import SEND, STOP, STREAM
 from tests.wsclient import connect
 
@@ -33,9 +32,11 @@ def _port() -> int:
 
 
 @pytest.fixture(scope="module")
-async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Container]:
+async def shared(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> AsyncIterator[Container]:
     async with fresh_database(tmp_path_factory.mktemp("two")) as database:
-        settings = make_settings(database, redis_url=REDIS_URL)
+        settings = make_settings(database, redis_url=redis_url)
         container = Container.build(settings)
         await migrations.upgrade_engine(container.db.engine)
         yield container
@@ -43,8 +44,8 @@ async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cont
 
 
 @pytest.fixture(scope="module")
-def servers(shared: Container) -> Iterator[list[str]]:
-    env = process_env(shared.settings, EZHR_REDIS_URL=REDIS_URL)
+def servers(shared: Container, redis_url: str) -> Iterator[list[str]]:
+    env = process_env(shared.settings, EZHR_REDIS_URL=redis_url)
     ports = [_port(), _port()]
     processes = [
         subprocess.Popen(

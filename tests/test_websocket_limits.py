@@ -15,7 +15,7 @@ from starlette.types import Message
 from starlette.websockets import WebSocket
 from strawberry.http.exceptions import WebSocketDisconnected as ClientLeft
 
-from ezhr_graphql.api.websocket_limits import LimitedWebSocketAdapter
+from ezhr_graphql.api.guards.websocket import LimitedWebSocketAdapter
 from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
 from ezhr_graphql.settings import GraphQLSettings

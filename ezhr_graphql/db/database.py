@@ -2,14 +2,21 @@
 
 A session is never shared between tasks: Strawberry resolves sibling fields
 concurrently, so each resolver (and each DataLoader batch) opens its own.
+
+Work that must follow a commit (start a reply's run, queue ingestion, remove the
+vectors of a deleted document) is registered on the transaction with
+:func:`after_commit` by the service that decides it, and runs only once the commit
+has succeeded: never for a change that rolled back, never before the rows it reads
+are visible to other sessions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import event, text
@@ -33,6 +40,36 @@ def _hide_soft_deleted(state: ORMExecuteState) -> None:
 
 
 event.listen(Session, "do_orm_execute", _hide_soft_deleted)
+
+AfterCommit = Callable[[], Awaitable[None] | None]
+# Where a transaction's session keeps the work to do once it commits.
+_AFTER_COMMIT = "ezhr.after_commit"
+
+
+def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run ``hook`` once the transaction ``session`` belongs to has committed; never if
+    it rolls back. Hooks run in the order they were registered; one that fails is
+    logged and does not undo the commit or stop the others.
+
+    Raises:
+        RuntimeError: ``session`` is not a transaction's (a read session never commits).
+    """
+    hooks = session.info.get(_AFTER_COMMIT)
+    if hooks is None:
+        raise RuntimeError("after_commit needs the session of Database.transaction()")
+    hooks.append(hook)
+
+
+async def _run_hooks(hooks: list[AfterCommit]) -> None:
+    for hook in hooks:
+        try:
+            result = hook()
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            # Committed all the same: each hook's work has its own recovery (a run's
+            # reply is swept, a document still QUEUED is queued again).
+            logger.exception("work after a commit failed")
 
 
 class Database:
@@ -61,9 +98,14 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction: commits when the block ends, rolls back on error."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        """A session in a transaction: commits when the block ends, rolls back on error;
+        then, only after a commit, runs the work registered with :func:`after_commit`."""
+        hooks: list[AfterCommit] = []
+        async with self._sessions() as session:
+            session.info[_AFTER_COMMIT] = hooks
+            async with session.begin():
+                yield session
+        await _run_hooks(hooks)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

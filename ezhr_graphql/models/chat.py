@@ -90,6 +90,9 @@ class ChatMessage(TimestampedMixin, SoftDeleteMixin, Base):
     # Milliseconds from the start of the run to its first token, and to its end.
     time_to_first_token_ms: Mapped[int | None] = mapped_column(default=None)
     latency_ms: Mapped[int | None] = mapped_column(default=None)
+    # The seq of the last event of the reply's stream, stored with its outcome: a
+    # client resuming after its stream has expired gets the end with its own seq.
+    stream_seq: Mapped[int | None] = mapped_column(default=None)
 
 
 class ChatFeedback(TimestampedMixin, SoftDeleteMixin, Base):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 # Event kinds after which a stream has nothing more to say.
 TERMINAL = frozenset({"completed", "failed"})
@@ -59,6 +62,13 @@ class Subscription:
 
 class Broker(Protocol):
     """Every method may raise ``BrokerUnavailable``."""
+
+    @property
+    def redis(self) -> Redis | None:
+        """The Redis client of a broker that lives in Redis, for other state that every
+        process must share (rate-limit counters, persisted queries); ``None`` when the
+        broker lives in this process, and so does that state."""
+        ...
 
     async def append(self, stream: str, event: StreamEvent) -> None:
         """Add ``event`` to ``stream`` (its writer numbers events 1, 2, 3...); one the

@@ -48,6 +48,11 @@ class MemoryBroker:
         self._streams: dict[str, _Stream] = {}
         self._channels: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
 
+    @property
+    def redis(self) -> None:
+        """Nothing is shared beyond this process."""
+        return None
+
     def _stream(self, name: str) -> _Stream:
         stream = self._streams.get(name)
         if stream is None:

@@ -79,7 +79,7 @@ class RedisBroker:
         # redis-py's default pool fails a command at once ("Too many connections")
         # when 100 are in use, as happens under load with a run appending per token:
         # wait for a free connection instead.
-        self.redis = redis.Redis.from_pool(
+        self._redis = redis.Redis.from_pool(
             redis.BlockingConnectionPool.from_url(url, max_connections=100, timeout=20)
         )
         self.poll = poll
@@ -90,13 +90,19 @@ class RedisBroker:
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._started = asyncio.Lock()
-        self._append = self.redis.register_script(_APPEND)
+        self._append = self._redis.register_script(_APPEND)
+
+    @property
+    def redis(self) -> redis.Redis:
+        """The client, for other state every process shares (counters, persisted
+        queries)."""
+        return self._redis
 
     async def _start(self) -> None:
         async with self._started:
             if self._reader is not None:
                 return
-            self._pubsub = self.redis.pubsub()
+            self._pubsub = self._redis.pubsub()
             with _reachable():
                 await self._pubsub.psubscribe(f"{self.prefix}*")
             self._reader = asyncio.create_task(self._dispatch(), name="redis-broker")
@@ -146,7 +152,7 @@ class RedisBroker:
 
     async def _range(self, stream: str, after: int) -> list[StreamEvent]:
         with _reachable():
-            entries: Any = await self.redis.xrange(self._key(stream), min=f"(0-{after}", max="+")
+            entries: Any = await self._redis.xrange(self._key(stream), min=f"(0-{after}", max="+")
         return [_decode(fields[b"e"]) for _id, fields in entries]
 
     async def _range_patiently(self, stream: str, after: int) -> list[StreamEvent]:
@@ -232,20 +238,20 @@ class RedisBroker:
 
     async def exists(self, stream: str) -> bool:
         with _reachable():
-            return bool(await self.redis.exists(self._key(stream)))
+            return bool(await self._redis.exists(self._key(stream)))
 
     async def last(self, stream: str) -> StreamEvent | None:
         with _reachable():
-            entries: Any = await self.redis.xrevrange(self._key(stream), count=1)
+            entries: Any = await self._redis.xrevrange(self._key(stream), count=1)
         return _decode(entries[0][1][b"e"]) if entries else None
 
     async def ping(self) -> None:
         with _reachable():
-            await self.redis.ping()
+            await self._redis.ping()
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         with _reachable():
-            await self.redis.publish(f"{self.prefix}signal:{channel}", orjson.dumps(message))
+            await self._redis.publish(f"{self.prefix}signal:{channel}", orjson.dumps(message))
 
     async def subscribe(self, channel: str) -> Subscription:
         await self._start()
@@ -280,4 +286,4 @@ class RedisBroker:
                 await self._reader
         if self._pubsub is not None:
             await self._pubsub.aclose()
-        await self.redis.aclose()
+        await self._redis.aclose()

@@ -138,75 +138,86 @@ class ModelRegistry:
                 blocking=False,
             )
         if provider == "local":
-            llm, lock = _local_llm(smollm2_path(), min(spec.context_window, 8192))
-            model = llm._model
+            return _local_chat_model(spec)
+        build = _REMOTE_LLMS.get(provider)
+        if build is None:
+            raise LLMError("LLM_ERROR", f"Unknown LLM provider {provider!r}")
+        llm = self._cached(spec, lambda: build(spec, self._client()))
+        return LlamaIndexChatModel(llm, context_window=spec.context_window, blocking=False)
 
-            def count(text: str) -> int:
-                return len(model.tokenize(text.encode(), add_bos=False, special=True))
 
-            def prepare() -> None:
-                llm.generate_kwargs.update(
-                    {"temperature": spec.temperature, "max_tokens": spec.max_tokens}
-                )
+def _local_chat_model(spec: LlmSpec) -> ChatModel:
+    """SmolLM2 in-process with llama.cpp: one model per context window, shared under
+    its lock; this reply's temperature and length applied as it starts."""
+    llm, lock = _local_llm(smollm2_path(), min(spec.context_window, 8192))
+    model = llm._model
 
-            return LlamaIndexChatModel(
-                llm,
-                context_window=llm.context_window,
-                blocking=True,
-                count_tokens=count,
-                lock=lock,
-                prepare=prepare,
-            )
-        if provider in ("openai", "openai_like"):
-            from llama_index.llms.openai_like import OpenAILike
+    def count(text: str) -> int:
+        return len(model.tokenize(text.encode(), add_bos=False, special=True))
 
-            llm = self._cached(
-                spec,
-                lambda: OpenAILike(
-                    model=spec.model_name,
-                    api_base=spec.base_url or "https://api.openai.com/v1",
-                    api_key=spec.api_key or "unused",
-                    temperature=spec.temperature,
-                    max_tokens=spec.max_tokens,
-                    context_window=spec.context_window,
-                    is_chat_model=True,
-                    timeout=spec.timeout,
-                    max_retries=0,
-                    async_http_client=self._client(),
-                ),
-            )
-            return LlamaIndexChatModel(llm, context_window=spec.context_window, blocking=False)
-        if provider == "azure_openai":
-            from llama_index.llms.azure_openai import AzureOpenAI
+    def prepare() -> None:
+        llm.generate_kwargs.update({"temperature": spec.temperature, "max_tokens": spec.max_tokens})
 
-            llm = self._cached(
-                spec,
-                lambda: AzureOpenAI(
-                    engine=spec.model_name,
-                    model="gpt-4o",
-                    azure_endpoint=spec.base_url,
-                    api_key=spec.api_key,
-                    api_version="2024-06-01",
-                    temperature=spec.temperature,
-                    max_tokens=spec.max_tokens,
-                    timeout=spec.timeout,
-                    max_retries=0,
-                    async_http_client=self._client(),
-                ),
-            )
-            return LlamaIndexChatModel(llm, context_window=spec.context_window, blocking=False)
-        if provider == "ollama":
-            from llama_index.llms.ollama import Ollama
+    return LlamaIndexChatModel(
+        llm,
+        context_window=llm.context_window,
+        blocking=True,
+        count_tokens=count,
+        lock=lock,
+        prepare=prepare,
+    )
 
-            llm = self._cached(
-                spec,
-                lambda: Ollama(
-                    model=spec.model_name,
-                    base_url=spec.base_url or "http://127.0.0.1:11434",
-                    temperature=spec.temperature,
-                    request_timeout=spec.timeout,
-                    context_window=spec.context_window,
-                ),
-            )
-            return LlamaIndexChatModel(llm, context_window=spec.context_window, blocking=False)
-        raise LLMError("LLM_ERROR", f"Unknown LLM provider {provider!r}")
+
+def _openai_like(spec: LlmSpec, client: httpx.AsyncClient) -> Any:
+    from llama_index.llms.openai_like import OpenAILike
+
+    return OpenAILike(
+        model=spec.model_name,
+        api_base=spec.base_url or "https://api.openai.com/v1",
+        api_key=spec.api_key or "unused",
+        temperature=spec.temperature,
+        max_tokens=spec.max_tokens,
+        context_window=spec.context_window,
+        is_chat_model=True,
+        timeout=spec.timeout,
+        max_retries=0,
+        async_http_client=client,
+    )
+
+
+def _azure_openai(spec: LlmSpec, client: httpx.AsyncClient) -> Any:
+    from llama_index.llms.azure_openai import AzureOpenAI
+
+    return AzureOpenAI(
+        engine=spec.model_name,
+        model="gpt-4o",
+        azure_endpoint=spec.base_url,
+        api_key=spec.api_key,
+        api_version="2024-06-01",
+        temperature=spec.temperature,
+        max_tokens=spec.max_tokens,
+        timeout=spec.timeout,
+        max_retries=0,
+        async_http_client=client,
+    )
+
+
+def _ollama(spec: LlmSpec, client: httpx.AsyncClient) -> Any:
+    from llama_index.llms.ollama import Ollama
+
+    return Ollama(
+        model=spec.model_name,
+        base_url=spec.base_url or "http://127.0.0.1:11434",
+        temperature=spec.temperature,
+        request_timeout=spec.timeout,
+        context_window=spec.context_window,
+    )
+
+
+# Remote providers: the LlamaIndex LLM for a spec, sharing the registry's HTTP client.
+_REMOTE_LLMS: dict[str, Callable[[LlmSpec, httpx.AsyncClient], Any]] = {
+    "openai": _openai_like,
+    "openai_like": _openai_like,
+    "azure_openai": _azure_openai,
+    "ollama": _ollama,
+}

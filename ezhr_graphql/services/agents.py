@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,8 +72,16 @@ def _starter_messages(messages: list[str]) -> list[str]:
     return [validation.text("starterMessages", m, MAX_STARTER_MESSAGE_LENGTH) for m in messages]
 
 
+class FollowsAgentModel(Protocol):
+    async def follow_agent_model(self, agent: Agent) -> None:
+        """Re-embed the agent's collections that are not on its embedding model."""
+
+
 class AgentService:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, knowledge: FollowsAgentModel | None = None) -> None:
+        """``knowledge`` re-embeds an agent's collections when its embedding model
+        changes (a service without it cannot change that model)."""
+        self.knowledge = knowledge
         self.agents = AgentRepository.from_session(session)
         self.llm_models = LlmModelRepository.from_session(session)
         self.embedding_models = EmbeddingModelRepository.from_session(session)
@@ -123,6 +131,12 @@ class AgentService:
         return agent
 
     async def update(self, actor: Actor, id: uuid.UUID, fields: AgentFields) -> Agent:
+        """A new embedding model re-embeds the agent's collections in the background;
+        answers use the current index until then.
+
+        Raises:
+            ForbiddenError, NotFoundError, InvalidInputError, ConflictError.
+        """
         actor.require_admin()
         values = fields.cleaned()
         agent = await self.get(actor, id)
@@ -132,6 +146,10 @@ class AgentService:
         for name, value in values.items():
             setattr(agent, name, value)
         await self.agents.flush()
+        if "embedding_model_id" in values:
+            if self.knowledge is None:
+                raise RuntimeError("changing an agent's embedding model needs the knowledge")
+            await self.knowledge.follow_agent_model(agent)
         return agent
 
     async def set_starter_messages(self, actor: Actor, id: uuid.UUID, messages: list[str]) -> Agent:

@@ -1,22 +1,24 @@
 """Collections and documents (administrators only), and which collections an agent
 answers from.
 
-Work for the ingestion queue is collected in :attr:`KnowledgeService.jobs` and must be
-submitted by the caller after the transaction commits, so that a job never runs
-against rows another connection cannot see yet.
+Work for the ingestion queue, and removing the vectors of a deleted document, is
+registered on the transaction and done once it commits (``after_commit``), so that a
+job never runs against rows another connection cannot see yet, and nothing is
+queued or removed for a change that rolled back.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ezhr_graphql.db import after_commit
 from ezhr_graphql.errors import ConflictError, InvalidInputError, LimitExceededError, NotFoundError
 from ezhr_graphql.models import (
     Agent,
@@ -35,11 +37,12 @@ from ezhr_graphql.repositories.knowledge import (
     CollectionRepository,
     DocumentRepository,
 )
-from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services import validation
 from ezhr_graphql.services.actor import Actor
-from ezhr_graphql.services.ingestion import IngestJob
+from ezhr_graphql.services.ingestion import Ingestion, IngestionQueue, IngestJob
 from ezhr_graphql.settings import KnowledgeSettings
+
+logger = logging.getLogger(__name__)
 
 MAX_TAGS = 20
 TAG_LENGTH = 50
@@ -106,18 +109,35 @@ class Uploaded:
 
 
 class KnowledgeService:
-    def __init__(self, session: AsyncSession, settings: KnowledgeSettings) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: KnowledgeSettings,
+        queue: IngestionQueue,
+        ingestion: Ingestion,
+    ) -> None:
+        """``queue`` takes the indexing work a change implies, ``ingestion`` removes the
+        vectors of deleted documents: both once the change has committed."""
         self.session = session
         self.settings = settings
+        self.queue = queue
+        self.ingestion = ingestion
         self.collections = CollectionRepository.from_session(session)
         self.documents = DocumentRepository.from_session(session)
         self.chunks = ChunkRepository.from_session(session)
         self.agents = AgentRepository.from_session(session)
         self.embedding_models = EmbeddingModelRepository.from_session(session)
-        self.jobs: list[IngestJob] = []
-        # Documents (and their collections) whose vectors must go once the transaction
-        # has committed.
-        self.forgotten_documents: list[tuple[uuid.UUID, uuid.UUID]] = []
+
+    def _queue(self, job: IngestJob) -> None:
+        """Queue ``job`` once the transaction commits."""
+
+        async def submit() -> None:
+            try:
+                await self.queue.submit(job)
+            except Exception:  # the row says QUEUED: recovery queues it again
+                logger.warning("could not queue ingestion job %s", job.kind, exc_info=True)
+
+        after_commit(self.session, submit)
 
     # --- collections ----------------------------------------------------------
 
@@ -183,7 +203,7 @@ class KnowledgeService:
         # Asked again for the same model: queue it again (a duplicate of a job still
         # waiting is dropped by the queue).
         collection.pending_embedding_model_id = model_id
-        self.jobs.append(IngestJob.reembed(collection.id, model_id))
+        self._queue(IngestJob.reembed(collection.id, model_id))
 
     async def delete_collection(self, actor: Actor, id: uuid.UUID) -> Collection:
         collection = await self.collection(actor, id)
@@ -292,7 +312,7 @@ class KnowledgeService:
         await self.documents.flush()
         self.session.add(DocumentContent(document_id=document.id, data=data))
         await self.documents.flush()
-        self.jobs.append(IngestJob.document(document))
+        self._queue(IngestJob.document(document))
         return Uploaded(document, duplicate=False)
 
     async def update_document(
@@ -309,7 +329,7 @@ class KnowledgeService:
         document.status = DocumentStatus.QUEUED
         document.error_code = document.error_reason = None
         document.chunks_done = 0
-        self.jobs.append(IngestJob.document(document))
+        self._queue(IngestJob.document(document))
 
     async def reindex_document(self, actor: Actor, id: uuid.UUID) -> Document:
         document = await self.document(actor, id)
@@ -328,78 +348,6 @@ class KnowledgeService:
         document = await self.document(actor, id)
         await self.chunks.delete_of_document(id)
         await self.documents.delete_with_content(id)
-        self.forgotten_documents.append((id, document.collection_id))
+        collection_id = document.collection_id
+        after_commit(self.session, lambda: self.ingestion.forget_document(id, collection_id))
         return document
-
-
-@dataclass
-class Loaded:
-    jobs: list[IngestJob]
-    report: list[str]
-
-
-SKIPPED_FOLDERS = {"redirects", ".git", "node_modules"}
-
-
-def _files(paths: list[Path]) -> list[Path]:
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-                and not p.name.startswith(".")
-                and not SKIPPED_FOLDERS.intersection(p.relative_to(path).parts)
-            )
-        else:
-            found.append(path)
-    return found
-
-
-async def load_files(
-    session: AsyncSession,
-    settings: KnowledgeSettings,
-    paths: list[Path],
-    collection_name: str,
-    agent_name: str,
-) -> Loaded:
-    """Upload files (folders walked) into a collection, created on the agent's
-    embedding model if needed, and attach it to the agent, as its first administrator.
-
-    Raises:
-        LookupError: no administrator or no such agent.
-    """
-    admin_row = await UserRepository.from_session(session).first_admin()
-    if admin_row is None:
-        raise LookupError("there is no administrator yet: run 'ezhr-graphql seed' first")
-    admin = Actor(id=admin_row.id, role=admin_row.role, email=admin_row.email)
-    service = KnowledgeService(session, settings)
-    agent = await service.agents.get_by_name(agent_name)
-    if agent is None:
-        raise LookupError(f"no agent named {agent_name!r}")
-    collection = await service.collections.get_by_name(collection_name)
-    if collection is None:
-        collection = await service.create_collection(
-            admin,
-            CollectionFields(name=collection_name, embedding_model_id=agent.embedding_model_id),
-        )
-    attached = [c.id for c in await service.collections.of_agent(agent.id)]
-    if collection.id not in attached:
-        await service.set_agent_collections(admin, agent.id, [*attached, collection.id])
-    report: list[str] = []
-    for path in _files(paths):
-        if path.stat().st_size > settings.max_upload_bytes:
-            report.append(f"skipped {path}: larger than {settings.max_upload_bytes} bytes")
-            continue
-        try:
-            uploaded = await service.upload(
-                admin, collection.id, path.name, path.read_bytes(), DocumentFields()
-            )
-        except (InvalidInputError, LimitExceededError) as exc:
-            report.append(f"skipped {path}: {exc.message}")
-            continue
-        if uploaded.duplicate:
-            report.append(f"already there: {path}")
-    report.append(f"{len(service.jobs)} new documents in {collection_name!r}")
-    return Loaded(service.jobs, report)

@@ -1,13 +1,18 @@
-"""Sending, regenerating and rating messages; branches of a conversation."""
+"""Sending, regenerating, stopping and rating messages; branches of a conversation.
+
+A question and its reply are stored in one transaction; the reply's run starts once
+that commits (so it reads what was stored), wherever the caller is.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ezhr_graphql.db import utcnow
+from ezhr_graphql.db import after_commit, utcnow
 from ezhr_graphql.errors import (
     ConflictError,
     InvalidInputError,
@@ -48,14 +53,27 @@ class Sent:
     created: bool
 
 
+class Runs(Protocol):
+    """Where replies are generated (see ``RunManager``)."""
+
+    def launch(self, message_id: uuid.UUID) -> None:
+        """Start the run of a reply stored as ``STREAMING``."""
+
+    async def request_stop(self, message_id: uuid.UUID) -> None:
+        """Ask the run of a reply to stop, in whichever process it runs."""
+
+
 class MessageService:
     def __init__(
         self,
         session: AsyncSession,
         settings: ChatSettings,
+        runs: Runs,
         run_rate: RateLimiter | None = None,
     ) -> None:
+        self.session = session
         self.settings = settings
+        self.runs = runs
         # Replies started per minute; None when rate limits are off.
         self.run_rate = run_rate
         self.sessions = ChatSessionRepository.from_session(session)
@@ -112,6 +130,8 @@ class MessageService:
                 self.run_rate.unavailable()
 
     def _reply_to(self, chat: ChatSession, user_message: ChatMessage) -> ChatMessage:
+        """A new reply to ``user_message``, made current; its run starts once the
+        transaction commits."""
         reply = self.messages.add(
             ChatMessage(
                 id=uuid.uuid4(),
@@ -124,6 +144,8 @@ class MessageService:
         )
         chat.current_message_id = reply.id
         chat.updated_at = utcnow()
+        reply_id = reply.id
+        after_commit(self.session, lambda: self.runs.launch(reply_id))
         return reply
 
     async def send(
@@ -211,15 +233,19 @@ class MessageService:
         await self.sessions.flush()
         return chat
 
-    async def stoppable(self, actor: Actor, message_id: uuid.UUID) -> ChatMessage:
-        """Raises:
-        NotFoundError, ConflictError: the reply is not being generated.
+    async def stop(self, actor: Actor, message_id: uuid.UUID) -> ChatMessage:
+        """Ask the run of the actor's reply to stop, wherever it runs; the reply as it
+        was when asked.
+
+        Raises:
+            NotFoundError, ConflictError: the reply is not being generated.
         """
         message = await self.message(actor, message_id)
         if message.status is not MessageStatus.STREAMING:
             raise ConflictError(
                 f"This reply is not being generated (it is {message.status.value})", "messageId"
             )
+        await self.runs.request_stop(message.id)
         return message
 
     async def rate(

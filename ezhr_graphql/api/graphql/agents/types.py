@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Self
+
+import strawberry
+
+from ezhr_graphql.api.graphql.catalog.types import EmbeddingModel, LlmModel
+from ezhr_graphql.api.graphql.context import Info
+from ezhr_graphql.api.graphql.errors import UserErrorType
+from ezhr_graphql.api.graphql.knowledge.types import Collection
+from ezhr_graphql.api.graphql.loaders import resolved_or_awaitable
+from ezhr_graphql.api.graphql.pagination import Connection
+from ezhr_graphql.api.graphql.scalars import gid, input_fields, parse_optional_id
+from ezhr_graphql.models import Agent as AgentRow
+from ezhr_graphql.models import Visibility as VisibilityModel
+from ezhr_graphql.services.agents import AgentFields
+
+
+@strawberry.enum(description="Who can chat with an agent.")
+class Visibility(Enum):
+    PUBLIC = strawberry.enum_value("PUBLIC", description="Every signed-in user.")
+    PRIVATE = strawberry.enum_value("PRIVATE", description="Its owner and administrators.")
+
+
+@strawberry.type(description="An assistant configured to answer from a company's HR documents.")
+class Agent:
+    id: strawberry.ID = strawberry.field(description="Unique identifier.")
+    name: str = strawberry.field(description="Unique display name.")
+    description: str = strawberry.field(description="What the agent helps with.")
+    system_prompt: str = strawberry.field(description="Instructions given to the LLM.")
+    starter_messages: list[str] = strawberry.field(
+        description="Up to four suggested first questions."
+    )
+    temperature: float = strawberry.field(description="Sampling temperature, 0 to 2.")
+    top_k: int = strawberry.field(description="How many document chunks to retrieve.")
+    similarity_threshold: float = strawberry.field(
+        description="Passages scoring below this cosine similarity are not used."
+    )
+    include_outdated: bool = strawberry.field(
+        description="Whether documents marked outdated are used in answers."
+    )
+    no_answer_message: str = strawberry.field(
+        description="Said when no passage is relevant (empty: the server's default)."
+    )
+    visibility: Visibility = strawberry.field(description="Who can chat with the agent.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+    llm_model_id: strawberry.Private[uuid.UUID]
+    embedding_model_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="The LLM the agent answers with.")
+    def llm_model(self, info: Info) -> LlmModel | None:
+        loader = info.context.loaders.llm_model_by_id
+        return resolved_or_awaitable(loader, self.llm_model_id, LlmModel.from_model)  # type: ignore[return-value]
+
+    @strawberry.field(description="The embedding model used to search its documents.")
+    def embedding_model(self, info: Info) -> EmbeddingModel | None:
+        loader = info.context.loaders.embedding_model_by_id
+        return resolved_or_awaitable(loader, self.embedding_model_id, EmbeddingModel.from_model)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="The document collections it answers from (listed for admins only)."
+    )
+    async def collections(self, info: Info) -> list[Collection]:
+        ctx = info.context
+        if ctx.actor is None or not ctx.actor.is_admin:
+            return []
+        rows = await ctx.loaders.collections_by_agent.load(uuid.UUID(str(self.id)))
+        return [Collection.from_model(row) for row in rows]
+
+    @classmethod
+    def from_model(cls, row: AgentRow) -> Self:
+        return cls(
+            id=gid(row.id),
+            name=row.name,
+            description=row.description,
+            system_prompt=row.system_prompt,
+            starter_messages=list(row.starter_messages),
+            temperature=row.temperature,
+            top_k=row.top_k,
+            similarity_threshold=row.similarity_threshold,
+            include_outdated=row.include_outdated,
+            no_answer_message=row.no_answer_message,
+            visibility=Visibility[row.visibility.name],
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            llm_model_id=row.llm_model_id,
+            embedding_model_id=row.embedding_model_id,
+        )
+
+
+@strawberry.input(description="A new agent.")
+class CreateAgentInput:
+    name: str = strawberry.field(description="Unique display name.")
+    llm_model_id: strawberry.ID = strawberry.field(description="The LLM to answer with.")
+    embedding_model_id: strawberry.ID = strawberry.field(description="The embedding model.")
+    description: str = strawberry.field(default="", description="What the agent helps with.")
+    system_prompt: str = strawberry.field(default="", description="Instructions for the LLM.")
+    starter_messages: list[str] = strawberry.field(
+        default_factory=list, description="Up to four suggested first questions."
+    )
+    temperature: float = strawberry.field(default=0.2, description="Sampling temperature, 0 to 2.")
+    top_k: int = strawberry.field(default=4, description="Chunks to retrieve, 1 to 50.")
+    similarity_threshold: float = strawberry.field(
+        default=0.3, description="Minimum cosine similarity of a passage, -1 to 1."
+    )
+    include_outdated: bool = strawberry.field(
+        default=False, description="Use documents marked outdated too."
+    )
+    no_answer_message: str = strawberry.field(
+        default="", description="Said when nothing relevant is found (empty: the default)."
+    )
+    visibility: Visibility = strawberry.field(
+        default=Visibility.PUBLIC, description="Who can chat with it."
+    )
+
+    def to_fields(self) -> AgentFields:
+        return _agent_fields(self)
+
+
+@strawberry.input(description="Changes to an agent; omitted fields stay as they are.")
+class UpdateAgentInput:
+    name: str | None = strawberry.field(default=None, description="New name.")
+    llm_model_id: strawberry.ID | None = strawberry.field(default=None, description="New LLM.")
+    embedding_model_id: strawberry.ID | None = strawberry.field(
+        default=None, description="New embedding model."
+    )
+    description: str | None = strawberry.field(default=None, description="New description.")
+    system_prompt: str | None = strawberry.field(default=None, description="New instructions.")
+    starter_messages: list[str] | None = strawberry.field(
+        default=None, description="New starter messages (replaces all)."
+    )
+    temperature: float | None = strawberry.field(default=None, description="New temperature.")
+    top_k: int | None = strawberry.field(default=None, description="New top-k.")
+    similarity_threshold: float | None = strawberry.field(
+        default=None, description="New similarity threshold."
+    )
+    include_outdated: bool | None = strawberry.field(
+        default=None, description="Use outdated documents or not."
+    )
+    no_answer_message: str | None = strawberry.field(
+        default=None, description="New message for questions nothing answers."
+    )
+    visibility: Visibility | None = strawberry.field(default=None, description="New visibility.")
+
+    def to_fields(self) -> AgentFields:
+        return _agent_fields(self)
+
+
+def _agent_fields(input: CreateAgentInput | UpdateAgentInput) -> AgentFields:
+    """Raises:
+    InvalidInputError: a model ID is malformed.
+    """
+    return input_fields(
+        input,
+        AgentFields,
+        llm_model_id=parse_optional_id(input.llm_model_id, "llmModelId"),
+        embedding_model_id=parse_optional_id(input.embedding_model_id, "embeddingModelId"),
+        visibility=None if input.visibility is None else VisibilityModel[input.visibility.name],
+    )
+
+
+AgentResult = Annotated[
+    Agent | UserErrorType,
+    strawberry.union("AgentResult", description="An agent, or why not."),
+]
+AgentConnectionResult = Annotated[
+    Connection[Agent] | UserErrorType,
+    strawberry.union("AgentConnectionResult", description="A page of agents."),
+]

@@ -1,0 +1,225 @@
+"""Collections, documents and ingestion progress as the API shows them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated, Self
+
+import strawberry
+
+from ezhr_graphql.api.graphql.catalog.types import EmbeddingModel
+from ezhr_graphql.api.graphql.context import Info
+from ezhr_graphql.api.graphql.errors import UserErrorType
+from ezhr_graphql.api.graphql.loaders import resolved_or_awaitable
+from ezhr_graphql.api.graphql.pagination import Connection
+from ezhr_graphql.api.graphql.scalars import gid, input_fields, parse_optional_id
+from ezhr_graphql.models import Collection as CollectionRow
+from ezhr_graphql.models import Document as DocumentRow
+from ezhr_graphql.services.ingestion import Progress
+from ezhr_graphql.services.knowledge import CollectionFields, DocumentFields
+
+
+@strawberry.enum(description="Where a document is in its ingestion.")
+class DocumentStatus(Enum):
+    QUEUED = strawberry.enum_value("QUEUED", description="Waiting for a worker.")
+    PARSING = strawberry.enum_value("PARSING", description="Being read and cut into chunks.")
+    EMBEDDING = strawberry.enum_value("EMBEDDING", description="Its chunks are being embedded.")
+    READY = strawberry.enum_value("READY", description="Indexed; agents answer from it.")
+    FAILED = strawberry.enum_value(
+        "FAILED", description="The last indexing failed (see errorCode and errorReason)."
+    )
+
+
+@strawberry.type(description="A set of documents agents can answer from.")
+class Collection:
+    id: strawberry.ID = strawberry.field(description="Unique identifier.")
+    name: str = strawberry.field(description="Unique display name.")
+    description: str = strawberry.field(description="What it holds.")
+    reindexing: bool = strawberry.field(
+        description="True while it is re-embedded with a new model; answers use the old "
+        "index until that finishes."
+    )
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+    embedding_model_id: strawberry.Private[uuid.UUID]
+    pending_embedding_model_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field(description="The embedding model its index is built with.")
+    def embedding_model(self, info: Info) -> EmbeddingModel | None:
+        loader = info.context.loaders.embedding_model_by_id
+        return resolved_or_awaitable(loader, self.embedding_model_id, EmbeddingModel.from_model)  # type: ignore[return-value]
+
+    @strawberry.field(description="The model it is being re-embedded with, if any.")
+    def pending_embedding_model(self, info: Info) -> EmbeddingModel | None:
+        if self.pending_embedding_model_id is None:
+            return None
+        loader = info.context.loaders.embedding_model_by_id
+        return resolved_or_awaitable(  # type: ignore[return-value]
+            loader, self.pending_embedding_model_id, EmbeddingModel.from_model
+        )
+
+    @classmethod
+    def from_model(cls, row: CollectionRow) -> Self:
+        return cls(
+            id=gid(row.id),
+            name=row.name,
+            description=row.description,
+            reindexing=row.pending_embedding_model_id is not None,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            embedding_model_id=row.embedding_model_id,
+            pending_embedding_model_id=row.pending_embedding_model_id,
+        )
+
+
+@strawberry.type(description="An uploaded HR document.")
+class Document:
+    id: strawberry.ID = strawberry.field(description="Unique identifier.")
+    collection_id: strawberry.ID = strawberry.field(description="The collection it is in.")
+    filename: str = strawberry.field(description="The name it was uploaded with.")
+    kind: str = strawberry.field(
+        description="Its type, read from its content: pdf, docx, markdown, html or text."
+    )
+    size_bytes: int = strawberry.field(description="Size of the original file.")
+    content_hash: str = strawberry.field(description="SHA-256 of the original bytes.")
+    title: str = strawberry.field(description="Title (given, or read from the file).")
+    effective_date: date | None = strawberry.field(description="When the policy takes effect.")
+    outdated: bool = strawberry.field(description="Outdated documents are not used in answers.")
+    tags: list[str] = strawberry.field(description="Free-form labels.")
+    status: DocumentStatus = strawberry.field(description="Ingestion status.")
+    error_code: str | None = strawberry.field(
+        description="Why the last indexing failed: EMPTY_FILE, UNSUPPORTED_TYPE, CORRUPT_FILE, "
+        "NO_TEXT_LAYER, NO_TEXT, an LLM_* code for the embedding provider, or INTERNAL_ERROR."
+    )
+    error_reason: str | None = strawberry.field(description="The failure, in words.")
+    chunks_done: int = strawberry.field(description="Chunks embedded so far.")
+    chunks_total: int = strawberry.field(description="Chunks to embed.")
+    indexed_at: datetime | None = strawberry.field(description="When it was last indexed.")
+    created_at: datetime = strawberry.field(description="When it was uploaded.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+
+    @classmethod
+    def from_model(cls, row: DocumentRow) -> Self:
+        return cls(
+            id=gid(row.id),
+            collection_id=gid(row.collection_id),
+            filename=row.filename,
+            kind=row.kind,
+            size_bytes=row.size_bytes,
+            content_hash=row.content_hash,
+            title=row.title,
+            effective_date=row.effective_date,
+            outdated=row.outdated,
+            tags=list(row.tags or []),
+            status=DocumentStatus[row.status.name],
+            error_code=row.error_code,
+            error_reason=row.error_reason,
+            chunks_done=row.chunks_done,
+            chunks_total=row.chunks_total,
+            indexed_at=row.indexed_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+@strawberry.type(description="An upload's outcome: the document, and whether it was already there.")
+class UploadedDocument:
+    document: Document = strawberry.field(description="The stored (or existing) document.")
+    duplicate: bool = strawberry.field(
+        description="True if the collection already held the same file (same SHA-256): "
+        "nothing was stored or indexed again."
+    )
+
+
+@strawberry.type(description="A step of a document's ingestion.")
+class IngestionProgress:
+    document_id: strawberry.ID = strawberry.field(description="The document.")
+    status: DocumentStatus = strawberry.field(description="Its stage.")
+    chunks_done: int = strawberry.field(description="Chunks embedded so far.")
+    chunks_total: int = strawberry.field(description="Chunks to embed.")
+    error_code: str | None = strawberry.field(description="Why it failed, when FAILED.")
+    error_reason: str | None = strawberry.field(description="The failure, in words.")
+
+    @classmethod
+    def of(cls, document_id: uuid.UUID, progress: Progress) -> Self:
+        error = progress.error
+        return cls(
+            document_id=gid(document_id),
+            status=DocumentStatus[progress.status.name],
+            chunks_done=progress.done,
+            chunks_total=progress.total,
+            error_code=None if error is None else error.code,
+            error_reason=None if error is None else error.reason,
+        )
+
+
+@strawberry.input(description="A new collection.")
+class CreateCollectionInput:
+    name: str = strawberry.field(description="Unique display name.")
+    embedding_model_id: strawberry.ID = strawberry.field(
+        description="The embedding model to index it with."
+    )
+    description: str = strawberry.field(default="", description="What it holds.")
+
+    def to_fields(self) -> CollectionFields:
+        return _collection_fields(self)
+
+
+@strawberry.input(description="Changes to a collection; omitted fields stay as they are.")
+class UpdateCollectionInput:
+    name: str | None = strawberry.field(default=None, description="New name.")
+    description: str | None = strawberry.field(default=None, description="New description.")
+    embedding_model_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Re-embed with this model in the background, then switch to it.",
+    )
+
+    def to_fields(self) -> CollectionFields:
+        return _collection_fields(self)
+
+
+def _collection_fields(input: CreateCollectionInput | UpdateCollectionInput) -> CollectionFields:
+    return input_fields(
+        input,
+        CollectionFields,
+        embedding_model_id=parse_optional_id(input.embedding_model_id, "embeddingModelId"),
+    )
+
+
+@strawberry.input(description="Metadata of a document; omitted fields stay as they are.")
+class DocumentMetadataInput:
+    title: str | None = strawberry.field(default=None, description="Title.")
+    effective_date: date | None = strawberry.field(
+        default=None, description="When the policy takes effect."
+    )
+    outdated: bool | None = strawberry.field(
+        default=None, description="Outdated documents are left out of answers."
+    )
+    tags: list[str] | None = strawberry.field(default=None, description="Labels (replaces all).")
+
+    def to_fields(self) -> DocumentFields:
+        return input_fields(self, DocumentFields)
+
+
+CollectionResult = Annotated[
+    Collection | UserErrorType,
+    strawberry.union("CollectionResult", description="A collection, or why not."),
+]
+CollectionConnectionResult = Annotated[
+    Connection[Collection] | UserErrorType,
+    strawberry.union("CollectionConnectionResult", description="A page of collections."),
+]
+DocumentResult = Annotated[
+    Document | UserErrorType,
+    strawberry.union("DocumentResult", description="A document, or why not."),
+]
+DocumentConnectionResult = Annotated[
+    Connection[Document] | UserErrorType,
+    strawberry.union("DocumentConnectionResult", description="A page of documents."),
+]
+UploadDocumentResult = Annotated[
+    UploadedDocument | UserErrorType,
+    strawberry.union("UploadDocumentResult", description="The uploaded document, or why not."),
+]

@@ -1,0 +1,147 @@
+"""Operations in logs and metrics: each operation's user and name in the log context,
+counted by name, type and outcome; the gauge of open subscriptions.
+
+Clients choose operation names, so a name labels a metric only when it is known (see
+:class:`OperationLabels`): each label value is a series every scrape carries for as
+long as the process lives.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, parse
+from strawberry.extensions import SchemaExtension
+
+from ezhr_graphql.api.graphql.context import Context
+from ezhr_graphql.observe import logs
+from ezhr_graphql.observe.metrics import OPERATION_SECONDS, OPERATIONS, SUBSCRIPTIONS_OPEN
+
+ANONYMOUS = "anonymous"  # an operation without a name
+OTHER = "other"  # a name that is not (or not yet, or no longer may be) known
+MAX_NAME_LENGTH = 64  # the longest name a signed-in caller's operation is labelled by
+MAX_LOGGED_NAME = 100  # longer names are cut to this in logs
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+
+
+def logged_name(name: str | None) -> str:
+    """An operation's name as logs show it: whole when short, else its beginning."""
+    if not name:
+        return ANONYMOUS
+    return name if len(name) <= MAX_LOGGED_NAME else name[: MAX_LOGGED_NAME - 3] + "..."
+
+
+def operation_names(documents: Iterable[str]) -> set[str]:
+    """The names of the operations ``documents`` define (those that parse)."""
+    names: set[str] = set()
+    for document in documents:
+        try:
+            parsed = parse(document)
+        except GraphQLError:
+            continue
+        names.update(
+            d.name.value
+            for d in parsed.definitions
+            if isinstance(d, OperationDefinitionNode) and d.name is not None
+        )
+    return names
+
+
+def _names_an_operation(document: DocumentNode | None, name: str) -> bool:
+    return document is not None and any(
+        isinstance(d, OperationDefinitionNode) and d.name is not None and d.name.value == name
+        for d in document.definitions
+    )
+
+
+class OperationLabels:
+    """The operation names metrics are labelled by, a bounded set: the ``known`` ones
+    (the persisted queries' allow-list), and the first ``cap`` names of operations run
+    by signed-in callers that are well formed, at most ``MAX_NAME_LENGTH`` characters
+    long and name an operation of their document. Any other name is ``other``."""
+
+    def __init__(self, cap: int, known: Iterable[str] = ()) -> None:
+        self.cap = cap
+        self._known = frozenset(known)
+        self._learned: set[str] = set()
+
+    def label(self, name: str | None, document: DocumentNode | None, *, signed_in: bool) -> str:
+        if not name:
+            return ANONYMOUS
+        if name in self._known or name in self._learned:
+            return name
+        if (
+            signed_in
+            and len(self._learned) < self.cap
+            and len(name) <= MAX_NAME_LENGTH
+            and _NAME.fullmatch(name)
+            and _names_an_operation(document, name)
+        ):
+            self._learned.add(name)
+            return name
+        return OTHER
+
+
+class OperationMetrics(SchemaExtension):
+    """Names the operation in the log context and counts it: by name (its label, see
+    :class:`OperationLabels`), type and outcome, with a latency histogram for queries
+    and mutations."""
+
+    def __init__(self, labels: OperationLabels) -> None:
+        super().__init__()
+        self.labels = labels
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        context = self.execution_context.context
+        actor = context.actor if isinstance(context, Context) else None
+        request = logs.current.get()
+        info = None
+        if request is not None:
+            # A record of this operation's own: operations of one websocket run
+            # concurrently and must not name each other.
+            info = logs.RequestInfo(request.request_id)
+            if actor is not None:
+                info.user_id = str(actor.id)
+            info.operation = logged_name(self.execution_context.operation_name)
+            logs.current.set(info)
+        yield
+        # Known once the document is parsed: the name may come from the document.
+        name = self.execution_context.operation_name
+        if info is not None:
+            info.operation = logged_name(name)
+        document = self.execution_context.graphql_document
+        label = self.labels.label(name, document, signed_in=actor is not None)
+        try:
+            kind_name = str(self.execution_context.operation_type.value)
+        except Exception:  # the document did not parse, or names no single operation
+            kind_name = "unknown"
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None) or self.execution_context.pre_execution_errors
+        outcome = "error" if errors else ("user_error" if _has_user_error(result) else "ok")
+        OPERATIONS.labels(label, kind_name, outcome).inc()
+        if kind_name in ("query", "mutation"):
+            OPERATION_SECONDS.labels(label, kind_name).observe(time.perf_counter() - started)
+
+
+def _has_user_error(result: Any) -> bool:
+    """Whether a top-level field came back as a typed error (a union's UserError)."""
+    data = getattr(result, "data", None)
+    if not isinstance(data, dict):
+        return False
+    return any(isinstance(v, dict) and "code" in v and "message" in v for v in data.values())
+
+
+@contextmanager
+def open_subscription(field: str) -> Iterator[None]:
+    """The open-subscription gauge, up while the block runs."""
+    gauge = SUBSCRIPTIONS_OPEN.labels(field)
+    gauge.inc()
+    try:
+        yield
+    finally:
+        gauge.dec()

@@ -1,0 +1,104 @@
+"""How every resolver talks to services: one unit of work per call, errors made typed.
+
+A resolver calls one service method on the services of a fresh session and maps what
+it returns. A mutation's transaction commits only when that call returns; any domain
+error rolls it back and comes back as a union member; work the service registered
+for after the commit (a run to start, indexing to queue) happens only then. The
+session is never shared with sibling resolvers, which Strawberry runs concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import IntegrityError
+
+from ezhr_graphql.api.graphql.context import Context
+from ezhr_graphql.api.graphql.errors import Conflict, ErrorCode, UserErrorType, from_domain
+from ezhr_graphql.container import Services
+from ezhr_graphql.errors import DomainError
+from ezhr_graphql.services.actor import Actor
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+logger = logging.getLogger(__name__)
+
+
+async def read(ctx: Context, action: Callable[[Services], Awaitable[T]]) -> T | UserErrorType:
+    """``action`` on the services of a read session."""
+    try:
+        async with ctx.db.read() as session:
+            return await action(ctx.container.services(session))
+    except DomainError as exc:
+        return from_domain(exc)
+
+
+async def write(ctx: Context, action: Callable[[Services], Awaitable[T]]) -> T | UserErrorType:
+    """``action`` on the services of a transaction, committed if it returns."""
+    try:
+        async with ctx.db.transaction() as session:
+            result = await action(ctx.container.services(session))
+    except DomainError as exc:
+        return from_domain(exc)
+    except IntegrityError as exc:
+        # A concurrent request won a uniqueness race the service had checked for.
+        # The error's text holds the statement's values (password hashes...): log its
+        # kind only.
+        logger.info("integrity conflict: %s", type(exc.orig).__name__)
+        return Conflict(
+            message="The change conflicts with existing data",
+            code=ErrorCode.CONFLICT,
+            field="input",
+        )
+    # Later fields of the same operation must not see rows cached before the change.
+    ctx.loaders.clear()
+    return result
+
+
+def _actor(ctx: Context, admin: bool) -> Actor:
+    return ctx.require_admin() if admin else ctx.require_actor()
+
+
+async def query(
+    ctx: Context,
+    act: Callable[[Services, Actor], Awaitable[R]],
+    convert: Callable[[R], T],
+    *,
+    admin: bool = False,
+) -> T | UserErrorType:
+    """The usual query: as the signed-in user (an administrator if ``admin``), run
+    ``act`` on the services of a read session and convert what it returns.
+
+    Raises:
+        GraphQLError: ``UNAUTHENTICATED`` or ``FORBIDDEN`` (top-level errors).
+    """
+    actor = _actor(ctx, admin)
+
+    async def action(services: Services) -> T:
+        return convert(await act(services, actor))
+
+    return await read(ctx, action)
+
+
+async def change(
+    ctx: Context,
+    act: Callable[[Services, Actor], Awaitable[R]],
+    convert: Callable[[R], T],
+    *,
+    admin: bool = False,
+) -> T | UserErrorType:
+    """The usual mutation: as the signed-in user (an administrator if ``admin``), run
+    ``act`` on the services of a fresh transaction and convert what it returns.
+
+    Raises:
+        GraphQLError: ``UNAUTHENTICATED`` or ``FORBIDDEN`` (top-level errors).
+    """
+    actor = _actor(ctx, admin)
+
+    async def action(services: Services) -> T:
+        return convert(await act(services, actor))
+
+    return await write(ctx, action)

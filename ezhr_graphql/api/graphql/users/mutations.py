@@ -1,0 +1,83 @@
+"""Identity mutations: register, login, and user administration."""
+
+from __future__ import annotations
+
+import strawberry
+
+from ezhr_graphql.api.graphql import resolve
+from ezhr_graphql.api.graphql.context import Info
+from ezhr_graphql.api.graphql.errors import ErrorCode, InvalidCredentials, LimitExceeded
+from ezhr_graphql.api.graphql.results import DeleteResult, deleted
+from ezhr_graphql.api.graphql.scalars import parse_id
+from ezhr_graphql.api.graphql.users.types import (
+    AuthPayload,
+    LoginResult,
+    RegisterInput,
+    RegisterResult,
+    Role,
+    User,
+    UserResult,
+)
+from ezhr_graphql.api.guards.ratelimit import client_address, trusted_proxies
+from ezhr_graphql.container import Services
+from ezhr_graphql.errors import AuthenticationError, LimitExceededError
+from ezhr_graphql.services.users import Session
+
+
+def _auth(session: Session) -> AuthPayload:
+    return AuthPayload(
+        token=session.token, expires_at=session.expires_at, user=User.from_model(session.user)
+    )
+
+
+@strawberry.type
+class UserMutations:
+    @strawberry.mutation(description="Create a member account and sign it in.")
+    async def register(self, info: Info, input: RegisterInput) -> RegisterResult:
+        async def action(services: Services) -> AuthPayload:
+            return _auth(
+                await services.users.register(input.email, input.password, input.display_name)
+            )
+
+        return await resolve.write(info.context, action)
+
+    @strawberry.mutation(
+        description="Exchange email and password for a bearer token. After too many failed "
+        "attempts for an email or from an address, sign-in is refused for a while "
+        "(LimitExceeded `loginAttempts`)."
+    )
+    async def login(self, info: Info, email: str, password: str) -> LoginResult:
+        ctx = info.context
+        # Counted as the rate limits count: behind a trusted proxy, by the caller's
+        # own address, not the proxy's (which everyone would share).
+        scope = getattr(ctx.request, "scope", None) or {}
+        proxies = trusted_proxies(ctx.container.settings.rate_limit.trusted_proxies)
+        try:
+            signed_in = await ctx.container.sign_in.sign_in(
+                email, password, client_address(scope, proxies)
+            )
+        except LimitExceededError as exc:
+            return LimitExceeded(
+                message=exc.message, code=ErrorCode.LIMIT_EXCEEDED, limit=exc.limit
+            )
+        except AuthenticationError as exc:
+            return InvalidCredentials(message=exc.message, code=ErrorCode.INVALID_CREDENTIALS)
+        return _auth(signed_in)
+
+    @strawberry.mutation(description="Change a user's role (admins only, not their own).")
+    async def set_user_role(self, info: Info, user_id: strawberry.ID, role: Role) -> UserResult:
+        return await resolve.change(
+            info.context,
+            lambda s, a: s.users.set_role(a, parse_id(user_id, "userId"), role.to_model()),
+            User.from_model,
+            admin=True,
+        )
+
+    @strawberry.mutation(description="Delete a user (admins only, not themselves).")
+    async def delete_user(self, info: Info, user_id: strawberry.ID) -> DeleteResult:
+        return await resolve.change(
+            info.context,
+            lambda s, a: s.users.delete(a, parse_id(user_id, "userId")),
+            deleted,
+            admin=True,
+        )

@@ -1,0 +1,411 @@
+"""The services behind a reply, each on its own: MessageService (what is stored, and
+that a run starts only once it is committed), Planner (what the model is asked) and
+RunManager (the typed events of a run's stream, and what is stored at its end).
+
+They run on the suite's database with the scripted LLM and the in-memory broker; the
+model is wrapped so that the turns it receives are asserted directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from ezhr_graphql.container import Container
+from ezhr_graphql.errors import ConflictError, NotFoundError
+from ezhr_graphql.models import ChatMessage, MessageRole, MessageStatus
+from ezhr_graphql.pubsub import MemoryBroker
+from ezhr_graphql.rag import ChatModel, ChatTurn, LlmSpec, ModelRegistry
+from ezhr_graphql.repositories.chat import ChatMessageRepository
+from ezhr_graphql.services.messages import MessageService, Sent
+from ezhr_graphql.services.replies.events import (
+    FailureCode,
+    ReplyCitations,
+    ReplyCompleted,
+    ReplyDelta,
+    ReplyEvent,
+    ReplyFailed,
+    ReplyStarted,
+    decode,
+)
+from ezhr_graphql.services.replies.planning import Planner
+from ezhr_graphql.services.replies.runs import RunManager
+from ezhr_graphql.services.replies.streams import stream_name
+from ezhr_graphql.services.retrieval import Passage
+from tests.conftest import PeopleFactory, Person
+from tests.factories import actor, make_agent, make_sessions
+
+# --- fakes at the adapter boundary ---------------------------------------------------
+
+
+class RecordingModel:
+    """A chat model that records every request before passing it on."""
+
+    def __init__(self, inner: ChatModel) -> None:
+        self.inner = inner
+        self.context_window = inner.context_window
+        self.usage = inner.usage
+        self.streamed: list[list[ChatTurn]] = []
+        self.completed: list[list[ChatTurn]] = []
+
+    def stream(self, turns: Sequence[ChatTurn]) -> AsyncIterator[str]:
+        self.streamed.append(list(turns))
+        return self.inner.stream(turns)
+
+    async def complete(self, turns: Sequence[ChatTurn]) -> str:
+        self.completed.append(list(turns))
+        return await self.inner.complete(turns)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+
+class RecordingModels(ModelRegistry):
+    """The registry of models, keeping each chat model it builds."""
+
+    def __init__(self) -> None:
+        super().__init__(allow_scripted=True)
+        self.built: list[RecordingModel] = []
+
+    def chat_model(self, spec: LlmSpec) -> ChatModel:
+        model = RecordingModel(super().chat_model(spec))
+        self.built.append(model)
+        return model
+
+
+@dataclass
+class FakeRuns:
+    """Where MessageService starts and stops runs."""
+
+    launched: list[uuid.UUID] = field(default_factory=list)
+    stopped: list[uuid.UUID] = field(default_factory=list)
+
+    def launch(self, message_id: uuid.UUID) -> None:
+        self.launched.append(message_id)
+
+    async def request_stop(self, message_id: uuid.UUID) -> None:
+        self.stopped.append(message_id)
+
+
+def passage(text: str, title: str) -> Passage:
+    return Passage(uuid.uuid4(), uuid.uuid4(), title, (), None, text, 0.9)
+
+
+@dataclass
+class FakeRetriever:
+    """Knowledge that answers with fixed passages (none: nothing relevant)."""
+
+    passages: list[Passage]
+    questions: list[str] = field(default_factory=list)
+
+    async def knowledge_of(self, agent: Any) -> object:
+        return object()
+
+    async def retrieve(self, knowledge: object, question: str) -> list[Passage]:
+        self.questions.append(question)
+        return self.passages
+
+
+# --- set-up ----------------------------------------------------------------------------
+
+
+@dataclass
+class Conversation:
+    container: Container
+    member: Person
+    session_id: uuid.UUID
+
+
+async def conversation(
+    container: Container, people: PeopleFactory, script: str = "scripted?tokens=6", prompt: str = ""
+) -> Conversation:
+    admin, member = await people.admin(), await people.member()
+    agent = await make_agent(container, admin, llm=script, system_prompt=prompt)
+    (chat,) = await make_sessions(container, member, agent.id, 1, titled=False)
+    return Conversation(container, member, chat.id)
+
+
+async def send(talk: Conversation, runs: FakeRuns, text: str, client_id: str | None = None) -> Sent:
+    """Send ``text`` through MessageService in a transaction of its own."""
+    container = talk.container
+    async with container.db.transaction() as session:
+        service = MessageService(session, container.settings.chat, runs)
+        return await service.send(
+            actor(talk.member), talk.session_id, text, client_id or str(uuid.uuid4())
+        )
+
+
+async def answer(talk: Conversation, reply: ChatMessage, text: str) -> None:
+    """Store ``text`` as the finished reply (as a run would)."""
+    async with talk.container.db.transaction() as session:
+        row = await session.get(ChatMessage, reply.id)
+        assert row is not None
+        row.content, row.status = text, MessageStatus.COMPLETED
+
+
+def planner(container: Container, models: ModelRegistry, retriever: Any = None) -> Planner:
+    return Planner(
+        container.db,
+        models,
+        container.settings.chat,
+        lambda _: None,
+        retriever=retriever,
+        no_answer_message="Ask HR: the handbook does not say.",
+    )
+
+
+# --- MessageService ----------------------------------------------------------------------
+
+
+async def test_a_sent_question_starts_its_run_only_once_it_is_committed(
+    container: Container, people: PeopleFactory
+) -> None:
+    talk = await conversation(container, people)
+    runs = FakeRuns()
+    async with container.db.transaction() as session:
+        service = MessageService(session, container.settings.chat, runs)
+        sent = await service.send(actor(talk.member), talk.session_id, "Leave?", "k1")
+        assert runs.launched == []  # not before the commit: the run could not read it
+    assert runs.launched == [sent.reply.id]
+    assert sent.reply.status is MessageStatus.STREAMING
+    assert sent.reply.parent_id == sent.user_message.id
+
+
+async def test_a_question_rolled_back_starts_no_run(
+    container: Container, people: PeopleFactory
+) -> None:
+    talk = await conversation(container, people)
+    runs = FakeRuns()
+
+    async def send_then_fail() -> None:
+        async with container.db.transaction() as session:
+            service = MessageService(session, container.settings.chat, runs)
+            await service.send(actor(talk.member), talk.session_id, "Leave?", "k1")
+            raise RuntimeError("something failed after the send")
+
+    with pytest.raises(RuntimeError, match="after the send"):
+        await send_then_fail()
+    assert runs.launched == []
+    async with container.db.read() as session:
+        assert await ChatMessageRepository.from_session(session).in_session(talk.session_id) == []
+
+
+async def test_a_retried_question_starts_nothing_new(
+    container: Container, people: PeopleFactory
+) -> None:
+    talk = await conversation(container, people)
+    runs = FakeRuns()
+    first = await send(talk, runs, "Leave?", "same-key")
+    again = await send(talk, runs, "Leave?", "same-key")
+    assert again.created is False
+    assert again.reply.id == first.reply.id
+    assert runs.launched == [first.reply.id]
+
+
+async def test_stopping_asks_the_run_only_for_a_reply_being_generated(
+    container: Container, people: PeopleFactory
+) -> None:
+    talk = await conversation(container, people)
+    runs = FakeRuns()
+    sent = await send(talk, runs, "Leave?")
+    async with container.db.read() as session:
+        service = MessageService(session, container.settings.chat, runs)
+        await service.stop(actor(talk.member), sent.reply.id)
+        with pytest.raises(NotFoundError):
+            await service.stop(actor(await people.member()), sent.reply.id)
+    assert runs.stopped == [sent.reply.id]
+    await answer(talk, sent.reply, "Done.")
+    async with container.db.read() as session:
+        service = MessageService(session, container.settings.chat, runs)
+        with pytest.raises(ConflictError):
+            await service.stop(actor(talk.member), sent.reply.id)
+    assert runs.stopped == [sent.reply.id]
+
+
+# --- Planner ------------------------------------------------------------------------------
+
+
+async def test_the_model_is_asked_the_branch_under_the_agents_prompt(
+    container: Container, people: PeopleFactory
+) -> None:
+    talk = await conversation(container, people, prompt="You are the HR assistant.")
+    runs = FakeRuns()
+    first = await send(talk, runs, "How many days of annual leave?")
+    await answer(talk, first.reply, "Twenty days.")
+    follow_up = await send(talk, runs, "And for part-timers?")
+    models = RecordingModels()
+    plan = await planner(container, models).plan(follow_up.reply.id)
+    assert [(t.role, t.content) for t in plan.turns] == [
+        ("system", "You are the HR assistant."),
+        ("user", "How many days of annual leave?"),
+        ("assistant", "Twenty days."),
+        ("user", "And for part-timers?"),
+    ]
+    assert plan.question == "And for part-timers?"
+    assert plan.first_exchange is False
+    # Without knowledge nothing is condensed: the model was not asked anything yet.
+    assert models.built[0].completed == []
+
+
+async def test_a_follow_up_is_condensed_with_the_conversation_before_retrieval(
+    container: Container, people: PeopleFactory
+) -> None:
+    talk = await conversation(container, people)
+    runs = FakeRuns()
+    first = await send(talk, runs, "How many days of annual leave?")
+    await answer(talk, first.reply, "Twenty days.")
+    follow_up = await send(talk, runs, "And for part-timers?")
+    retriever = FakeRetriever([passage("Part-time staff accrue leave pro rata.", "Leave policy")])
+    models = RecordingModels()
+    plan = await planner(container, models, retriever).plan(follow_up.reply.id)
+    (condense,) = models.built[0].completed
+    request = condense[-1].content
+    assert "How many days of annual leave?" in request
+    assert "Twenty days." in request
+    assert "And for part-timers?" in request
+    # The standalone question is what retrieval got, and the passage what the model gets.
+    assert retriever.questions == ["How many days of annual leave? And for part-timers?"]
+    assert plan.turns[0].role == "system"
+    assert "Part-time staff accrue leave pro rata." in plan.turns[0].content
+    assert plan.citations is not None
+    assert [c["quote"] for c in plan.citations] == ["Part-time staff accrue leave pro rata."]
+    assert plan.canned is None
+
+
+async def test_with_nothing_relevant_the_agent_says_its_no_answer_message(
+    container: Container, people: PeopleFactory
+) -> None:
+    talk = await conversation(container, people)
+    sent = await send(talk, FakeRuns(), "What is the CEO's salary?")
+    models = RecordingModels()
+    plan = await planner(container, models, FakeRetriever([])).plan(sent.reply.id)
+    assert plan.citations == []
+    assert plan.canned == "Ask HR: the handbook does not say."
+    # A first question is not condensed: the model is asked nothing at all.
+    assert models.built[0].completed == []
+
+
+# --- RunManager ------------------------------------------------------------------------------
+
+
+@dataclass
+class Runs:
+    manager: RunManager
+    broker: MemoryBroker
+    models: RecordingModels
+
+    async def events(self, message_id: uuid.UUID) -> list[ReplyEvent]:
+        return [decode(e) for e in await self.broker.events(stream_name(message_id))]
+
+    async def first_delta(self, message_id: uuid.UUID) -> None:
+        async for batch in self.broker.read(stream_name(message_id), 0):
+            if any(e.kind == "delta" for e in batch):
+                return
+
+    async def finished(self, container: Container, message_id: uuid.UUID) -> ChatMessage:
+        for _ in range(500):
+            async with container.db.read() as session:
+                row = await session.get(ChatMessage, message_id)
+            assert row is not None
+            if row.status is not MessageStatus.STREAMING:
+                return row
+            await asyncio.sleep(0.02)
+        raise AssertionError("the run did not end")
+
+
+@pytest.fixture
+async def runs(container: Container) -> AsyncIterator[Runs]:
+    broker, models = MemoryBroker(), RecordingModels()
+    manager = RunManager(container.db, broker, planner(container, models), container.settings.chat)
+    await manager.start()
+    yield Runs(manager, broker, models)
+    await manager.close()
+    await models.aclose()
+
+
+async def test_a_run_streams_typed_events_and_stores_what_it_streamed(
+    container: Container, people: PeopleFactory, runs: Runs
+) -> None:
+    talk = await conversation(container, people, "scripted?tokens=5", "Be brief.")
+    sent = await send(talk, FakeRuns(), "Annual leave?")
+    runs.manager.launch(sent.reply.id)
+    stored = await runs.finished(container, sent.reply.id)
+    events = await runs.events(sent.reply.id)
+    started, *deltas, end = events
+    assert started == ReplyStarted(1, sent.reply.id, sent.user_message.id, talk.session_id)
+    assert all(isinstance(d, ReplyDelta) for d in deltas)
+    assert len(deltas) == 5
+    assert [e.seq for e in events] == list(range(1, 8))
+    assert isinstance(end, ReplyCompleted)
+    assert end.message is not None
+    assert end.message.content == stored.content == "".join(d.text for d in deltas)  # type: ignore[union-attr]
+    assert stored.status is MessageStatus.COMPLETED
+    assert stored.stream_seq == end.seq == 7
+    (model,) = runs.models.built
+    assert model.streamed == [[ChatTurn("system", "Be brief."), ChatTurn("user", "Annual leave?")]]
+
+
+async def test_a_failing_model_ends_the_run_with_its_typed_code_and_the_text_so_far(
+    container: Container, people: PeopleFactory, runs: Runs
+) -> None:
+    talk = await conversation(container, people, "scripted?tokens=8&fail_after=3&error=429")
+    sent = await send(talk, FakeRuns(), "Annual leave?")
+    runs.manager.launch(sent.reply.id)
+    stored = await runs.finished(container, sent.reply.id)
+    end = (await runs.events(sent.reply.id))[-1]
+    assert isinstance(end, ReplyFailed)
+    assert end.code is FailureCode.LLM_RATE_LIMITED
+    assert stored.status is MessageStatus.FAILED
+    assert stored.error_code == "LLM_RATE_LIMITED"
+    assert end.content == stored.content
+    assert len(stored.content.split()) == 3
+    assert stored.stream_seq == end.seq
+
+
+async def test_a_stopped_run_ends_cancelled_with_its_partial_text(
+    container: Container, people: PeopleFactory, runs: Runs
+) -> None:
+    talk = await conversation(container, people, "scripted?tokens=400&delay_ms=5")
+    sent = await send(talk, FakeRuns(), "Annual leave?")
+    runs.manager.launch(sent.reply.id)
+    await runs.first_delta(sent.reply.id)
+    await runs.manager.request_stop(sent.reply.id)
+    stored = await runs.finished(container, sent.reply.id)
+    events = await runs.events(sent.reply.id)
+    assert stored.status is MessageStatus.CANCELLED
+    assert isinstance(events[-1], ReplyCompleted)
+    streamed = "".join(e.text for e in events if isinstance(e, ReplyDelta))
+    assert stored.content == streamed
+    assert 0 < len(streamed.split()) < 400
+
+
+async def test_a_run_with_knowledge_streams_its_citations_before_the_text(
+    container: Container, people: PeopleFactory
+) -> None:
+    talk = await conversation(container, people, "scripted?tokens=3")
+    sent = await send(talk, FakeRuns(), "Annual leave?")
+    leave = passage("Staff get twenty days of annual leave.", "Leave policy")
+    broker, models = MemoryBroker(), RecordingModels()
+    plans = planner(container, models, FakeRetriever([leave]))
+    manager = RunManager(container.db, broker, plans, container.settings.chat)
+    await manager.start()
+    try:
+        manager.launch(sent.reply.id)
+        helper = Runs(manager, broker, models)
+        stored = await helper.finished(container, sent.reply.id)
+        events = await helper.events(sent.reply.id)
+    finally:
+        await manager.close()
+    assert isinstance(events[1], ReplyCitations)
+    assert events[1].citations == stored.citations
+    assert isinstance(events[2], ReplyDelta)
+    (model,) = models.built
+    system = model.streamed[0][0]
+    assert system.role == "system"
+    assert "Staff get twenty days of annual leave." in system.content
+    assert stored.role is MessageRole.ASSISTANT
