@@ -58,47 +58,44 @@ async def write(ctx: Context, action: Callable[[Services], Awaitable[T]]) -> T |
     return result
 
 
-def _actor(ctx: Context, admin: bool) -> Actor:
-    return ctx.require_admin() if admin else ctx.require_actor()
+Act = Callable[[Services, Actor], Awaitable[R]]
+
+
+def _as_actor(
+    ctx: Context, act: Act[R], convert: Callable[[R], T], admin: bool
+) -> Callable[[Services], Awaitable[T]]:
+    """``act`` as the signed-in user (an administrator if ``admin``), converted.
+
+    Raises:
+        GraphQLError: ``UNAUTHENTICATED`` or ``FORBIDDEN`` (top-level errors).
+    """
+    actor = ctx.require_admin() if admin else ctx.require_actor()
+
+    async def action(services: Services) -> T:
+        return convert(await act(services, actor))
+
+    return action
 
 
 async def query(
-    ctx: Context,
-    act: Callable[[Services, Actor], Awaitable[R]],
-    convert: Callable[[R], T],
-    *,
-    admin: bool = False,
+    ctx: Context, act: Act[R], convert: Callable[[R], T], *, admin: bool = False
 ) -> T | UserErrorType:
-    """The usual query: as the signed-in user (an administrator if ``admin``), run
-    ``act`` on the services of a read session and convert what it returns.
+    """The usual query: ``act`` on the services of a read session, as the signed-in
+    user (an administrator if ``admin``), and what it returns converted.
 
     Raises:
         GraphQLError: ``UNAUTHENTICATED`` or ``FORBIDDEN`` (top-level errors).
     """
-    actor = _actor(ctx, admin)
-
-    async def action(services: Services) -> T:
-        return convert(await act(services, actor))
-
-    return await read(ctx, action)
+    return await read(ctx, _as_actor(ctx, act, convert, admin))
 
 
 async def change(
-    ctx: Context,
-    act: Callable[[Services, Actor], Awaitable[R]],
-    convert: Callable[[R], T],
-    *,
-    admin: bool = False,
+    ctx: Context, act: Act[R], convert: Callable[[R], T], *, admin: bool = False
 ) -> T | UserErrorType:
-    """The usual mutation: as the signed-in user (an administrator if ``admin``), run
-    ``act`` on the services of a fresh transaction and convert what it returns.
+    """The usual mutation: ``act`` on the services of a fresh transaction, as the
+    signed-in user (an administrator if ``admin``), and what it returns converted.
 
     Raises:
         GraphQLError: ``UNAUTHENTICATED`` or ``FORBIDDEN`` (top-level errors).
     """
-    actor = _actor(ctx, admin)
-
-    async def action(services: Services) -> T:
-        return convert(await act(services, actor))
-
-    return await write(ctx, action)
+    return await write(ctx, _as_actor(ctx, act, convert, admin))
