@@ -16,8 +16,9 @@ import asyncio
 import inspect
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -60,6 +61,28 @@ def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
     hooks.append(hook)
 
 
+async def _commit_then(session: AsyncSession, hooks: list[AfterCommit]) -> None:
+    await session.commit()
+    await _run_hooks(hooks)
+
+
+async def _to_the_end(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to its end, in a task of its own: a cancellation of the caller is
+    passed on only once it is done (its outcome, an error included, stands)."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while True:
+        try:
+            await asyncio.shield(task)
+            break
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
 async def _run_hooks(hooks: list[AfterCommit]) -> None:
     for hook in hooks:
         try:
@@ -99,13 +122,17 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction: commits when the block ends, rolls back on error;
-        then, only after a commit, runs the work registered with :func:`after_commit`."""
+        then, only after a commit, runs the work registered with :func:`after_commit`.
+
+        The commit and that work finish even if the caller is cancelled meanwhile (a
+        client gone mid-mutation): a stored question always gets its run.
+        """
         hooks: list[AfterCommit] = []
         async with self._sessions() as session:
             session.info[_AFTER_COMMIT] = hooks
             async with session.begin():
                 yield session
-        await _run_hooks(hooks)
+                await _to_the_end(_commit_then(session, hooks))
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
