@@ -536,3 +536,57 @@ async def test_a_followed_reply_stored_without_its_end_ever_published_ends_for_i
     assert events[-1]["__typename"] == "ReplyCompleted"
     assert events[-1]["message"]["status"] == "COMPLETED"
     assert events[-1]["message"]["content"] == text_of(events) == "one two"
+
+
+async def test_a_reply_finished_before_its_streams_length_was_kept_still_ends(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container)
+    # Stored without the seq of its end (finished before that was kept), stream gone
+    old = await stored_reply(
+        chat, container, live_url, "Leave is 25 days.", MessageStatus.COMPLETED
+    )
+    token, reply_id = chat.person.token, str(old.id)
+    whole = await collect(live_url, token, reply_id)
+    assert [(e["__typename"], e["seq"]) for e in whole] == [
+        ("ReplyStarted", 1),
+        ("ReplyDelta", 2),
+        ("ReplyCompleted", 3),
+    ]
+    # A client that saw more of its stream than the rebuilt one holds gets the end next
+    resumed = await collect(live_url, token, reply_id, after=10)
+    assert [(e["__typename"], e["seq"]) for e in resumed] == [("ReplyCompleted", 11)]
+    assert resumed[0]["message"]["content"] == "Leave is 25 days."
+
+
+async def test_a_reply_deleted_while_it_is_followed_ends_for_its_follower(
+    gql: GraphQLClient, people: PeopleFactory, container: Container, live_url: str
+) -> None:
+    chat = await make_chat(gql, people, container)
+    reply = await stored_reply(chat, container, live_url, "", MessageStatus.STREAMING)
+    await begun_stream(container, chat, reply, "one ")
+    chat_settings = container.settings.chat
+    grace = chat_settings.stream_end_grace_seconds
+    chat_settings.stream_end_grace_seconds = 0.3
+    events: list[dict[str, Any]] = []
+    try:
+        async with connect(live_url, chat.person.token) as connection:
+            stream = connection.subscribe(STREAM, {"id": str(reply.id), "after": 0})
+            async for data in stream:
+                events.append(data["messageStream"])
+                if len(events) == 2:  # it has read the stream: now delete the reply
+                    async with container.db.transaction() as session:
+                        row = await session.get(ChatMessageRow, reply.id)
+                        assert row is not None
+                        row.soft_delete()
+    finally:
+        chat_settings.stream_end_grace_seconds = grace
+    assert [(e["__typename"], e["seq"]) for e in events] == [
+        ("ReplyStarted", 1),
+        ("ReplyDelta", 2),
+        ("ReplyFailed", 3),
+    ]
+    assert events[-1]["code"] == "NOT_FOUND"
+    # and asked for afresh, it is not there
+    with pytest.raises(AssertionError, match="NOT_FOUND"):
+        await collect(live_url, chat.person.token, str(reply.id))

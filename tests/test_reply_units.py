@@ -12,17 +12,20 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from ezhr_graphql.container import Container
+from ezhr_graphql.db import utcnow
 from ezhr_graphql.errors import ConflictError, NotFoundError
 from ezhr_graphql.models import ChatMessage, MessageRole, MessageStatus
-from ezhr_graphql.pubsub import MemoryBroker
+from ezhr_graphql.pubsub import BrokerUnavailable, MemoryBroker, StreamEvent
 from ezhr_graphql.rag import ChatModel, ChatTurn, LlmSpec, ModelRegistry
 from ezhr_graphql.repositories.chat import ChatMessageRepository
 from ezhr_graphql.services.messages import MessageService, Sent
+from ezhr_graphql.services.replies import updates
 from ezhr_graphql.services.replies.events import (
     FailureCode,
     ReplyCitations,
@@ -32,8 +35,11 @@ from ezhr_graphql.services.replies.events import (
     ReplyFailed,
     ReplyStarted,
     decode,
+    decoded,
+    encode,
 )
 from ezhr_graphql.services.replies.planning import Planner
+from ezhr_graphql.services.replies.recovery import Recovery
 from ezhr_graphql.services.replies.runs import RunManager
 from ezhr_graphql.services.replies.streams import stream_name
 from ezhr_graphql.services.retrieval import Passage
@@ -307,6 +313,13 @@ class Runs:
             if any(e.kind == "delta" for e in batch):
                 return
 
+    @staticmethod
+    async def stored(container: Container, message_id: uuid.UUID) -> ChatMessage:
+        async with container.db.read() as session:
+            row = await session.get(ChatMessage, message_id)
+        assert row is not None
+        return row
+
     async def finished(self, container: Container, message_id: uuid.UUID) -> ChatMessage:
         for _ in range(500):
             async with container.db.read() as session:
@@ -409,3 +422,125 @@ async def test_a_run_with_knowledge_streams_its_citations_before_the_text(
     assert system.role == "system"
     assert "Staff get twenty days of annual leave." in system.content
     assert stored.role is MessageRole.ASSISTANT
+
+
+# --- stream format, and the sweep of runs whose process died ---------------------------
+
+
+def test_events_written_before_the_snake_case_format_are_still_read() -> None:
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    started = StreamEvent(
+        1, "started", {"messageId": ids[0], "userMessageId": ids[1], "sessionId": ids[2]}
+    )
+    failed = StreamEvent(
+        3, "failed", {"code": "LLM_TIMEOUT", "message": "Too slow", "content": "Partial"}
+    )
+    unknown = StreamEvent(2, "reaction", {"emoji": "+1"})
+    first, end = decoded([started, unknown, failed])
+    assert first == ReplyStarted(1, *(uuid.UUID(i) for i in ids))
+    assert end == ReplyFailed(3, FailureCode.LLM_TIMEOUT, "Too slow", "Partial")
+    # and a failure that kept no words gets those of its code
+    assert decode(StreamEvent(4, "failed", {"code": "INTERRUPTED"})).reason == (  # type: ignore[union-attr]
+        FailureCode.INTERRUPTED.reason
+    )
+    old = {"type": "status", "sessionId": ids[2], "messageId": ids[0], "status": "COMPLETED"}
+    assert updates.decode(old) == updates.StatusChanged(
+        uuid.UUID(ids[2]), uuid.UUID(ids[0]), MessageStatus.COMPLETED
+    )
+
+
+async def stale_reply(talk: Conversation) -> Sent:
+    """A reply whose run's process died: STREAMING, its heartbeat long gone."""
+    sent = await send(talk, FakeRuns(), "Annual leave?")
+    async with talk.container.db.transaction() as session:
+        row = await session.get(ChatMessage, sent.reply.id)
+        assert row is not None
+        row.updated_at = utcnow() - timedelta(days=1)
+    return sent
+
+
+class Unreadable(MemoryBroker):
+    """A broker whose streams cannot be read now (Redis out of reach)."""
+
+    async def events(self, stream: str) -> list[StreamEvent]:
+        raise BrokerUnavailable("out of reach")
+
+
+class RestartedBeforeTheEnd(MemoryBroker):
+    """A broker that restarted empty after the sweeper read a stream."""
+
+    async def last(self, stream: str) -> StreamEvent | None:
+        self._streams.pop(stream, None)
+        return None
+
+
+async def test_a_dead_runs_reply_ends_after_its_streams_last_event(
+    container: Container, people: PeopleFactory
+) -> None:
+    talk = await conversation(container, people)
+    sent = await stale_reply(talk)
+    broker = MemoryBroker()
+    for event in [ReplyStarted(1, sent.reply.id, sent.user_message.id, talk.session_id)] + [
+        ReplyDelta(seq, f"t{seq} ") for seq in (2, 3, 4)
+    ]:
+        await broker.append(stream_name(sent.reply.id), encode(event))
+    recovery = Recovery(container.db, broker, container.settings.chat, lambda _: False)
+    assert await recovery.sweep() == 1
+    end = decode((await broker.events(stream_name(sent.reply.id)))[-1])
+    assert isinstance(end, ReplyFailed)
+    assert (end.seq, end.code, end.content) == (5, FailureCode.INTERRUPTED, "t2 t3 t4 ")
+    stored = await Runs.stored(container, sent.reply.id)
+    assert (stored.status, stored.stream_seq, stored.content) == (
+        MessageStatus.FAILED,
+        5,
+        "t2 t3 t4 ",
+    )
+
+
+async def test_a_stream_that_cannot_be_read_is_not_guessed_at(
+    container: Container, people: PeopleFactory
+) -> None:
+    talk = await conversation(container, people)
+    sent = await stale_reply(talk)
+    recovery = Recovery(container.db, Unreadable(), container.settings.chat, lambda _: False)
+    assert await recovery.sweep() == 0
+    stored = await Runs.stored(container, sent.reply.id)
+    assert stored.status is MessageStatus.STREAMING  # swept once the stream can be read
+
+
+async def test_a_broker_that_restarted_empty_before_the_end_still_gets_it(
+    container: Container, people: PeopleFactory
+) -> None:
+    talk = await conversation(container, people)
+    sent = await stale_reply(talk)
+    broker = RestartedBeforeTheEnd()
+    for seq in (1, 2, 3):
+        await broker.append(stream_name(sent.reply.id), encode(ReplyDelta(seq, "x ")))
+    recovery = Recovery(container.db, broker, container.settings.chat, lambda _: False)
+    assert await recovery.sweep() == 1
+    # The end went into the empty stream at seq 1 (a later one would be refused as a
+    # gap, and owed for ever); the stored reply keeps the seq after what it streamed.
+    (end,) = await broker.events(stream_name(sent.reply.id))
+    assert (end.kind, end.seq) == ("failed", 1)
+    assert (await Runs.stored(container, sent.reply.id)).stream_seq == 4
+    assert recovery._owed == {}
+
+
+async def test_an_end_still_owed_holds_back_none_of_the_others(
+    container: Container, people: PeopleFactory
+) -> None:
+    recovery = Recovery(container.db, MemoryBroker(), container.settings.chat, lambda _: False)
+    published: list[str] = []
+
+    async def still_unreachable() -> None:
+        raise BrokerUnavailable("out of reach")
+
+    async def fine() -> None:
+        published.append("second")
+
+    first, second = uuid.uuid4(), uuid.uuid4()
+    recovery.owe(first, still_unreachable)
+    recovery.owe(second, fine)
+    await recovery.publish_owed()
+    assert published == ["second"]
+    assert list(recovery._owed) == [first]

@@ -10,6 +10,7 @@ stream. The API only turns these into GraphQL types.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,6 +19,8 @@ from typing import Any
 from ezhr_graphql.models import ChatMessage
 from ezhr_graphql.pubsub import StreamEvent
 from ezhr_graphql.services.replies.streams import message_from_snapshot, message_snapshot
+
+logger = logging.getLogger(__name__)
 
 
 class FailureCode(StrEnum):
@@ -41,6 +44,11 @@ class FailureCode(StrEnum):
     CONFLICT = "CONFLICT"
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
 
+    @property
+    def reason(self) -> str:
+        """What a reply that failed so says to people, when nothing better was kept."""
+        return _REASONS.get(self, "The reply failed")
+
     @classmethod
     def of(cls, code: str | None) -> FailureCode:
         """The code a provider or a stored row names; ``LLM_ERROR`` if it is none of
@@ -49,6 +57,19 @@ class FailureCode(StrEnum):
             return cls(code or cls.LLM_ERROR)
         except ValueError:
             return cls.LLM_ERROR
+
+
+_REASONS = {
+    FailureCode.LLM_TIMEOUT: "The language model did not answer in time",
+    FailureCode.LLM_UNAUTHORIZED: "The language model refused our credentials",
+    FailureCode.LLM_RATE_LIMITED: "The language model is rate limiting us",
+    FailureCode.LLM_UNAVAILABLE: "The language model is unavailable",
+    FailureCode.AGENT_UNAVAILABLE: "The agent of this conversation was deleted",
+    FailureCode.INTERRUPTED: "The reply was interrupted; please try again",
+    FailureCode.STORAGE_ERROR: "The reply could not be saved",
+    FailureCode.SERVICE_UNAVAILABLE: "The service is unavailable; please try again",
+    FailureCode.NOT_FOUND: "The reply was deleted",
+}
 
 
 class ReplyError(Exception):
@@ -135,8 +156,15 @@ def encode(event: ReplyEvent) -> StreamEvent:
             return StreamEvent(event.seq, "failed", data)
 
 
+def _field(data: dict[str, Any], name: str, earlier: str) -> Any:
+    """``name``, or the spelling streams written before this format used."""
+    return data[name] if name in data else data[earlier]
+
+
 def decode(event: StreamEvent) -> ReplyEvent:
-    """The typed event of a broker's ``StreamEvent``.
+    """The typed event of a broker's ``StreamEvent``. Events of the earlier format
+    (camelCase fields; a failure's words under ``message``) are read too, so a
+    stream begun before an upgrade is followed to its end after it.
 
     Raises:
         ValueError: not an event of a reply's stream.
@@ -147,9 +175,9 @@ def decode(event: StreamEvent) -> ReplyEvent:
             case "started":
                 return ReplyStarted(
                     event.seq,
-                    uuid.UUID(data["message_id"]),
-                    uuid.UUID(data["user_message_id"]),
-                    uuid.UUID(data["session_id"]),
+                    uuid.UUID(_field(data, "message_id", "messageId")),
+                    uuid.UUID(_field(data, "user_message_id", "userMessageId")),
+                    uuid.UUID(_field(data, "session_id", "sessionId")),
                 )
             case "citations":
                 return ReplyCitations(event.seq, list(data["citations"]))
@@ -158,14 +186,35 @@ def decode(event: StreamEvent) -> ReplyEvent:
             case "completed":
                 return ReplyCompleted(event.seq, message_from_snapshot(data.get("message")))
             case "failed":
-                content = data.get("content")
-                return ReplyFailed(
-                    event.seq,
-                    FailureCode.of(data.get("code")),
-                    str(data.get("reason") or "The reply failed"),
-                    content if isinstance(content, str) else None,
-                    message_from_snapshot(data.get("message")),
-                )
+                return _failed(event.seq, data)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"malformed {event.kind} event") from exc
     raise ValueError(f"unknown event kind {event.kind!r}")
+
+
+def _failed(seq: int, data: dict[str, Any]) -> ReplyFailed:
+    reason = data.get("reason")
+    words = data.get("message")
+    code = FailureCode.of(data.get("code"))
+    if not isinstance(reason, str):
+        reason = words if isinstance(words, str) else code.reason
+    content = data.get("content")
+    return ReplyFailed(
+        seq,
+        code,
+        reason,
+        content if isinstance(content, str) else None,
+        message_from_snapshot(words),
+    )
+
+
+def decoded(events: list[StreamEvent]) -> list[ReplyEvent]:
+    """The events of a stream that can be read; one that cannot (written by another
+    version, or damaged) is logged and left out rather than failing every reader."""
+    typed: list[ReplyEvent] = []
+    for event in events:
+        try:
+            typed.append(decode(event))
+        except ValueError:
+            logger.warning("skipped an unreadable %s event (seq %s)", event.kind, event.seq)
+    return typed

@@ -27,7 +27,7 @@ from ezhr_graphql.services.replies.events import (
     ReplyEvent,
     ReplyFailed,
     ReplyStarted,
-    decode,
+    decoded,
     is_terminal,
 )
 from ezhr_graphql.services.replies.streams import stream_name
@@ -154,14 +154,12 @@ def replayed(row: ChatMessage, after: int, observed: int = 0) -> list[ReplyEvent
         events.append(ReplyCitations(len(events) + 1, row.citations))
     if row.content:
         events.append(ReplyDelta(len(events) + 1, row.content))
-    # A reply stored before its stream's length was kept ends where its rebuilt one does.
     end = max(row.stream_seq or 0, len(events) + 1, observed + 1 if observed else 0)
-    terminal: ReplyEvent
-    if row.status is MessageStatus.FAILED:
-        code = FailureCode.of(row.error_code)
-        terminal = ReplyFailed(end, code, "The reply failed", row.content, row)
-    else:
-        terminal = ReplyCompleted(end, row)
+    if row.stream_seq is None and after >= end:
+        # Finished before the length of its stream was stored: where its end was is
+        # not known, so it comes right after what the client saw.
+        end = after + 1
+    terminal = _end_of(row, end)
     if after == 0:
         return [*events, terminal]
     if after < end:
@@ -169,6 +167,13 @@ def replayed(row: ChatMessage, after: int, observed: int = 0) -> list[ReplyEvent
     if after == end:
         return []
     raise InvalidInputError("afterSeq", f"afterSeq is past the end of this reply's stream ({end})")
+
+
+def _end_of(row: ChatMessage, seq: int) -> ReplyEvent:
+    if row.status is not MessageStatus.FAILED:
+        return ReplyCompleted(seq, row)
+    code = FailureCode.of(row.error_code)
+    return ReplyFailed(seq, code, code.reason, row.content, row)
 
 
 class ReplyFollower:
@@ -232,7 +237,7 @@ class ReplyFollower:
 
     async def _batches(self, message_id: uuid.UUID, after: int) -> AsyncIterator[list[ReplyEvent]]:
         async for batch in self.broker.read(stream_name(message_id), after):
-            yield [decode(event) for event in batch]
+            yield decoded(batch)
 
     async def _live(
         self, owner_id: uuid.UUID, message_id: uuid.UUID, after: int
@@ -258,7 +263,11 @@ class ReplyFollower:
             # One read per quiet period (or stream that ended before ``seen``).
             row = await self._owned(owner_id, message_id)
             if row is None:
-                raise NotFoundError("Message", message_id)
+                if not observed:
+                    raise NotFoundError("Message", message_id)
+                # Deleted while it was followed: its stream ends after what was read.
+                yield ReplyFailed(observed + 1, FailureCode.NOT_FOUND, "The reply was deleted")
+                return
             if row.status is not MessageStatus.STREAMING:
                 for replay in replayed(row, seen, observed):
                     yield replay

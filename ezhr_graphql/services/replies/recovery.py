@@ -21,7 +21,7 @@ from ezhr_graphql.services.replies.events import (
     ReplyDelta,
     ReplyEvent,
     ReplyFailed,
-    decode,
+    decoded,
     encode,
 )
 from ezhr_graphql.services.replies.streams import stream_name
@@ -79,12 +79,14 @@ class Recovery:
 
     async def publish_owed(self) -> None:
         """Publish the ends of streams that could not be told: the broker was out of
-        reach when their runs ended."""
+        reach when their runs ended. One that fails again waits for the next round;
+        it holds back none of the others."""
         for message_id, publish in list(self._owed.items()):
             try:
                 await publish()
             except BrokerUnavailable:
-                return
+                logger.info("the end of run %s is still owed", message_id)
+                continue
             self._owed.pop(message_id, None)
 
     async def sweep(self) -> int:
@@ -99,7 +101,13 @@ class Recovery:
             ]
         if not candidates:
             return 0
-        endings = {message_id: await self._ending(message_id) for message_id in candidates}
+        endings = {
+            message_id: ending
+            for message_id in candidates
+            # A stream that cannot be read now (the broker is out of reach) is not
+            # guessed at: its reply waits for the next sweep.
+            if (ending := await self._ending(message_id)) is not None
+        }
         stale: list[ChatMessage] = []
         async with self.db.transaction() as session:
             messages = ChatMessageRepository.from_session(session)
@@ -127,43 +135,57 @@ class Recovery:
         return len(stale)
 
     def _announcer(self, message: ChatMessage) -> Callable[[], Awaitable[None]]:
-        """Ends the stream of a dead run's reply with the seq stored for its end,
-        unless it has ended already."""
+        """Ends the stream of a dead run's reply, unless it has ended already, with
+        the seq after the stream's last event as the broker holds it when the end is
+        published (a broker that restarted empty holds none); the stored reply keeps
+        the higher of that and the seq it was stored with."""
         name = stream_name(message.id)
-        end = ReplyFailed(
-            message.stream_seq or 1,
-            FailureCode.of(message.error_code),
-            "The reply was interrupted; please try again",
-            message.content,
-            message,
-        )
 
         async def announce() -> None:
             last = await self.broker.last(name)
             if last is not None and last.terminal:
                 return
+            seq = (last.seq if last is not None else 0) + 1
+            end = ReplyFailed(
+                seq,
+                FailureCode.of(message.error_code),
+                "The reply was interrupted; please try again",
+                message.content,
+                message,
+            )
             await self.broker.append(name, encode(end))
+            if seq > (message.stream_seq or 0):
+                await self._record_end(message, seq)
 
         return announce
 
-    async def _ending(self, message_id: uuid.UUID) -> Ending:
+    async def _record_end(self, message: ChatMessage, seq: int) -> None:
+        """Store ``seq`` as the end of the reply's stream."""
+        async with self.db.transaction() as session:
+            stored = await ChatMessageRepository.from_session(session).get(message.id)
+            if stored is not None and (stored.stream_seq or 0) < seq:
+                stored.stream_seq = message.stream_seq = seq
+
+    async def _ending(self, message_id: uuid.UUID) -> Ending | None:
         """How a dead run's reply ends: with the code its stream already ended with (a
         run that could not store its outcome says so), else ``INTERRUPTED``; with the
         text its stream carried (``None``: the stream is gone, keep what is stored);
-        at the seq after the stream's last event."""
+        at the seq after the stream's last event. ``None`` when the stream cannot be
+        read now."""
         try:
-            events = [decode(event) for event in await self.broker.events(stream_name(message_id))]
+            raw = await self.broker.events(stream_name(message_id))
         except Exception:
             logger.warning("could not read the stream of run %s", message_id, exc_info=True)
-            events = []
-        if not events:
+            return None
+        if not raw:
             return Ending(FailureCode.INTERRUPTED, None, 1)
+        events = decoded(raw)
         text = "".join(e.text for e in events if isinstance(e, ReplyDelta))
-        last = events[-1]
-        if isinstance(last, ReplyFailed):
+        last = events[-1] if events else None
+        if isinstance(last, ReplyFailed) and last.seq == raw[-1].seq:
             # It ended already: its end stands, and the stored row takes its seq.
             return Ending(last.code, text if last.content is None else last.content, last.seq)
-        return Ending(FailureCode.INTERRUPTED, text, last.seq + 1)
+        return Ending(FailureCode.INTERRUPTED, text, raw[-1].seq + 1)
 
     async def sweep_forever(self) -> None:
         while True:

@@ -103,6 +103,7 @@ class RunManager:
         try:
             async for message in signals:
                 with contextlib.suppress(ValueError, KeyError, TypeError):
-                    self._stop_local(uuid.UUID(message["message_id"]))
+                    # Stops sent before this format spelled it messageId.
+                    self._stop_local(uuid.UUID(message.get("message_id") or message["messageId"]))
         finally:
             await signals.aclose()

@@ -48,14 +48,13 @@ def decode(signal: dict[str, Any]) -> SessionUpdate | None:
     """The update a signal carries; ``None`` for one that is not an update (or is
     malformed): a subscriber skips it."""
     try:
+        # Signals sent before this format spelled their fields in camelCase.
+        session_id = uuid.UUID(signal.get("session_id") or signal["sessionId"])
         if signal.get("type") == "title":
-            return TitleChanged(uuid.UUID(signal["session_id"]), str(signal["title"]))
+            return TitleChanged(session_id, str(signal["title"]))
         if signal.get("type") == "status":
-            return StatusChanged(
-                uuid.UUID(signal["session_id"]),
-                uuid.UUID(signal["message_id"]),
-                MessageStatus(signal["status"]),
-            )
+            message_id = uuid.UUID(signal.get("message_id") or signal["messageId"])
+            return StatusChanged(session_id, message_id, MessageStatus(signal["status"]))
     except (KeyError, TypeError, ValueError):
         return None
     return None
