@@ -45,6 +45,7 @@ class Operation:
 
     query: object
     extensions: object
+    # ``""`` is the spec's "no name", as ``None``.
     operation_name: object
     actor: Actor | None
     # The ASGI scope, for the caller's address.
@@ -61,14 +62,18 @@ class Gate:
         """The document to run; ``counted``: the request rate limits have counted it.
 
         Raises:
-            Refused: over a rate limit (``RATE_LIMITED``), a persisted query refused
-                (its code), or several operations and no name (``OPERATION_NAME_REQUIRED``).
+            Refused: over a rate limit (``RATE_LIMITED``), a ``query`` or
+                ``operationName`` that is not a string (``BAD_REQUEST``), a persisted
+                query refused (its code), or several operations and no name
+                (``OPERATION_NAME_REQUIRED``).
         """
         if not counted:
             await self._count(operation)
         query = operation.query
         if query is not None and not isinstance(query, str):
             raise Refused("The `query` parameter must be a string", "BAD_REQUEST")
+        if operation.operation_name is not None and not isinstance(operation.operation_name, str):
+            raise Refused("The `operationName` parameter must be a string or null", "BAD_REQUEST")
         try:
             document = await self.persisted.resolve(
                 query, operation.extensions, signed_in=operation.actor is not None
@@ -77,7 +82,7 @@ class Gate:
             raise Refused(exc.message, exc.code) from exc
         if document is None:
             raise Refused("No GraphQL query found in the request", "BAD_REQUEST")
-        if operation.operation_name is None:
+        if not operation.operation_name:
             self._check_single(document)
         return document
 

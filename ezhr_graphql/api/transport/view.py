@@ -47,8 +47,8 @@ async def _close(websocket: Any, code: int, reason: str) -> None:
 
 async def _refusal(view: object, payload: object, context: Context) -> dict[str, Any] | None:
     """Take a subscribe payload through the gate (as HTTP requests go), putting the
-    document to run in its ``query``; the GraphQL error to answer the operation with
-    when it is refused, else ``None``."""
+    document to run in its ``query`` (and ``None`` for an empty ``operationName``);
+    the GraphQL error to answer the operation with when it is refused, else ``None``."""
     if not isinstance(payload, dict) or not isinstance(view, GraphQLWebSocketView):
         return None  # Strawberry refuses a malformed message itself
     operation = Operation(
@@ -62,6 +62,8 @@ async def _refusal(view: object, payload: object, context: Context) -> dict[str,
         payload["query"] = await view.gate.admit(operation)
     except Refused as refused:
         return refused.formatted
+    # The gate took "" for no name; so does the executor.
+    payload["operationName"] = payload.get("operationName") or None
     return None
 
 
