@@ -54,7 +54,10 @@ def _schema(settings: Settings, persisted: PersistedQueries) -> Schema:
     """The schema; its metrics name the operations of the allow-list, and a bounded
     few that signed-in callers use (see OperationLabels)."""
     names = operation_names(persisted.manifest.values())
-    labels = OperationLabels(settings.graphql.metrics_operation_names, names)
+    graphql = settings.graphql
+    labels = OperationLabels(
+        graphql.metrics_operation_names, names, graphql.metrics_operation_names_per_user
+    )
     return build_schema(
         settings.graphql, introspection=settings.introspection_enabled, labels=labels
     )

@@ -123,7 +123,8 @@ class ServerSettings(BaseModel):
     # Who may read /metrics: callers sending `Authorization: Bearer <metrics_token>`,
     # and/or callers from these addresses or networks (e.g. ["10.0.0.0/8"], the address
     # taken as the rate limits take it, behind rate_limit.trusted_proxies). With
-    # neither set, anyone may: fine in development, not in production.
+    # neither set, production serves loopback callers only (127.0.0.0/8, ::1), and
+    # development and test anyone.
     metrics_token: SecretStr | None = Field(default=None, min_length=16)
     metrics_allow: list[str] = Field(default_factory=list)
 
@@ -176,8 +177,10 @@ class GraphQLSettings(BaseModel):
     persisted_queries_ttl_seconds: int = Field(default=3600, ge=60)
     # Operation names /metrics labels series with, per process, besides the names of
     # the allow-list: the first ones signed-in callers use (well formed, at most 64
-    # characters); any other name is counted as "other".
+    # characters), at most `metrics_operation_names_per_user` from any one user
+    # (administrators too); any other name is counted as "other".
     metrics_operation_names: int = Field(default=200, ge=0, le=10_000)
+    metrics_operation_names_per_user: int = Field(default=5, ge=0, le=10_000)
 
     @model_validator(mode="after")
     def _allowlist_needs_a_file(self) -> GraphQLSettings:

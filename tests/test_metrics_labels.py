@@ -14,8 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import parse
 from starlette.applications import Starlette
 
+from ezhr_graphql.api.graphql.observe import (
+    ANONYMOUS,
+    NAMES_PER_USER,
+    OTHER,
+    OperationLabels,
+    logged_name,
+)
 from ezhr_graphql.api.guards.persisted import sha256_hex
 from ezhr_graphql.api.transport import metrics as metrics_module
 from ezhr_graphql.app import create_app
@@ -104,6 +112,68 @@ async def test_names_beyond_the_cap_are_labelled_other(
     assert {labels for labels in series(text) - before if "Capped" not in labels} <= {
         'ezhr_graphql_operations_total{operation="other",outcome="ok",type="query"'
     }
+
+
+async def test_one_user_teaches_only_a_few_names(
+    database: DbUnderTest, people: PeopleFactory
+) -> None:
+    squatter, admin, member = await people.member(), await people.admin(), await people.member()
+    marker = uuid.uuid4().hex
+    junk = [f"Junk{marker}n{i}" for i in range(50)]
+    chatty = [f"Admin{marker}n{i}" for i in range(10)]
+    real = f"Real{marker}"
+    async with served(database) as client:  # the default cap (200) is far from full
+        for name in junk:
+            assert (await post(client, named(name), squatter.token)).status_code == 200
+        # Administrators teach no more than anyone.
+        for name in chatty:
+            assert (await post(client, named(name), admin.token)).status_code == 200
+        # Another member's name is labelled still.
+        assert (await post(client, named(real), member.token)).status_code == 200
+        text = (await client.get("/metrics")).text
+    assert sum(f'operation="{name}"' in text for name in junk) == NAMES_PER_USER
+    assert sum(f'operation="{name}"' in text for name in chatty) == NAMES_PER_USER
+    assert f'{OPERATIONS}operation="{real}",outcome="ok",type="query"}} 1.0' in text
+
+
+async def test_the_names_per_user_are_a_setting(
+    database: DbUnderTest, people: PeopleFactory
+) -> None:
+    member = await people.member()
+    names = [f"PerUser{uuid.uuid4().hex}" for _ in range(3)]
+    async with served(database, graphql={"metrics_operation_names_per_user": 1}) as client:
+        for name in names:
+            assert (await post(client, named(name), member.token)).status_code == 200
+        text = (await client.get("/metrics")).text
+    assert [f'operation="{name}"' in text for name in names] == [True, False, False]
+
+
+def test_it_takes_many_accounts_to_fill_the_labels() -> None:
+    labels = OperationLabels(cap=20)
+    users = [uuid.uuid4() for _ in range(5)]
+    taught = [
+        labels.label(f"N{u.hex}{i}", parse(f"query N{u.hex}{i} {{ __typename }}"), user=u)
+        for u in users
+        for i in range(10)
+    ]
+    # Each user's first five; the fifth user finds the table full.
+    assert [t != OTHER for t in taught] == ([True] * 5 + [False] * 5) * 4 + [False] * 10
+    # Names taught stay labelled for everyone, anonymous callers included.
+    assert labels.label(taught[0], None, user=None) == taught[0]
+    # Only signed-in callers teach, and only names that are well formed and of the document.
+    fresh = OperationLabels(cap=20)
+    assert fresh.label("Q", parse("query Q { __typename }"), user=None) == OTHER
+    assert fresh.label("Q", parse("query R { __typename }"), user=users[0]) == OTHER
+    assert fresh.label("Q", parse("query Q { __typename }"), user=users[0]) == "Q"
+
+
+@pytest.mark.parametrize("name", [5, True, ["A"], {"a": "A"}, 1.5])
+def test_names_that_are_not_strings_are_other(name: object) -> None:
+    # The gate refuses them; should one slip through, logs and metrics still cope.
+    assert logged_name(name) == OTHER
+    labels = OperationLabels(cap=20, known=["A"])
+    assert labels.label(name, parse("query A { __typename }"), user=uuid.uuid4()) == OTHER
+    assert logged_name(None) == logged_name("") == ANONYMOUS
 
 
 async def test_allowlist_manifest_names_label_anonymous_operations(

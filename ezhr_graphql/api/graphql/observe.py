@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,13 +25,17 @@ ANONYMOUS = "anonymous"  # an operation without a name
 OTHER = "other"  # a name that is not (or not yet, or no longer may be) known
 MAX_NAME_LENGTH = 64  # the longest name a signed-in caller's operation is labelled by
 MAX_LOGGED_NAME = 100  # longer names are cut to this in logs
+NAMES_PER_USER = 5  # new names one signed-in user may teach (see OperationLabels)
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 
 
-def logged_name(name: str | None) -> str:
-    """An operation's name as logs show it: whole when short, else its beginning."""
-    if not name:
+def logged_name(name: object) -> str:
+    """An operation's name as logs show it: whole when short, else its beginning.
+    The gate lets only strings through; anything else is shown as ``other``."""
+    if name is None or name == "":
         return ANONYMOUS
+    if not isinstance(name, str):
+        return OTHER
     return name if len(name) <= MAX_LOGGED_NAME else name[: MAX_LOGGED_NAME - 3] + "..."
 
 
@@ -62,28 +66,44 @@ class OperationLabels:
     """The operation names metrics are labelled by, a bounded set: the ``known`` ones
     (the persisted queries' allow-list), and the first ``cap`` names of operations run
     by signed-in callers that are well formed, at most ``MAX_NAME_LENGTH`` characters
-    long and name an operation of their document. Any other name is ``other``."""
+    long and name an operation of their document. Any other name is ``other``.
 
-    def __init__(self, cap: int, known: Iterable[str] = ()) -> None:
+    Each user teaches at most ``per_user`` names, administrators included, so it takes
+    ``cap / per_user`` accounts to fill the table, not one member with a script. Only
+    users who taught a name are remembered, so that map holds at most ``cap`` users.
+    """
+
+    def __init__(self, cap: int, known: Iterable[str] = (), per_user: int = NAMES_PER_USER) -> None:
         self.cap = cap
+        self.per_user = per_user
         self._known = frozenset(known)
         self._learned: set[str] = set()
+        self._taught: dict[Hashable, int] = {}  # user -> names taught
 
-    def label(self, name: str | None, document: DocumentNode | None, *, signed_in: bool) -> str:
-        if not name:
+    def label(self, name: object, document: DocumentNode | None, *, user: Hashable | None) -> str:
+        """The label of operation ``name`` run by ``user`` (``None``: anonymous)."""
+        if name is None or name == "":
             return ANONYMOUS
+        if not isinstance(name, str):  # the gate lets none through
+            return OTHER
         if name in self._known or name in self._learned:
             return name
-        if (
-            signed_in
-            and len(self._learned) < self.cap
-            and len(name) <= MAX_NAME_LENGTH
-            and _NAME.fullmatch(name)
-            and _names_an_operation(document, name)
-        ):
+        if user is not None and self._may_teach(user) and _teachable(name, document):
             self._learned.add(name)
+            self._taught[user] = self._taught.get(user, 0) + 1
             return name
         return OTHER
+
+    def _may_teach(self, user: Hashable) -> bool:
+        return len(self._learned) < self.cap and self._taught.get(user, 0) < self.per_user
+
+
+def _teachable(name: str, document: DocumentNode | None) -> bool:
+    return (
+        len(name) <= MAX_NAME_LENGTH
+        and _NAME.fullmatch(name) is not None
+        and _names_an_operation(document, name)
+    )
 
 
 class OperationMetrics(SchemaExtension):
@@ -115,7 +135,7 @@ class OperationMetrics(SchemaExtension):
         if info is not None:
             info.operation = logged_name(name)
         document = self.execution_context.graphql_document
-        label = self.labels.label(name, document, signed_in=actor is not None)
+        label = self.labels.label(name, document, user=None if actor is None else actor.id)
         try:
             kind_name = str(self.execution_context.operation_type.value)
         except Exception:  # the document did not parse, or names no single operation

@@ -200,7 +200,10 @@ def extensions(
         cache_size=settings.validation_cache_size,
     )
     limiter = CostLimiter if introspection else QuietCostLimiter
-    names = labels if labels is not None else OperationLabels(settings.metrics_operation_names)
+    names = labels
+    if names is None:
+        per_user = settings.metrics_operation_names_per_user
+        names = OperationLabels(settings.metrics_operation_names, per_user=per_user)
     return [
         lambda: LimitedParser(parse),
         lambda: AddValidationRules(limits),

@@ -1,6 +1,6 @@
 """``/metrics`` (Prometheus), for whom operators allow: callers from the networks of
-``server.metrics_allow``, callers sending ``server.metrics_token``, both, or (with
-neither, in development) anyone."""
+``server.metrics_allow``, callers sending ``server.metrics_token``, or both. With
+neither, production serves loopback callers only; development and test serve anyone."""
 
 from __future__ import annotations
 
@@ -16,9 +16,13 @@ from starlette.routing import Route
 from ezhr_graphql.api.guards.ratelimit import client_host, trusted_proxies
 from ezhr_graphql.container import Container
 from ezhr_graphql.observe.metrics import INGESTION_QUEUE_DEPTH, exposition
-from ezhr_graphql.settings import Settings
+from ezhr_graphql.settings import Environment, Settings
 
 logger = logging.getLogger(__name__)
+
+# Who reads /metrics in production when neither a token nor an allow-list is set: a
+# scraper or an operator on the host itself, never the open network.
+LOOPBACK = ("127.0.0.0/8", "::1")
 
 
 def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
@@ -29,14 +33,17 @@ def _error(status: int, message: str, code: str, headers: dict[str, str] | None 
 class MetricsAccess:
     """Who may read /metrics: with ``server.metrics_allow``, callers from those
     networks only (403 otherwise); with ``server.metrics_token``, callers sending it as
-    a bearer token only (401 otherwise); with both, both; with neither, anyone."""
+    a bearer token only (401 otherwise); with both, both. With neither, production
+    allows loopback addresses only (see :data:`LOOPBACK`), and other environments
+    anyone."""
 
     def __init__(self, settings: Settings) -> None:
         token = settings.server.metrics_token
         self.token = None if token is None else token.get_secret_value().encode()
-        self.allowed = [
-            ipaddress.ip_network(n, strict=False) for n in settings.server.metrics_allow
-        ]
+        allow = settings.server.metrics_allow
+        if not allow and token is None and settings.env is Environment.PRODUCTION:
+            allow = list(LOOPBACK)
+        self.allowed = [ipaddress.ip_network(n, strict=False) for n in allow]
         self.proxies = trusted_proxies(settings.rate_limit.trusted_proxies)
 
     def refusal(self, request: Request) -> Response | None:

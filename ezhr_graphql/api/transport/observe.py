@@ -20,6 +20,19 @@ logger = logging.getLogger("ezhr_graphql.requests")
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 QUIET_PATHS = {"/healthz", "/readyz", "/metrics"}
+# The method label's values: under h11 a client may send any token as the method, and
+# each label value would be a series for as long as the process lives.
+METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+MAX_LOGGED_METHOD = 32  # longer methods are cut to this in logs
+
+
+def method_label(scope: Scope) -> str:
+    """The request's method as metrics label it: ``WS`` for a websocket, one of
+    :data:`METHODS`, or ``other``."""
+    if scope["type"] == "websocket":
+        return "WS"
+    method = scope.get("method")
+    return method if method in METHODS else "other"
 
 
 def _request_id(scope: Scope) -> str:
@@ -34,7 +47,7 @@ def _request_id(scope: Scope) -> str:
 
 @lru_cache(maxsize=256)
 def _requests_counter(method: str, status: int) -> Any:
-    """The counter child of a method and status class, looked up once."""
+    """The counter child of a method label and status class, looked up once."""
     return HTTP_REQUESTS.labels(method, f"{status // 100}xx" if status else "none")
 
 
@@ -68,9 +81,9 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             path = scope.get("path", "")
-            method = scope.get("method", "WS")
+            method = str(scope.get("method", "WS"))[:MAX_LOGGED_METHOD]
             if scope["type"] == "http":
-                _requests_counter(method, status).inc()
+                _requests_counter(method_label(scope), status).inc()
             level = logging.DEBUG if path in QUIET_PATHS else logging.INFO
             if logger.isEnabledFor(level):  # the request line only when it is written
                 duration = round((time.perf_counter() - started) * 1000, 2)
