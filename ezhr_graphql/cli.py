@@ -79,8 +79,12 @@ def cmd_db_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(_: argparse.Namespace) -> int:
+    settings = get_settings()
+    # A fresh database is prepared as `serve` prepares it.
+    _ensure_sqlite_dir(settings.database.url)
+    migrations.upgrade()
     try:
-        print(asyncio.run(_seed(get_settings())))
+        print(asyncio.run(_seed(settings)))
     except SeedRefused as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -230,10 +234,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if missing:
         print(f"no such file or directory: {', '.join(missing)}", file=sys.stderr)
         return 2
+    # A fresh database is prepared as `serve` prepares it: migrated and seeded.
     _ensure_sqlite_dir(settings.database.url)
     migrations.upgrade()
     try:
+        print(asyncio.run(_seed(settings)))
         return asyncio.run(_ingest(settings, paths, args.collection, args.agent))
+    except SeedRefused as exc:
+        print(exc, file=sys.stderr)
+        return 2
     except LookupError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -232,9 +232,11 @@ class KnowledgeSettings(BaseModel):
     # a Redis queue; "local" keeps it in the API process regardless.
     queue: Literal["auto", "local", "redis"] = "auto"
     queue_name: str = Field(default="ezhr-ingestion", min_length=1, max_length=100)
+    # Said to English questions nothing relevant answers, by agents without their own
+    # message (Vietnamese questions get the Vietnamese one of services.answering).
     default_no_answer_message: str = (
-        "I could not find this in the documents I have. "
-        "Please rephrase the question or ask HR directly."
+        "I could not find this in the HR documents I have. Please ask HR, or ask them to "
+        "add the policy that covers it."
     )
 
 

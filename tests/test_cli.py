@@ -61,13 +61,10 @@ def test_ingest_loads_files_into_the_agents_collection(
         (folder / name).write_bytes((leave / name).read_bytes())
     (folder / "redirects" / "old.md").write_text("---\nredirect_to: /x/\n---\n")
     (folder / "scan.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
-    assert cli.main(["ingest", str(folder)]) == 2  # nobody to act as yet
-    assert "seed" in capsys.readouterr().err
-    assert cli.main(["db", "upgrade"]) == 0
-    assert cli.main(["seed"]) == 0
-    capsys.readouterr()
+    # On a fresh database: migrated and seeded as `serve` does, then loaded
     assert cli.main(["ingest", str(folder)]) == 0
     out = capsys.readouterr().out
+    assert "seeded: admin" in out
     assert "skipped" in out  # the picture, with the reason
     assert "2 new documents in 'HR documents'" in out
     assert "indexed 2 documents" in out
@@ -76,10 +73,18 @@ def test_ingest_loads_files_into_the_agents_collection(
     assert cli.main(["ingest", str(folder), "--agent", "Nobody"]) == 2
 
 
+def test_seed_prepares_a_fresh_database(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["seed"]) == 0
+    assert "seeded: admin, llm_model, embedding_model, agent" in capsys.readouterr().out
+    assert cli.main(["seed"]) == 0
+    assert "already seeded" in capsys.readouterr().out
+
+
 def test_seed_refuses_an_admin_password_the_policy_refuses(
     sqlite_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert cli.main(["db", "upgrade"]) == 0
     monkeypatch.setenv("EZHR_SEED__ADMIN_PASSWORD", "password1234")
     get_settings.cache_clear()
     assert cli.main(["seed"]) == 2

@@ -1,12 +1,14 @@
 """ORM rows, one module per domain. Importing this package registers every table."""
 
-from ezhr_graphql.models.agent import Agent, Visibility
+from ezhr_graphql.models.agent import Agent, AnswerMode, UnsupportedNumbers, Visibility
 from ezhr_graphql.models.ai_model import EmbeddingModel, LlmModel
 from ezhr_graphql.models.chat import (
     ChatFeedback,
     ChatMessage,
     ChatSession,
+    FinishReason,
     Folder,
+    Grounding,
     MessageRole,
     MessageStatus,
     Rating,
@@ -24,6 +26,7 @@ from ezhr_graphql.models.user import Role, User
 
 __all__ = [
     "Agent",
+    "AnswerMode",
     "ChatFeedback",
     "ChatMessage",
     "ChatSession",
@@ -34,12 +37,15 @@ __all__ = [
     "DocumentContent",
     "DocumentStatus",
     "EmbeddingModel",
+    "FinishReason",
     "Folder",
+    "Grounding",
     "LlmModel",
     "MessageRole",
     "MessageStatus",
     "Rating",
     "Role",
+    "UnsupportedNumbers",
     "User",
     "Visibility",
     "agent_collection",

@@ -27,6 +27,20 @@ class MessageStatus(StrEnum):
     FAILED = "FAILED"
 
 
+class FinishReason(StrEnum):
+    """Why a reply stopped where it did."""
+
+    STOP = "STOP"  # it said all it had to say
+    LENGTH = "LENGTH"  # it reached the agent's token limit
+    LOOP = "LOOP"  # it began repeating itself and was cut before the loop
+    NO_ANSWER = "NO_ANSWER"  # nothing relevant: the agent said its no-answer message
+
+
+class Grounding(StrEnum):
+    SUPPORTED = "SUPPORTED"
+    UNSUPPORTED = "UNSUPPORTED"
+
+
 class Rating(StrEnum):
     UP = "UP"
     DOWN = "DOWN"
@@ -90,6 +104,16 @@ class ChatMessage(TimestampedMixin, SoftDeleteMixin, Base):
     # Milliseconds from the start of the run to its first token, and to its end.
     time_to_first_token_ms: Mapped[int | None] = mapped_column(default=None)
     latency_ms: Mapped[int | None] = mapped_column(default=None)
+    # How a COMPLETED reply ended (None for others, and replies from before it was kept).
+    finish_reason: Mapped[FinishReason | None] = mapped_column(
+        enum_type(FinishReason), default=None
+    )
+    # Whether every number, amount, percentage and date of the reply is in a cited
+    # passage (None: not checked, e.g. no passages were cited).
+    grounding: Mapped[Grounding | None] = mapped_column(enum_type(Grounding), default=None)
+    # The spans of the reply its passages do not support (None for replies from
+    # before they were kept, as for none).
+    unsupported_spans: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     # The seq of the last event of the reply's stream, stored with its outcome: a
     # client resuming after its stream has expired gets the end with its own seq.
     stream_seq: Mapped[int | None] = mapped_column(default=None)

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.errors import ConflictError, InvalidInputError, NotFoundError
-from ezhr_graphql.models import Agent, Visibility
+from ezhr_graphql.models import Agent, AnswerMode, UnsupportedNumbers, Visibility
 from ezhr_graphql.models.agent import MAX_STARTER_MESSAGES
 from ezhr_graphql.models.types import DESCRIPTION_LENGTH
 from ezhr_graphql.repositories.agent import AgentRepository
@@ -21,6 +21,9 @@ from ezhr_graphql.services.actor import Actor
 MAX_SYSTEM_PROMPT_LENGTH = 20_000
 MAX_STARTER_MESSAGE_LENGTH = 500
 MAX_TOP_K = 50
+# Bounds of an agent's reply length, in tokens.
+MIN_MAX_TOKENS = 16
+MAX_MAX_TOKENS = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,10 @@ class AgentFields:
     include_outdated: bool | None = None
     no_answer_message: str | None = None
     visibility: Visibility | None = None
+    answer_mode: AnswerMode | None = None
+    general_chat: bool | None = None
+    max_tokens: int | None = None
+    unsupported_numbers: UnsupportedNumbers | None = None
 
     def cleaned(self) -> dict[str, Any]:
         return validation.clean(
@@ -58,6 +65,10 @@ class AgentFields:
                     "noAnswerMessage", DESCRIPTION_LENGTH, required=False
                 ),
                 "visibility": validation.unchanged,
+                "answer_mode": validation.unchanged,
+                "general_chat": validation.unchanged,
+                "max_tokens": validation.integers("maxTokens", MIN_MAX_TOKENS, MAX_MAX_TOKENS),
+                "unsupported_numbers": validation.unchanged,
                 "llm_model_id": validation.unchanged,
                 "embedding_model_id": validation.unchanged,
             },

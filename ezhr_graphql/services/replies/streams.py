@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from ezhr_graphql.models import ChatMessage, MessageRole, MessageStatus
+from ezhr_graphql.models import ChatMessage, FinishReason, Grounding, MessageRole, MessageStatus
+
+E = TypeVar("E", bound=StrEnum)
 
 
 def stream_name(message_id: uuid.UUID) -> str:
@@ -25,6 +28,7 @@ PLAIN_FIELDS = (
     "latency_ms",
     "citations",
     "stream_seq",
+    "unsupported_spans",
 )
 
 
@@ -38,6 +42,8 @@ def message_snapshot(message: ChatMessage) -> dict[str, Any]:
         parent_id=None if message.parent_id is None else str(message.parent_id),
         role=message.role.value,
         status=message.status.value,
+        finish_reason=None if message.finish_reason is None else message.finish_reason.value,
+        grounding=None if message.grounding is None else message.grounding.value,
         created_at=message.created_at.isoformat(),
     )
     return snapshot
@@ -55,8 +61,14 @@ def message_from_snapshot(snapshot: object) -> ChatMessage | None:
             parent_id=None if snapshot["parent_id"] is None else uuid.UUID(snapshot["parent_id"]),
             role=MessageRole(snapshot["role"]),
             status=MessageStatus(snapshot["status"]),
+            finish_reason=_optional(FinishReason, snapshot.get("finish_reason")),
+            grounding=_optional(Grounding, snapshot.get("grounding")),
             created_at=datetime.fromisoformat(snapshot["created_at"]),
             **{name: snapshot.get(name) for name in PLAIN_FIELDS},
         )
     except (KeyError, ValueError, TypeError):
         return None
+
+
+def _optional(enum: type[E], value: object) -> E | None:
+    return None if value is None else enum(str(value))

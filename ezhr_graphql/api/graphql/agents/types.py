@@ -15,14 +15,49 @@ from ezhr_graphql.api.graphql.loaders import resolved_or_awaitable
 from ezhr_graphql.api.graphql.pagination import Connection
 from ezhr_graphql.api.graphql.scalars import gid, input_fields, parse_optional_id
 from ezhr_graphql.models import Agent as AgentRow
+from ezhr_graphql.models import AnswerMode as AnswerModeModel
+from ezhr_graphql.models import UnsupportedNumbers as UnsupportedNumbersModel
 from ezhr_graphql.models import Visibility as VisibilityModel
 from ezhr_graphql.services.agents import AgentFields
+from ezhr_graphql.services.answering.language import no_answer_messages
 
 
 @strawberry.enum(description="Who can chat with an agent.")
 class Visibility(Enum):
     PUBLIC = strawberry.enum_value("PUBLIC", description="Every signed-in user.")
     PRIVATE = strawberry.enum_value("PRIVATE", description="Its owner and administrators.")
+
+
+@strawberry.enum(description="How an agent turns the passages it found into a reply.")
+class AnswerMode(Enum):
+    EXTRACTIVE = strawberry.enum_value(
+        "EXTRACTIVE",
+        description="The sentences of the passages that answer, quoted with their markers: "
+        "no language model, nothing that is not in a passage.",
+    )
+    GENERATIVE = strawberry.enum_value(
+        "GENERATIVE",
+        description="The LLM writes the reply from the passages, under guards: passages "
+        "fenced as data, loops cut, numbers checked against the passages.",
+    )
+
+
+@strawberry.enum(description="What a generative reply with a number no passage holds becomes.")
+class UnsupportedNumbers(Enum):
+    FLAG = strawberry.enum_value(
+        "FLAG", description="Kept, marked UNSUPPORTED with the spans at fault."
+    )
+    REFUSE = strawberry.enum_value(
+        "REFUSE",
+        description="Replaced by the no-answer message (the reply is checked before it is "
+        "streamed).",
+    )
+
+
+@strawberry.type(description="A message in one language.")
+class LocalizedText:
+    language: str = strawberry.field(description="ISO 639-1 code: en, vi.")
+    text: str = strawberry.field(description="The message.")
 
 
 @strawberry.type(description="An assistant configured to answer from a company's HR documents.")
@@ -42,14 +77,43 @@ class Agent:
     include_outdated: bool = strawberry.field(
         description="Whether documents marked outdated are used in answers."
     )
-    no_answer_message: str = strawberry.field(
-        description="Said when no passage is relevant (empty: the server's default)."
+    answer_mode: AnswerMode = strawberry.field(description="How it turns passages into a reply.")
+    general_chat: bool = strawberry.field(
+        description="With no ready document to answer from: chat anyway (true), or say the "
+        "no-answer message (false)."
+    )
+    unsupported_numbers: UnsupportedNumbers = strawberry.field(
+        description="What a generative reply with a number its passages lack becomes."
     )
     visibility: Visibility = strawberry.field(description="Who can chat with the agent.")
     created_at: datetime = strawberry.field(description="When it was created.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
     llm_model_id: strawberry.Private[uuid.UUID]
     embedding_model_id: strawberry.Private[uuid.UUID]
+    own_no_answer_message: strawberry.Private[str]
+    own_max_tokens: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="Said when nothing relevant is found, to questions in English (the "
+        "agent's own message, or the server's default)."
+    )
+    def no_answer_message(self, info: Info) -> str:
+        return no_answer_messages(self.own_no_answer_message, _default(info))["en"]
+
+    @strawberry.field(
+        description="Said when nothing relevant is found, in each language the agent "
+        "answers in: its own message, or the server's default for that language."
+    )
+    def no_answer_messages(self, info: Info) -> list[LocalizedText]:
+        messages = no_answer_messages(self.own_no_answer_message, _default(info))
+        return [LocalizedText(language=lang, text=text) for lang, text in messages.items()]
+
+    @strawberry.field(
+        description="Longest reply the LLM may write, in tokens (the agent's own limit, or "
+        "the server's default)."
+    )
+    def max_tokens(self, info: Info) -> int:
+        return self.own_max_tokens or info.context.container.settings.chat.max_reply_tokens
 
     @strawberry.field(description="The LLM the agent answers with.")
     def llm_model(self, info: Info) -> LlmModel | None:
@@ -83,13 +147,21 @@ class Agent:
             top_k=row.top_k,
             similarity_threshold=row.similarity_threshold,
             include_outdated=row.include_outdated,
-            no_answer_message=row.no_answer_message,
+            answer_mode=AnswerMode[row.answer_mode.name],
+            general_chat=row.general_chat,
+            unsupported_numbers=UnsupportedNumbers[row.unsupported_numbers.name],
             visibility=Visibility[row.visibility.name],
             created_at=row.created_at,
             updated_at=row.updated_at,
             llm_model_id=row.llm_model_id,
             embedding_model_id=row.embedding_model_id,
+            own_no_answer_message=row.no_answer_message,
+            own_max_tokens=row.max_tokens,
         )
+
+
+def _default(info: Info) -> str:
+    return info.context.container.settings.knowledge.default_no_answer_message
 
 
 @strawberry.input(description="A new agent.")
@@ -115,6 +187,19 @@ class CreateAgentInput:
     )
     visibility: Visibility = strawberry.field(
         default=Visibility.PUBLIC, description="Who can chat with it."
+    )
+    answer_mode: AnswerMode = strawberry.field(
+        default=AnswerMode.EXTRACTIVE, description="How it turns passages into a reply."
+    )
+    general_chat: bool = strawberry.field(
+        default=False, description="Chat without documents (true) or say the no-answer message."
+    )
+    max_tokens: int | None = strawberry.field(
+        default=None, description="Longest LLM reply in tokens, 16 to 8192 (null: the default)."
+    )
+    unsupported_numbers: UnsupportedNumbers = strawberry.field(
+        default=UnsupportedNumbers.FLAG,
+        description="What a generative reply with a number its passages lack becomes.",
     )
 
     def to_fields(self) -> AgentFields:
@@ -145,6 +230,14 @@ class UpdateAgentInput:
         default=None, description="New message for questions nothing answers."
     )
     visibility: Visibility | None = strawberry.field(default=None, description="New visibility.")
+    answer_mode: AnswerMode | None = strawberry.field(default=None, description="New answer mode.")
+    general_chat: bool | None = strawberry.field(
+        default=None, description="Chat without documents or not."
+    )
+    max_tokens: int | None = strawberry.field(default=None, description="New reply length limit.")
+    unsupported_numbers: UnsupportedNumbers | None = strawberry.field(
+        default=None, description="New treatment of unsupported numbers."
+    )
 
     def to_fields(self) -> AgentFields:
         return _agent_fields(self)
@@ -160,6 +253,10 @@ def _agent_fields(input: CreateAgentInput | UpdateAgentInput) -> AgentFields:
         llm_model_id=parse_optional_id(input.llm_model_id, "llmModelId"),
         embedding_model_id=parse_optional_id(input.embedding_model_id, "embeddingModelId"),
         visibility=None if input.visibility is None else VisibilityModel[input.visibility.name],
+        answer_mode=None if input.answer_mode is None else AnswerModeModel[input.answer_mode.name],
+        unsupported_numbers=None
+        if input.unsupported_numbers is None
+        else UnsupportedNumbersModel[input.unsupported_numbers.name],
     )
 
 

@@ -50,6 +50,28 @@ class MessageRole(Enum):
     SYSTEM = strawberry.enum_value("SYSTEM", description="Instructions, not shown as chat.")
 
 
+@strawberry.enum(description="Why a reply ended where it did.")
+class FinishReason(Enum):
+    STOP = strawberry.enum_value("STOP", description="It said all it had to say.")
+    LENGTH = strawberry.enum_value("LENGTH", description="Cut at the agent's token limit.")
+    LOOP = strawberry.enum_value(
+        "LOOP", description="Cut where it began repeating itself; what came before is kept."
+    )
+    NO_ANSWER = strawberry.enum_value(
+        "NO_ANSWER", description="Nothing relevant was found: the no-answer message."
+    )
+
+
+@strawberry.enum(description="Whether a reply's numbers are in its passages.")
+class Grounding(Enum):
+    SUPPORTED = strawberry.enum_value(
+        "SUPPORTED", description="Every number, amount, percentage and date is in a passage."
+    )
+    UNSUPPORTED = strawberry.enum_value(
+        "UNSUPPORTED", description="Some are not (see unsupportedSpans)."
+    )
+
+
 @strawberry.enum(description="Lifecycle of a message.")
 class MessageStatus(Enum):
     PENDING = strawberry.enum_value("PENDING", description="Accepted, not started.")
@@ -113,7 +135,19 @@ class ChatMessage:
         description="Milliseconds the reply took from start to end."
     )
     citations: list[Citation] = strawberry.field(
-        description="The document passages the reply is grounded on."
+        description="The document passages the reply is grounded on; a marker [n] in the "
+        "text refers to the n-th of them."
+    )
+    finish_reason: FinishReason | None = strawberry.field(
+        description="Why a COMPLETED reply ended where it did: STOP, LENGTH (cut at the "
+        "agent's token limit), LOOP (cut where it began repeating itself) or NO_ANSWER."
+    )
+    grounding: Grounding | None = strawberry.field(
+        description="Whether every number, amount, percentage and date in the reply is in "
+        "a cited passage (null: not checked)."
+    )
+    unsupported_spans: list[str] = strawberry.field(
+        description="The numbers of the reply no cited passage holds."
     )
     session_id: strawberry.Private[uuid.UUID]
     row_id: strawberry.Private[uuid.UUID]
@@ -156,6 +190,9 @@ class ChatMessage:
             time_to_first_token_ms=row.time_to_first_token_ms,
             latency_ms=row.latency_ms,
             citations=[Citation.from_dict(c) for c in row.citations or []],
+            finish_reason=None if row.finish_reason is None else FinishReason[row.finish_reason],
+            grounding=None if row.grounding is None else Grounding[row.grounding],
+            unsupported_spans=list(row.unsupported_spans or []),
             session_id=row.session_id,
             row_id=row.id,
             parent_row_id=row.parent_id,
