@@ -169,6 +169,8 @@ BOUNDED_LISTS = {
     "Document.tags": "at most MAX_TAGS (20)",
     "ChatMessage.citations": "one per passage retrieved: at most the agent's topK (50)",
     "ReplyCitations.citations": "the same citations, streamed",
+    "Agent.noAnswerMessages": "one per language replies are given in (2)",
+    "ChatMessage.unsupportedSpans": "at most MAX_UNSUPPORTED_SPANS (20) per reply",
 }
 
 

@@ -36,6 +36,10 @@ class FinishReason(StrEnum):
     NO_ANSWER = "NO_ANSWER"  # nothing relevant: the agent said its no-answer message
 
 
+# The unsupported spans a reply keeps at most: enough to show what was wrong.
+MAX_UNSUPPORTED_SPANS = 20
+
+
 class Grounding(StrEnum):
     SUPPORTED = "SUPPORTED"
     UNSUPPORTED = "UNSUPPORTED"

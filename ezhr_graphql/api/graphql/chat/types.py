@@ -15,6 +15,7 @@ from ezhr_graphql.api.graphql.pagination import Connection
 from ezhr_graphql.api.graphql.scalars import gid
 from ezhr_graphql.errors import InvalidInputError
 from ezhr_graphql.models import ChatMessage as ChatMessageRow
+from ezhr_graphql.models.chat import MAX_UNSUPPORTED_SPANS
 from ezhr_graphql.models import ChatSession as ChatSessionRow
 from ezhr_graphql.models import Folder as FolderRow
 from ezhr_graphql.services import conversation, validation
@@ -192,7 +193,7 @@ class ChatMessage:
             citations=[Citation.from_dict(c) for c in row.citations or []],
             finish_reason=None if row.finish_reason is None else FinishReason[row.finish_reason],
             grounding=None if row.grounding is None else Grounding[row.grounding],
-            unsupported_spans=list(row.unsupported_spans or []),
+            unsupported_spans=list(row.unsupported_spans or [])[:MAX_UNSUPPORTED_SPANS],
             session_id=row.session_id,
             row_id=row.id,
             parent_row_id=row.parent_id,
