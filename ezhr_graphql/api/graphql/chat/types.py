@@ -15,9 +15,9 @@ from ezhr_graphql.api.graphql.pagination import Connection
 from ezhr_graphql.api.graphql.scalars import gid
 from ezhr_graphql.errors import InvalidInputError
 from ezhr_graphql.models import ChatMessage as ChatMessageRow
-from ezhr_graphql.models.chat import MAX_UNSUPPORTED_SPANS
 from ezhr_graphql.models import ChatSession as ChatSessionRow
 from ezhr_graphql.models import Folder as FolderRow
+from ezhr_graphql.models.chat import MAX_UNSUPPORTED_SPANS
 from ezhr_graphql.services import conversation, validation
 
 # Every list the schema returns holds a bounded number of items, which the cost rule
