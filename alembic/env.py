@@ -17,7 +17,7 @@ from alembic import context
 from ezhr_graphql import models  # noqa: F401 - registers every table
 from ezhr_graphql.db import Base, create_engine
 from ezhr_graphql.db.base import UTCDateTime
-from ezhr_graphql.models.knowledge import PGVECTOR_PREFIX
+from ezhr_graphql.migrations import include_name
 from ezhr_graphql.settings import get_settings
 
 config = context.config
@@ -36,19 +36,13 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
-def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    # The pgvector store creates one table per embedding model at run time; those
-    # are its own, not the schema's.
-    return not (type_ == "table" and name is not None and name.startswith(PGVECTOR_PREFIX))
-
-
 def _configure(**kwargs: Any) -> None:
     context.configure(
         target_metadata=target_metadata,
         compare_type=True,
         compare_server_default=True,
         render_item=_render_item,
-        include_name=_include_name,
+        include_name=include_name,
         **kwargs,
     )
 

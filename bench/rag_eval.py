@@ -3,11 +3,12 @@
 1. Ingests every handbook page (``../shared/corpora/18f-handbook``) through the real
    pipeline (upload, parse, chunk, embed with the local model, store) into a fresh
    SQLite database, and reports ingestion throughput.
-2. Asks the questions of ``bench/rag_questions.json`` through the agent's retriever
-   and reports hit@1, hit@5 and MRR by source page.
-3. Measures retrieval latency (p50/p99) at 10k and 100k chunks for each vector store:
-   the embedded store and pgvector (HNSW, on a throw-away PostgreSQL from the
-   ``pgserver`` package). Chunk vectors there are synthetic, the queries real.
+2. Asks the questions of ``bench/rag_questions.json`` through the agent's retriever,
+   vectors only and hybrid, and reports hit@1, hit@5 and MRR by source page.
+3. Measures retrieval latency (p50/p99) at 10k and 100k chunks, vectors only against
+   hybrid (vectors and keywords, fused and reranked), for the embedded store with
+   SQLite and for pgvector with PostgreSQL (a throw-away one from the ``pgserver``
+   package): see ``bench/retrieval_latency.py``.
 
     uv run python bench/rag_eval.py                 # everything
     uv run python bench/rag_eval.py --sizes 10000   # one size
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -27,11 +29,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.retrieval_latency import latency  # noqa: E402
 from ezhr_graphql import migrations  # noqa: E402
 from ezhr_graphql.container import Container  # noqa: E402
 from ezhr_graphql.models import Agent, Role  # noqa: E402
@@ -39,15 +40,9 @@ from ezhr_graphql.rag.embeddings import LocalEmbedder  # noqa: E402
 from ezhr_graphql.services.actor import Actor  # noqa: E402
 from ezhr_graphql.services.knowledge import CollectionFields, DocumentFields  # noqa: E402
 from ezhr_graphql.services.loading import JobList  # noqa: E402
-from ezhr_graphql.services.retrieval import Knowledge  # noqa: E402
+from ezhr_graphql.services.retrieval import Knowledge, Retriever  # noqa: E402
 from ezhr_graphql.services.seed import seed  # noqa: E402
 from ezhr_graphql.settings import Environment, Settings  # noqa: E402
-from ezhr_graphql.vectors import (  # noqa: E402
-    PgVectorStore,
-    SearchScope,
-    TableVectorStore,
-    VectorRows,
-)
 
 HANDBOOK = ROOT.parent / "shared" / "corpora" / "18f-handbook"
 QUESTIONS = ROOT / "bench" / "rag_questions.json"
@@ -130,18 +125,34 @@ async def evaluate(
 
         agent = await session.scalar(select(Agent).where(Agent.name == "HR Assistant"))
     assert agent is not None
-    retriever = container.runs.retriever
-    assert retriever is not None
-    knowledge = await retriever.knowledge_of(agent)
-    assert knowledge is not None
-    wide = Knowledge(knowledge.agent_id, knowledge.scopes, 20, -1.0)
+    for keyword_search in (False, True):
+        retriever = Retriever(
+            container.db,
+            container.vector_store,
+            container.models,
+            container.settings.llm_secret,
+            keyword_search=keyword_search,
+        )
+        knowledge = await retriever.knowledge_of(agent)
+        assert knowledge is not None
+        wide = Knowledge(knowledge.agent_id, knowledge.scopes, 20, -1.0)
+        await ask(retriever, wide, paths, questions, "hybrid" if keyword_search else "vectors only")
+
+
+async def ask(
+    retriever: Retriever,
+    knowledge: Knowledge,
+    paths: dict[str, str],
+    questions: list[dict[str, Any]],
+    name: str,
+) -> None:
     hit1 = hit5 = 0
     reciprocal: list[float] = []
     latencies: list[float] = []
     misses: list[str] = []
     for q in questions:
         started = time.perf_counter()
-        passages = await retriever.retrieve(wide, q["question"])
+        passages = await retriever.retrieve(knowledge, q["question"])
         latencies.append((time.perf_counter() - started) * 1000)
         ranked: list[str] = []
         for passage in passages:  # pages in order of their best passage
@@ -156,7 +167,7 @@ async def evaluate(
             misses.append(f"  rank {rank or '>20'}: {q['question']} -> {ranked[:1]}")
     n = len(questions)
     print(
-        f"retrieval quality over {n} questions (local all-MiniLM-L6-v2): "
+        f"retrieval quality, {name}, over {n} questions (local all-MiniLM-L6-v2): "
         f"hit@1 {hit1 / n:.3f}  hit@5 {hit5 / n:.3f}  MRR {statistics.fmean(reciprocal):.3f}"
     )
     print(
@@ -167,51 +178,13 @@ async def evaluate(
     print("\n".join(misses[:15]))
 
 
-async def store_latency(
-    name: str, store: Any, size: int, queries: np.ndarray, rng: np.random.Generator
+async def measure_latency(
+    container: Container, sizes: list[int], questions: list[dict[str, Any]]
 ) -> None:
-    model, collection = uuid.uuid4(), uuid.uuid4()
-    started = time.perf_counter()
-    batch = 5000
-    for start in range(0, size, batch):
-        n = min(batch, size - start)
-        vectors = rng.standard_normal((n, DIMS)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        rows = VectorRows(uuid.uuid4(), collection, [uuid.uuid4() for _ in range(n)], vectors)
-        await store.add(model, rows)
-    loaded = time.perf_counter() - started
-    scope = SearchScope(model, DIMS, {collection: 1})
-    await store.search(scope, queries[0], 5)  # first search loads / warms
-    timings = []
-    for query in queries:
-        t = time.perf_counter()
-        await store.search(scope, query, 5)
-        timings.append((time.perf_counter() - t) * 1000)
-    print(
-        f"  {name:10} {size:>7} chunks: search p50 {percentile(timings, 50):6.2f} ms  "
-        f"p99 {percentile(timings, 99):6.2f} ms  (insert {size / loaded:,.0f} vectors/s)"
-    )
-    await store.delete_collection(model, collection)
-
-
-async def latency(container: Container, sizes: list[int], questions: list[dict[str, Any]]) -> None:
-    embedder = LocalEmbedder()
     texts = [q["question"] for q in questions] * max(1, 200 // max(1, len(questions)))
-    queries = await asyncio.to_thread(embedder.embed_documents, texts[:200])
-    rng = np.random.default_rng(42)
-    print("retrieval latency, top 5 (synthetic chunk vectors, real query vectors):")
-    for size in sizes:
-        await store_latency("database", TableVectorStore(container.db), size, queries, rng)
-    from tests.pgvector_server import running_pgvector
-
-    with tempfile.TemporaryDirectory() as tmp, running_pgvector(Path(tmp)) as url:
-        store = PgVectorStore(url, ef_search=100)
-        await store.check()
-        try:
-            for size in sizes:
-                await store_latency("pgvector", store, size, queries, rng)
-        finally:
-            await store.close()
+    texts = texts[:200]
+    vectors = await asyncio.to_thread(LocalEmbedder().embed_documents, texts)
+    await latency(container, sizes, texts, dict(zip(texts, vectors, strict=True)))
 
 
 async def main() -> None:
@@ -219,6 +192,13 @@ async def main() -> None:
     parser.add_argument("--files", type=int, default=None, help="only the first N pages")
     parser.add_argument("--questions", type=int, default=None, help="only the first N")
     parser.add_argument("--sizes", default="10000,100000", help="chunk counts for latency")
+    parser.add_argument(
+        "--database",
+        type=Path,
+        default=None,
+        help="an SQLite database the handbook is indexed in (bench/answer_eval.py --keep DIR "
+        "writes DIR/en.db): copied, and only the latency measured",
+    )
     args = parser.parse_args()
     questions = json.loads(QUESTIONS.read_text())[: args.questions]
     pages = handbook_pages(args.files)
@@ -226,6 +206,11 @@ async def main() -> None:
         wanted = {p.relative_to(HANDBOOK).as_posix() for p in pages}
         questions = [q for q in questions if q["expected"] in wanted] or questions[:1]
     with tempfile.TemporaryDirectory() as tmp:
+        if args.database is not None:
+            for suffix in ("", "-wal", "-shm"):
+                kept = Path(f"{args.database}{suffix}")
+                if kept.exists():
+                    shutil.copy(kept, f"{tmp}/eval.db{suffix}")
         settings = Settings(
             env=Environment.TEST,
             database={"url": f"sqlite+aiosqlite:///{tmp}/eval.db"},
@@ -235,11 +220,12 @@ async def main() -> None:
         await migrations.upgrade_engine(container.db.engine)
         await container.start()
         try:
-            _, paths = await ingest(container, pages)
-            await evaluate(container, paths, questions)
+            if args.database is None:
+                _, paths = await ingest(container, pages)
+                await evaluate(container, paths, questions)
             sizes = [int(s) for s in args.sizes.split(",") if s]
             if sizes:
-                await latency(container, sizes, questions)
+                await measure_latency(container, sizes, questions)
         finally:
             await container.close()
 

@@ -9,10 +9,21 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
+from ezhr_graphql.models.knowledge import KEYWORD_INDEX, PGVECTOR_PREFIX
 from ezhr_graphql.settings import PROJECT_ROOT
 
 ALEMBIC_DIR = PROJECT_ROOT / "alembic"
 FILE_TEMPLATE = "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s"
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Whether autogenerate compares an object: not the tables the models do not
+    describe (the pgvector store's, made at run time, and the keyword index, made by
+    hand-written SQL per dialect)."""
+    if type_ != "table" or name is None:
+        return True
+    keyword_index = name == KEYWORD_INDEX or name.startswith(KEYWORD_INDEX + "_")
+    return not (name.startswith(PGVECTOR_PREFIX) or keyword_index)
 
 
 def alembic_config(url: str | None = None, *, stdout: io.StringIO | None = None) -> Config:

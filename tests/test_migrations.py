@@ -34,7 +34,11 @@ MSSQL_URL = (
 def _diff(engine_conn: object) -> list[object]:
     context = MigrationContext.configure(
         engine_conn,  # type: ignore[arg-type]
-        opts={"compare_type": True, "compare_server_default": True},
+        opts={
+            "compare_type": True,
+            "compare_server_default": True,
+            "include_name": migrations.include_name,
+        },
     )
     return list(compare_metadata(context, Base.metadata))
 

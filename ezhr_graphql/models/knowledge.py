@@ -43,6 +43,14 @@ HASH_LENGTH = 64  # sha256, hex
 # Tables the pgvector store creates at run time, one per embedding model: not part of
 # the migrated schema.
 PGVECTOR_PREFIX = "pgvector_"
+# The keyword index of chunks (see repositories/keywords.py), created by a migration
+# with hand-written SQL per dialect and kept in step by triggers, so no model describes
+# it: on SQLite the FTS5 table ``chunk_search`` (with its own ``chunk_search_*``
+# tables), ``chunk_search_key`` and ``chunk_search_vocab``; on PostgreSQL the table
+# ``chunk_search``. On SQLite, a batch migration of ``document`` or ``document_chunk``
+# copies the table and drops its triggers: it must create them again (the migration
+# that made them shows how; tests/test_keyword_index.py checks they are all there).
+KEYWORD_INDEX = "chunk_search"
 
 
 class DocumentStatus(StrEnum):
