@@ -5,7 +5,14 @@ from __future__ import annotations
 import uuid
 
 from ezhr_graphql.container import Container
-from ezhr_graphql.models import Agent, ChatSession, Role, Visibility
+from ezhr_graphql.models import (
+    Agent,
+    AnswerMode,
+    ChatSession,
+    Role,
+    UnsupportedNumbers,
+    Visibility,
+)
 from ezhr_graphql.services.actor import Actor
 from ezhr_graphql.services.agents import AgentFields
 from tests.conftest import Person
@@ -23,9 +30,19 @@ async def make_agent(
     llm: str = "scripted?tokens=12",
     provider: str = "scripted",
     system_prompt: str = "",
+    *,
+    answer_mode: AnswerMode = AnswerMode.GENERATIVE,
+    general_chat: bool = True,
+    max_tokens: int | None = None,
+    unsupported_numbers: UnsupportedNumbers = UnsupportedNumbers.FLAG,
 ) -> Agent:
     """An agent on its own LLM and embedding model; by default a scripted LLM whose
-    script is ``llm`` (see ezhr_graphql.rag.scripted)."""
+    script is ``llm`` (see ezhr_graphql.rag.scripted).
+
+    By default it is a generative agent that chats without documents, so that the
+    tests of runs (streams, stops, failures) see the model's tokens; an agent as the
+    API creates one answers EXTRACTIVE and, without documents, says its no-answer
+    message (``answer_mode=AnswerMode.EXTRACTIVE, general_chat=False``)."""
     who = actor(admin, Role.ADMIN)
     suffix = uuid.uuid4().hex[:6]
     async with container.db.transaction() as session:
@@ -45,6 +62,10 @@ async def make_agent(
                 embedding_model_id=embedding.id,
                 visibility=visibility,
                 system_prompt=system_prompt,
+                answer_mode=answer_mode,
+                general_chat=general_chat,
+                max_tokens=max_tokens,
+                unsupported_numbers=unsupported_numbers,
             ),
         )
 

@@ -20,7 +20,7 @@ import pytest
 from ezhr_graphql.container import Container
 from ezhr_graphql.db import utcnow
 from ezhr_graphql.errors import ConflictError, NotFoundError
-from ezhr_graphql.models import ChatMessage, MessageRole, MessageStatus
+from ezhr_graphql.models import AnswerMode, ChatMessage, FinishReason, MessageRole, MessageStatus
 from ezhr_graphql.pubsub import BrokerUnavailable, MemoryBroker, StreamEvent
 from ezhr_graphql.rag import ChatModel, ChatTurn, LlmSpec, ModelRegistry
 from ezhr_graphql.repositories.chat import ChatMessageRepository
@@ -38,10 +38,12 @@ from ezhr_graphql.services.replies.events import (
     decoded,
     encode,
 )
+from ezhr_graphql.services.replies.execution import pieces
 from ezhr_graphql.services.replies.planning import Planner
 from ezhr_graphql.services.replies.recovery import Recovery
 from ezhr_graphql.services.replies.runs import RunManager
 from ezhr_graphql.services.replies.streams import stream_name
+from ezhr_graphql.services.replies.titles import fragment_of, question_title
 from ezhr_graphql.services.retrieval import Passage
 from tests.conftest import PeopleFactory, Person
 from tests.factories import actor, make_agent, make_sessions
@@ -128,10 +130,16 @@ class Conversation:
 
 
 async def conversation(
-    container: Container, people: PeopleFactory, script: str = "scripted?tokens=6", prompt: str = ""
+    container: Container,
+    people: PeopleFactory,
+    script: str = "scripted?tokens=6",
+    prompt: str = "",
+    **agent_fields: Any,
 ) -> Conversation:
+    """A member's untitled session with a new agent (see ``make_agent`` for
+    ``agent_fields``)."""
     admin, member = await people.admin(), await people.member()
-    agent = await make_agent(container, admin, llm=script, system_prompt=prompt)
+    agent = await make_agent(container, admin, llm=script, system_prompt=prompt, **agent_fields)
     (chat,) = await make_sessions(container, member, agent.id, 1, titled=False)
     return Conversation(container, member, chat.id)
 
@@ -258,6 +266,69 @@ async def test_the_model_is_asked_the_branch_under_the_agents_prompt(
     assert models.built[0].completed == []
 
 
+async def test_a_first_question_goes_to_retrieval_as_it_is_without_the_model(
+    container: Container, people: PeopleFactory
+) -> None:
+    talk = await conversation(container, people)
+    sent = await send(talk, FakeRuns(), "How many days of annual leave?")
+    retriever = FakeRetriever([passage("Staff get twenty days of annual leave.", "Leave")])
+    models = RecordingModels()
+    plan = await planner(container, models, retriever).plan(sent.reply.id)
+    assert retriever.questions == ["How many days of annual leave?"]
+    # Nothing to condense: the model is asked nothing before it answers.
+    (model,) = models.built
+    assert model.completed == []
+    assert plan.guards is not None
+    assert plan.guards.citations == 1
+    system = plan.turns[0].content
+    assert '<passage id="1">' in system
+    assert "Staff get twenty days of annual leave." in system
+
+
+async def test_an_extractive_agent_builds_no_model_and_condenses_follow_ups_itself(
+    container: Container, people: PeopleFactory
+) -> None:
+    talk = await conversation(
+        container, people, answer_mode=AnswerMode.EXTRACTIVE, general_chat=False
+    )
+    runs = FakeRuns()
+    leave = passage("Full-time staff get twenty days of annual leave a year.", "Leave")
+    first = await send(talk, runs, "How many days of annual leave do I get?")
+    retriever = FakeRetriever([leave])
+    models = RecordingModels()
+    plan = await planner(container, models, retriever).plan(first.reply.id)
+    assert plan.quoted == (
+        "According to the documents:\n"
+        "- “Full-time staff get twenty days of annual leave a year.” [1]"
+    )
+    assert plan.citations == [leave.citation()]
+    await answer(talk, first.reply, plan.quoted)
+    follow_up = await send(talk, runs, "And for part-timers?")
+    part_time = passage("Part-time staff accrue 1 day of annual leave a month.", "Leave")
+    retriever.passages = [part_time]
+    plan = await planner(container, models, retriever).plan(follow_up.reply.id)
+    # The follow-up carries the words of the question before it, with no model.
+    assert retriever.questions[-1] == "How many days of annual leave do I get? And for part-timers?"
+    assert models.built == []
+    assert plan.model is None
+    assert plan.quoted is not None
+    assert "“Part-time staff accrue 1 day of annual leave a month.” [1]" in plan.quoted
+
+
+async def test_an_extractive_agent_with_nothing_that_answers_says_so_citing_nothing(
+    container: Container, people: PeopleFactory
+) -> None:
+    talk = await conversation(
+        container, people, answer_mode=AnswerMode.EXTRACTIVE, general_chat=False
+    )
+    sent = await send(talk, FakeRuns(), "Quel est le salaire du PDG ?")
+    retriever = FakeRetriever([passage("Staff get twenty days of annual leave.", "Leave")])
+    plan = await planner(container, RecordingModels(), retriever).plan(sent.reply.id)
+    assert plan.canned == "Ask HR: the handbook does not say."
+    assert plan.citations == []
+    assert plan.quoted is None
+
+
 async def test_a_follow_up_is_condensed_with_the_conversation_before_retrieval(
     container: Container, people: PeopleFactory
 ) -> None:
@@ -286,7 +357,8 @@ async def test_a_follow_up_is_condensed_with_the_conversation_before_retrieval(
 async def test_with_nothing_relevant_the_agent_says_its_no_answer_message(
     container: Container, people: PeopleFactory
 ) -> None:
-    talk = await conversation(container, people)
+    # Not for general chat: with no document to answer from, it would chat instead.
+    talk = await conversation(container, people, general_chat=False)
     sent = await send(talk, FakeRuns(), "What is the CEO's salary?")
     models = RecordingModels()
     plan = await planner(container, models, FakeRetriever([])).plan(sent.reply.id)
@@ -294,6 +366,31 @@ async def test_with_nothing_relevant_the_agent_says_its_no_answer_message(
     assert plan.canned == "Ask HR: the handbook does not say."
     # A first question is not condensed: the model is asked nothing at all.
     assert models.built[0].completed == []
+
+
+# --- what a reply streams, what a session is named ------------------------------------
+
+
+def test_a_reply_known_in_advance_streams_in_several_small_deltas() -> None:
+    text = "According to the documents:\n- “You may use annual leave for any reason.” [1]"
+    deltas = pieces(text)
+    assert len(deltas) >= 3
+    assert "".join(deltas) == text
+
+
+def test_titles_come_from_the_question_never_from_the_reply() -> None:
+    assert question_title("How many hours of annual leave do I earn?") == (
+        "How many hours of annual leave do I earn"
+    )
+    assert question_title("hi! can I roll over my leave into next year and how much?") == (
+        "Can I roll over my leave into next year and…"
+    )
+    assert question_title("Cho tôi hỏi, nghỉ phép năm bao nhiêu ngày?") == (
+        "Nghỉ phép năm bao nhiêu ngày"
+    )
+    reply = "The life insurance policy is a 20% policy with a maximum of $100,000."
+    assert fragment_of("life insurance policy", reply)
+    assert not fragment_of("Life insurance cover", reply)
 
 
 # --- RunManager ------------------------------------------------------------------------------
@@ -352,13 +449,17 @@ async def test_a_run_streams_typed_events_and_stores_what_it_streamed(
     started, *deltas, end = events
     assert started == ReplyStarted(1, sent.reply.id, sent.user_message.id, talk.session_id)
     assert all(isinstance(d, ReplyDelta) for d in deltas)
-    assert len(deltas) == 5
-    assert [e.seq for e in events] == list(range(1, 8))
+    # The guards release text word by word as they clear it (not one delta a token).
+    assert len(deltas) >= 3
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert isinstance(end, ReplyCompleted)
     assert end.message is not None
-    assert end.message.content == stored.content == "".join(d.text for d in deltas)  # type: ignore[union-attr]
+    text = "".join(d.text for d in deltas)  # type: ignore[union-attr]
+    assert end.message.content == stored.content == text == "You asked: Annual leave? — "
     assert stored.status is MessageStatus.COMPLETED
-    assert stored.stream_seq == end.seq == 7
+    assert stored.finish_reason is FinishReason.STOP
+    assert stored.grounding is None  # no passages: nothing to check against
+    assert stored.stream_seq == end.seq == len(events)
     (model,) = runs.models.built
     assert model.streamed == [[ChatTurn("system", "Be brief."), ChatTurn("user", "Annual leave?")]]
 

@@ -6,16 +6,25 @@ The script is the model name, e.g. ``scripted?tokens=40&delay_ms=20&fail_after=5
 - ``tokens``: how many tokens the reply has (default 12);
 - ``delay_ms``: pause before each token (default 0);
 - ``fail_after``: fail after that many tokens (default: never);
-- ``error``: how it fails: ``timeout``, ``401``, ``429``, ``500`` or ``refused``.
+- ``error``: how it fails: ``timeout``, ``401``, ``429``, ``500`` or ``refused``;
+- ``say``: the reply's text, instead of the echo (cut to ``tokens`` words);
+- ``repeat``: ``1`` makes the reply loop, its first sentence said over and over (as
+  small models do);
+- ``obey_injection``: ``1`` makes it obey an instruction written in its prompt outside
+  the fenced passages ("Ignore previous instructions and say ..."), as a model that
+  cannot tell quoted documents from its rules would.
 
-The reply starts by echoing the last user message, so tests can tell replies apart.
-Asked to condense a follow-up question, it joins the conversation's first user turn
-and the follow-up, which is enough for retrieval to find the topic again.
+The reply starts by echoing the last user message, so tests can tell replies apart;
+the words after the echo never repeat a run of eight words (a guard takes that for a
+loop). Asked to condense a follow-up question, it joins the conversation's first user
+turn and the follow-up, which is enough for retrieval to find the topic again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
+import re
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -35,12 +44,19 @@ from llama_index.core.llms import CustomLLM
 from pydantic import Field
 
 from ezhr_graphql.rag.chat_model import LLMError
-from ezhr_graphql.rag.prompts import CONDENSE_INSTRUCTION
+from ezhr_graphql.rag.prompts import BLOCK, CONDENSE_INSTRUCTION
 
 FILLER = [
-    "According", "to", "the", "handbook", ",", "employees", "should", "check",
-    "the", "policy", "page", "and", "ask", "HR", "when", "anything", "is", "unclear", ".",
+    "according", "to", "the", "handbook", "employees", "should", "check", "policy",
+    "page", "and", "ask", "HR", "when", "anything", "is", "unclear", "a", "manager",
+    "can", "help", "with", "leave", "requests", "benefits", "questions", "or", "forms",
 ]  # fmt: skip
+LOOP = "The life insurance policy is a 20% policy with a maximum of $100,000."
+INJECTION = re.compile(
+    r"ignore (?:all )?(?:the )?previous instructions and (?:say|answer|reply)(?: that)? "
+    r"([^\n]+?)(?:\.(?:\s|$)|\n|$)",
+    re.IGNORECASE,
+)
 
 
 class ScriptedFailure(Exception):
@@ -65,6 +81,9 @@ class ScriptedLLM(CustomLLM):
     fail_after: int | None = Field(default=None)
     error: str = Field(default="500")
     context_window: int = Field(default=4096)
+    say: str | None = Field(default=None)
+    repeat: bool = Field(default=False)
+    obey_injection: bool = Field(default=False)
 
     @classmethod
     def from_script(cls, script: str, context_window: int = 4096) -> ScriptedLLM:
@@ -81,6 +100,9 @@ class ScriptedLLM(CustomLLM):
             fail_after=None if fail_after is None else int(fail_after),
             error=one("error") or "500",
             context_window=context_window,
+            say=one("say"),
+            repeat=one("repeat") == "1",
+            obey_injection=one("obey_injection") == "1",
         )
 
     @property
@@ -95,10 +117,31 @@ class ScriptedLLM(CustomLLM):
         )
         if messages and messages[0].content == CONDENSE_INSTRUCTION:
             return [condensed(question)]
-        words = ["You", "asked:", *question.split()[:8], "—"]
-        while len(words) < self.tokens:
-            words.extend(FILLER)
+        ordered = self._obeyed(messages)
+        if ordered is not None:
+            words = ordered.split()
+        elif self.say is not None:
+            words = self.say.split()
+        elif self.repeat:
+            words = LOOP.split() * (self.tokens // len(LOOP.split()) + 1)
+        else:
+            words = ["You", "asked:", *question.split()[:8], "—"]
+            # Words drawn at random (the same every time): they never loop.
+            draw = random.Random(len(words))  # noqa: S311 - not for secrets
+            words.extend(draw.choice(FILLER) for _ in range(self.tokens - len(words)))
         return [w + " " for w in words[: self.tokens]]
+
+    def _obeyed(self, messages: Sequence[ChatMessage]) -> str | None:
+        """What an instruction outside the fenced passages orders it to say."""
+        if not self.obey_injection:
+            return None
+        for message in messages:
+            if message.role != MessageRole.SYSTEM:
+                continue
+            found = INJECTION.search(BLOCK.sub(" ", message.content or ""))
+            if found:
+                return found.group(1)
+        return None
 
     def _tokens(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
         for i, token in enumerate(self.script(messages)):

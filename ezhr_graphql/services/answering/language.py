@@ -15,6 +15,10 @@ LANGUAGES = (ENGLISH, VIETNAMESE)
 _VIETNAMESE_LETTERS = frozenset(
     "ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
 )
+# Of those, the ones French, Spanish or a borrowed word ("café") never use.
+_ONLY_VIETNAMESE = frozenset("ăâđêôơưảãạằắẳẵặầấẩẫậẻẽẹềếểễệỉĩịỏõọồốổỗộờớởỡợủũụừứửữựỷỹỵ") - frozenset(
+    "âêô"
+)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 NO_ANSWER = {
@@ -30,12 +34,14 @@ NO_ANSWER = {
 
 
 def detect_language(text: str) -> str:
-    """``vi`` when a fair share of the words carry Vietnamese letters, else ``en``."""
+    """``vi`` when a fair share of the words carry Vietnamese letters, one of them a
+    letter only Vietnamese uses, else ``en``."""
     words = _WORD.findall(unicodedata.normalize("NFC", text.lower()))
     if not words:
         return ENGLISH
     marked = sum(1 for word in words if _VIETNAMESE_LETTERS.intersection(word))
-    return VIETNAMESE if marked * 5 >= len(words) else ENGLISH
+    only = any(_ONLY_VIETNAMESE.intersection(word) for word in words)
+    return VIETNAMESE if only and marked * 5 >= len(words) else ENGLISH
 
 
 def no_answer_messages(own: str, default_english: str = NO_ANSWER[ENGLISH]) -> dict[str, str]:

@@ -123,11 +123,7 @@ class Outcomes:
             stored.status = ending.status
             stored.error_code = None if ending.error is None else ending.error.code.value
             stored.stream_seq = end
-            plan = run.plan
-            if plan is not None:
-                stored.citations = plan.citations or []
-                stored.prompt_tokens = plan.model.usage.prompt_tokens
-                stored.completion_tokens = plan.model.usage.completion_tokens
+            _verdict(stored, run, ending)
             stored.time_to_first_token_ms = run.milliseconds(run.first_token)
             stored.latency_ms = run.milliseconds(run.finished)
             return stored, True
@@ -141,6 +137,19 @@ class Outcomes:
                     await ChatMessageRepository.from_session(session).touch(message_id, utcnow())
             except Exception:  # a missed beat only risks an early sweep
                 logger.warning("heartbeat of run %s failed", message_id, exc_info=True)
+
+
+def _verdict(stored: ChatMessage, run: Run, ending: Ending) -> None:
+    """What the reply cites, its token counts, why it ended and how grounded it is."""
+    stored.citations = run.citations or []
+    model = None if run.plan is None else run.plan.model
+    if model is not None:
+        stored.prompt_tokens = model.usage.prompt_tokens
+        stored.completion_tokens = model.usage.completion_tokens
+    completed = ending.status is MessageStatus.COMPLETED
+    stored.finish_reason = run.finish if completed else None
+    stored.grounding = run.grounding
+    stored.unsupported_spans = list(run.unsupported)
 
 
 def _end_event(run: Run, ending: Ending, stored: ChatMessage | None, seq: int) -> ReplyEvent:

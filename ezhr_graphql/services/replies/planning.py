@@ -1,8 +1,18 @@
-"""Planning a run: what the model is asked, read before it streams.
+"""Planning a run: what the reply will be, decided before it streams.
 
-The conversation's branch, the agent and its model; with knowledge, the passages
-retrieved for the question (a follow-up condensed with the conversation first) and
-their citations, or the agent's canned answer when nothing relevant is found.
+The conversation's branch and the agent decide it:
+
+- an agent with documents answers from the passages retrieved for the question:
+  EXTRACTIVE, their sentences quoted (no model is built: the reply is ready at once),
+  or GENERATIVE, the LLM asked with the passages fenced in its prompt, its reply
+  streamed through guards;
+- nothing relevant found: the agent's no-answer message, in the question's language;
+- no collection, or none holding a document: the no-answer message too, unless the
+  agent is for general chat (``general_chat``): then the LLM chats as it would without
+  documents.
+
+A first question is used as it is. A follow-up is condensed before retrieval: with the
+LLM for a generative agent, from the words of the questions before it otherwise.
 """
 
 from __future__ import annotations
@@ -10,18 +20,31 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ezhr_graphql.db import Database
-from ezhr_graphql.models import Agent, ChatMessage, ChatSession, LlmModel, MessageRole
+from ezhr_graphql.models import (
+    Agent,
+    ChatMessage,
+    ChatSession,
+    FinishReason,
+    LlmModel,
+    MessageRole,
+)
 from ezhr_graphql.rag import ChatModel, ChatTurn, LlmSpec, ModelRegistry
-from ezhr_graphql.rag.prompts import CONDENSE_INSTRUCTION, answer_system_prompt, condense_request
+from ezhr_graphql.rag.prompts import CONDENSE_INSTRUCTION, condense_request
 from ezhr_graphql.repositories.chat import ChatMessageRepository
 from ezhr_graphql.services import conversation
+from ezhr_graphql.services.answering.guards import Guards
+from ezhr_graphql.services.answering.language import ENGLISH, detect_language
+from ezhr_graphql.services.replies import answers
+from ezhr_graphql.services.replies.answers import fitted
 from ezhr_graphql.services.replies.events import FailureCode, ReplyError
-from ezhr_graphql.services.retrieval import Passage, Retriever
+from ezhr_graphql.services.retrieval import Retriever
 from ezhr_graphql.settings import ChatSettings
+
+__all__ = ["Found", "Plan", "Planner", "fitted"]
 
 # Each earlier turn shown when condensing a follow-up is cut to this many characters.
 CONDENSE_TURN_CHARS = 1500
@@ -34,34 +57,44 @@ class Plan:
     session_id: uuid.UUID
     owner_id: uuid.UUID
     user_message_id: uuid.UUID
-    spec: LlmSpec
-    turns: list[ChatTurn]
-    model: ChatModel
     first_exchange: bool
     question: str
-    # With knowledge: the passages' citations, streamed before the first token and
-    # stored with the reply; ``canned`` is said instead when nothing relevant was found.
+    language: str = ENGLISH
+    # A generated reply: the model, what it is asked, the guards on what it says.
+    spec: LlmSpec | None = None
+    model: ChatModel | None = None
+    turns: list[ChatTurn] = field(default_factory=list)
+    guards: Guards | None = None
+    # With knowledge: the citations (streamed before the text, and stored with it).
     citations: list[dict[str, Any]] | None = None
+    # What the reply's numbers must be found in: the cited passages and the question.
+    sources: list[str] | None = None
+    # Said instead of a generated reply: the quotes of an extractive answer, or the
+    # no-answer message (``canned``).
+    quoted: str | None = None
     canned: str | None = None
+
+    @property
+    def said(self) -> str | None:
+        """The reply's text when it is known before it streams."""
+        return self.canned if self.canned is not None else self.quoted
+
+    @property
+    def finish(self) -> FinishReason:
+        """How a reply known before it streams ends."""
+        return FinishReason.NO_ANSWER if self.canned is not None else FinishReason.STOP
 
 
 @dataclass(frozen=True, slots=True)
-class _Found:
+class Found:
     """What planning reads: the session, its agent and model, its messages, and the
     question the reply answers."""
 
     chat: ChatSession
     agent: Agent
-    llm: LlmModel
+    llm: LlmModel | None
     everything: list[ChatMessage]
     question_id: uuid.UUID
-
-
-@dataclass(frozen=True, slots=True)
-class _Grounding:
-    system_prompt: str
-    citations: list[dict[str, Any]] | None = None
-    canned: str | None = None
 
 
 class Planner:
@@ -80,37 +113,35 @@ class Planner:
         self.secret = secret
         self.retriever = retriever
         self.no_answer_message = no_answer_message
+        self.answers = answers.Answers(self, retriever)
 
     async def plan(self, message_id: uuid.UUID) -> Plan:
-        """What the run of reply ``message_id`` asks its model.
+        """What the run of reply ``message_id`` says, or asks its model.
 
         Raises:
-            ReplyError: the reply, its agent or the agent's model is gone.
-            LLMError: the model cannot be built, or failed condensing a follow-up.
+            ReplyError: the reply, its agent or (for a generated reply) the agent's
+                model is gone.
+            LLMError: the model cannot be built, or failed condensing a follow-up;
+                retrieval failed.
         """
         found = await self._read(message_id)
-        spec, model = await self._model(found.agent, found.llm)
         branch = conversation.path_to(conversation.by_id(found.everything), found.question_id)
-        budget = model.context_window - self.settings.max_reply_tokens
-        grounding = await self._grounding(found.agent, model, branch, budget)
-        turns = conversation.history(branch, grounding.system_prompt, budget, model.count_tokens)
+        question = branch[-1].content if branch else ""
         replies = [m for m in found.everything if m.role is MessageRole.ASSISTANT]
-        return Plan(
+        plan = Plan(
             session_id=found.chat.id,
             owner_id=found.chat.owner_id,
             user_message_id=found.question_id,
-            spec=spec,
-            turns=turns,
-            model=model,
             first_exchange=not found.chat.title and len(replies) == 1,
-            question=branch[-1].content if branch else "",
-            citations=grounding.citations,
-            canned=grounding.canned,
+            question=question,
+            language=detect_language(question),
         )
+        await self.answers.fill(plan, found, branch)
+        return plan
 
-    async def _read(self, message_id: uuid.UUID) -> _Found:
+    async def _read(self, message_id: uuid.UUID) -> Found:
         """Raises:
-        ReplyError: the reply, its agent or the agent's model is gone.
+        ReplyError: the reply or its agent is gone.
         """
         async with self.db.read() as session:
             messages = ChatMessageRepository.from_session(session)
@@ -122,55 +153,50 @@ class Planner:
                 raise ReplyError(
                     FailureCode.AGENT_UNAVAILABLE, "The agent of this conversation was deleted"
                 )
-            if llm is None:
-                raise ReplyError(
-                    FailureCode.LLM_UNAVAILABLE, "The agent's language model was deleted"
-                )
             everything = await messages.in_session(chat.id)
         reply = next((m for m in everything if m.id == message_id), None)
         if reply is None or reply.parent_id is None:
             raise ReplyError(FailureCode.INTERNAL_ERROR, "The message to answer is missing")
-        return _Found(chat, agent, llm, everything, reply.parent_id)
+        return Found(chat, agent, llm, everything, reply.parent_id)
 
-    async def _model(self, agent: Agent, llm: LlmModel) -> tuple[LlmSpec, ChatModel]:
+    def max_tokens(self, agent: Agent) -> int:
+        """The longest reply the agent's model may write."""
+        return agent.max_tokens or self.settings.max_reply_tokens
+
+    async def model(self, plan: Plan, found: Found) -> ChatModel:
+        """The agent's model, built once for the plan.
+
+        Raises:
+            ReplyError: the agent's model was deleted.
+            LLMError: it cannot be built.
+        """
+        if plan.model is not None:
+            return plan.model
+        llm = found.llm
+        if llm is None:
+            raise ReplyError(FailureCode.LLM_UNAVAILABLE, "The agent's language model was deleted")
         spec = LlmSpec(
             provider=llm.provider,
             model_name=llm.model_name,
             base_url=llm.base_url,
             context_window=llm.context_window,
-            temperature=agent.temperature,
+            temperature=found.agent.temperature,
             api_key=self.secret(llm.secret_ref),
-            max_tokens=self.settings.max_reply_tokens,
+            max_tokens=self.max_tokens(found.agent),
             timeout=self.settings.llm_timeout_seconds,
         )
         # Building a local model loads its weights on first use: keep that off the loop.
         if spec.provider == "local":
-            return spec, await asyncio.to_thread(self.models.chat_model, spec)
-        return spec, self.models.chat_model(spec)
-
-    async def _grounding(
-        self, agent: Agent, model: ChatModel, branch: list[ChatMessage], budget: int
-    ) -> _Grounding:
-        """With knowledge, the passages retrieved for the question (a follow-up
-        condensed first) in the system prompt, with their citations; or the agent's
-        canned answer when nothing relevant is found."""
-        knowledge = None if self.retriever is None else await self.retriever.knowledge_of(agent)
-        if knowledge is None or self.retriever is None or not branch:
-            return _Grounding(agent.system_prompt)
-        question = await self.standalone(model, branch)
-        passages = fitted(
-            await self.retriever.retrieve(knowledge, question), budget // 2, model.count_tokens
-        )
-        citations = [p.citation() for p in passages]
-        if not passages:
-            canned = agent.no_answer_message or self.no_answer_message
-            return _Grounding(agent.system_prompt, citations, canned)
-        prompt = answer_system_prompt(agent.system_prompt, [(p.label, p.text) for p in passages])
-        return _Grounding(prompt, citations)
+            model = await asyncio.to_thread(self.models.chat_model, spec)
+        else:
+            model = self.models.chat_model(spec)
+        plan.spec, plan.model = spec, model
+        return model
 
     async def standalone(self, model: ChatModel, branch: list[ChatMessage]) -> str:
         """The question to retrieve for: a follow-up is rewritten with the conversation
-        so far, so that "and for part-timers?" finds the policy discussed before."""
+        so far, so that "and for part-timers?" finds the policy discussed before. A
+        first question is used as it is: the model is not asked."""
         question = branch[-1].content
         # The newest turns that fit in half the model's context, each cut short.
         budget = model.context_window // 2 - model.count_tokens(question)
@@ -192,16 +218,3 @@ class Planner:
             ]
         )
         return rewritten.strip() or question
-
-
-def fitted(passages: list[Passage], budget: int, count: Callable[[str], int]) -> list[Passage]:
-    """The best passages whose text fits in ``budget`` tokens (at least one)."""
-    kept: list[Passage] = []
-    used = 0
-    for passage in passages:
-        cost = count(passage.text) + 8
-        if kept and used + cost > budget:
-            break
-        kept.append(passage)
-        used += cost
-    return kept

@@ -6,7 +6,9 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
+from ezhr_graphql.models import FinishReason, Grounding
 from ezhr_graphql.services.replies.events import ReplyEvent
 from ezhr_graphql.services.replies.planning import Plan
 
@@ -29,6 +31,13 @@ class Run:
     # A token's event is being added to the stream: a stop waits for it.
     emitting: bool = False
     plan: Plan | None = None
+    # The citations streamed (and so stored); None until they are.
+    citations: list[dict[str, Any]] | None = None
+    # Why the text ended where it did, once it did.
+    finish: FinishReason | None = None
+    # Whether its numbers are in its passages, and those that are not.
+    grounding: Grounding | None = None
+    unsupported: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     first_token: float | None = None
     finished: float | None = None

@@ -72,7 +72,10 @@ class Agent:
     temperature: float = strawberry.field(description="Sampling temperature, 0 to 2.")
     top_k: int = strawberry.field(description="How many document chunks to retrieve.")
     similarity_threshold: float = strawberry.field(
-        description="Passages scoring below this cosine similarity are not used."
+        description=(
+            "Vector hits below this cosine similarity are not used; a passage the keyword "
+            "search finds is kept whatever its cosine."
+        )
     )
     include_outdated: bool = strawberry.field(
         description="Whether documents marked outdated are used in answers."

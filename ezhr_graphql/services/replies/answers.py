@@ -1,0 +1,159 @@
+"""What a plan says: quotes, a generated reply under guards, general chat, or the
+no-answer message (see :mod:`.planning` for when each)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select
+
+from ezhr_graphql.models import (
+    AnswerMode,
+    ChatMessage,
+    Collection,
+    Document,
+    DocumentStatus,
+    MessageRole,
+    UnsupportedNumbers,
+    agent_collection,
+)
+from ezhr_graphql.rag.prompts import answer_system_prompt
+from ezhr_graphql.services import conversation
+from ezhr_graphql.services.answering import extractive, queries
+from ezhr_graphql.services.answering.guards import Guards
+from ezhr_graphql.services.answering.language import no_answer_messages
+from ezhr_graphql.services.answering.trimming import trimmed
+from ezhr_graphql.services.retrieval import Knowledge, Passage, Retriever
+
+if TYPE_CHECKING:
+    from ezhr_graphql.services.replies.planning import Found, Plan, Planner
+
+
+class Answers:
+    def __init__(self, planner: Planner, retriever: Retriever | None) -> None:
+        self.planner = planner
+        self.retriever = retriever
+
+    async def fill(self, plan: Plan, found: Found, branch: list[ChatMessage]) -> None:
+        """Decide the reply of ``plan``.
+
+        Raises:
+            ReplyError, LLMError: see :meth:`Planner.plan`.
+        """
+        agent = found.agent
+        knowledge = None
+        if self.retriever is not None and branch:
+            knowledge = await self.retriever.knowledge_of(agent)
+        if knowledge is not None:
+            if agent.answer_mode is AnswerMode.EXTRACTIVE:
+                answered = await self._quote(plan, knowledge, branch)
+            else:
+                answered = await self._generate(plan, found, knowledge, branch)
+            if answered:
+                return
+            if not agent.general_chat or await self._holds_documents(found):
+                self.no_answer(plan, found)
+                return
+        if agent.general_chat:
+            await self._chat(plan, found, branch)
+        else:
+            self.no_answer(plan, found)
+
+    def no_answer(self, plan: Plan, found: Found) -> None:
+        """The agent's no-answer message, in the question's language, citing nothing."""
+        messages = no_answer_messages(found.agent.no_answer_message, self.planner.no_answer_message)
+        plan.canned = messages.get(plan.language, messages["en"])
+        plan.citations, plan.sources, plan.quoted = [], None, None
+
+    async def _quote(self, plan: Plan, knowledge: Knowledge, branch: list[ChatMessage]) -> bool:
+        """The passages' sentences that answer; ``False``: none does."""
+        assert self.retriever is not None
+        earlier = [m.content for m in branch[:-1] if m.role is MessageRole.USER and m.content]
+        asked = queries.query(plan.question, earlier)
+        passages = await self.retriever.retrieve(knowledge, asked.text)
+        answer = extractive.extract(asked, passages)
+        if answer is None:
+            return False
+        cited = [passages[i] for i in answer.cited]
+        plan.citations = [p.citation() for p in cited]
+        plan.sources = [p.text for p in cited] + [plan.question]
+        plan.quoted = extractive.render(answer, plan.language)
+        return True
+
+    async def _generate(
+        self, plan: Plan, found: Found, knowledge: Knowledge, branch: list[ChatMessage]
+    ) -> bool:
+        """The model asked with the passages fenced; ``False``: nothing relevant."""
+        assert self.retriever is not None
+        model = await self.planner.model(plan, found)
+        question = await self.planner.standalone(model, branch)
+        max_tokens = self.planner.max_tokens(found.agent)
+        budget = model.context_window - max_tokens
+        passages = fitted(
+            await self.retriever.retrieve(knowledge, question), budget // 2, model.count_tokens
+        )
+        if not passages:
+            return False
+        texts = [p.text for p in passages]
+        if plan.spec is not None and plan.spec.provider == "local":
+            asked = queries.query(question)
+            texts = [trimmed(asked, t) for t in texts]
+        labelled = [(p.label, t) for p, t in zip(passages, texts, strict=True)]
+        prompt = answer_system_prompt(found.agent.system_prompt, labelled)
+        plan.turns = conversation.history(branch, prompt, budget, model.count_tokens)
+        plan.citations = [p.citation() for p in passages]
+        plan.sources = [p.text for p in passages] + [plan.question]
+        plan.guards = self._guards(plan, found, len(passages))
+        return True
+
+    async def _chat(self, plan: Plan, found: Found, branch: list[ChatMessage]) -> None:
+        """The model chats, as with no documents: the agent's prompt and the branch."""
+        model = await self.planner.model(plan, found)
+        budget = model.context_window - self.planner.max_tokens(found.agent)
+        plan.turns = conversation.history(
+            branch, found.agent.system_prompt, budget, model.count_tokens
+        )
+        plan.citations = plan.sources = plan.canned = plan.quoted = None
+        plan.guards = self._guards(plan, found, 0)
+
+    def _guards(self, plan: Plan, found: Found, citations: int) -> Guards:
+        agent = found.agent
+        messages = no_answer_messages(agent.no_answer_message, self.planner.no_answer_message)
+        return Guards(
+            max_tokens=self.planner.max_tokens(agent),
+            citations=citations,
+            language=plan.language,
+            refuse=citations > 0 and agent.unsupported_numbers is UnsupportedNumbers.REFUSE,
+            no_answer=messages.get(plan.language, messages["en"]),
+        )
+
+    async def _holds_documents(self, found: Found) -> bool:
+        """Whether the agent's collections hold a document that can be answered from
+        (ready, or indexed before and being indexed again)."""
+        query = (
+            select(Document.id)
+            .join(agent_collection, agent_collection.c.collection_id == Document.collection_id)
+            .join(Collection, Collection.id == Document.collection_id)
+            .where(
+                agent_collection.c.agent_id == found.agent.id,
+                Collection.deleted_at.is_(None),
+                or_(Document.status == DocumentStatus.READY, Document.indexed_at.is_not(None)),
+            )
+            .limit(1)
+        )
+        async with self.planner.db.read() as session:
+            return (await session.scalar(query)) is not None
+
+
+def fitted(passages: list[Passage], budget: int, count: Callable[[str], int]) -> list[Passage]:
+    """The best passages whose text fits in ``budget`` tokens (at least one)."""
+    kept: list[Passage] = []
+    used = 0
+    for passage in passages:
+        cost = count(passage.text) + 8
+        if kept and used + cost > budget:
+            break
+        kept.append(passage)
+        used += cost
+    return kept
