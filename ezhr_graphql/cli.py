@@ -1,4 +1,4 @@
-"""The ``ezhr-graphql`` command: serve, db, seed, schema, persisted."""
+"""The ``ezhr-graphql`` command: serve, db, seed, schema, persisted, eval."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from ezhr_graphql import migrations
+from ezhr_graphql.evaluation.command import add_eval_command
 from ezhr_graphql.observe import logs
 from ezhr_graphql.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -29,12 +30,18 @@ class SeedRefused(Exception):
 
 
 async def _seed(settings: Settings) -> str:
-    """Raises:
-    SeedRefused: the admin password breaks the password policy.
+    """Seed the demo data and the sample policies, then index them: here without
+    workers (so that `seed`, `ingest` and `serve` start with them ready), or on the
+    Redis queue for the workers.
+
+    Raises:
+        SeedRefused: the admin password breaks the password policy.
     """
     from ezhr_graphql.container import Container
     from ezhr_graphql.errors import InvalidInputError
-    from ezhr_graphql.services.seed import seed
+    from ezhr_graphql.services.ingestion import LocalIngestionQueue
+    from ezhr_graphql.services.loading import JobList
+    from ezhr_graphql.services.seed import seed, seed_samples
 
     password = settings.seed_admin_password
     if password is None:
@@ -48,12 +55,23 @@ async def _seed(settings: Settings) -> str:
                 container.services(None).users.passwords.check(password, settings.seed.admin_email)
             except InvalidInputError as exc:
                 raise SeedRefused(f"EZHR_SEED__ADMIN_PASSWORD refused: {exc}") from exc
+        local = isinstance(container.ingestion_queue, LocalIngestionQueue)
+        jobs = JobList()
         async with container.db.transaction() as session:
             result = await seed(session, container.hasher, settings.seed.admin_email, password)
+            services = container.services(session, ingestion_queue=jobs if local else None)
+            samples = await seed_samples(services.knowledge, result)
+        for job in jobs.jobs:
+            await container.ingestion.run(job)
     finally:
         await container.close()
-    made = ", ".join(result.created) or "nothing (already seeded)"
-    return f"seeded: {made}; admin login {settings.seed.admin_email}"
+    made = ", ".join(result.created + samples.created) or "nothing (already seeded)"
+    lines = [f"seeded: {made}; admin login {settings.seed.admin_email}", *samples.report]
+    if jobs.jobs:
+        lines.append(f"indexed {len(jobs.jobs)} sample documents")
+    elif not local and "sample_documents" in samples.created:
+        lines.append("queued the sample documents for the workers")
+    return "\n".join(lines)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -262,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db_commands(commands)
     _add_work_commands(commands)
     _add_schema_commands(commands)
+    add_eval_command(commands)
     return parser
 
 

@@ -9,6 +9,10 @@ import pytest
 from ezhr_graphql import cli
 from ezhr_graphql.settings import get_settings
 
+# What a fresh database gets: the demo admin, models and agent, and the sample policies
+# the agent answers from.
+SEEDED = "seeded: admin, llm_model, embedding_model, agent, sample_collection, sample_documents"
+
 
 @pytest.fixture
 def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -28,7 +32,8 @@ def test_db_upgrade_then_seed_twice_creates_the_demo_once(
     assert sqlite_env.exists()
     assert cli.main(["seed"]) == 0
     first = capsys.readouterr().out
-    assert "seeded: admin, llm_model, embedding_model, agent" in first
+    assert SEEDED in first
+    assert "indexed 2 sample documents" in first
     assert cli.main(["seed"]) == 0
     assert "nothing (already seeded)" in capsys.readouterr().out
     assert cli.main(["db", "downgrade", "base"]) == 0
@@ -77,7 +82,7 @@ def test_seed_prepares_a_fresh_database(
     sqlite_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["seed"]) == 0
-    assert "seeded: admin, llm_model, embedding_model, agent" in capsys.readouterr().out
+    assert SEEDED in capsys.readouterr().out
     assert cli.main(["seed"]) == 0
     assert "already seeded" in capsys.readouterr().out
 
@@ -93,4 +98,4 @@ def test_seed_refuses_an_admin_password_the_policy_refuses(
     monkeypatch.setenv("EZHR_SEED__ADMIN_PASSWORD", "lanterns over the harbour at nine")
     get_settings.cache_clear()
     assert cli.main(["seed"]) == 0
-    assert "seeded: admin, llm_model, embedding_model, agent" in capsys.readouterr().out
+    assert SEEDED in capsys.readouterr().out

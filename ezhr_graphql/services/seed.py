@@ -1,14 +1,17 @@
-"""Demo data for a fresh install: an admin, a local LLM, a local embedding model and
-an HR agent. Running it again changes nothing."""
+"""Demo data for a fresh install: an admin, a local LLM, a local embedding model, an HR
+agent that answers extractively, and sample HR policies for it to answer from (in
+English and Vietnamese, shipped in ``ezhr_graphql.samples``). Running it again changes
+nothing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ezhr_graphql.models import Agent, EmbeddingModel, LlmModel, Role, User
+from ezhr_graphql.models import Agent, AnswerMode, EmbeddingModel, LlmModel, Role, User
 from ezhr_graphql.repositories.agent import AgentRepository
 from ezhr_graphql.repositories.ai_model import (
     EmbeddingModelRepository,
@@ -16,6 +19,8 @@ from ezhr_graphql.repositories.ai_model import (
     NamedRepository,
 )
 from ezhr_graphql.repositories.user import UserRepository
+from ezhr_graphql.services.actor import Actor
+from ezhr_graphql.services.knowledge import CollectionFields, DocumentFields, KnowledgeService
 from ezhr_graphql.services.security import PasswordHasher
 
 N = TypeVar("N", Agent, EmbeddingModel, LlmModel)
@@ -28,12 +33,16 @@ DEMO_SYSTEM_PROMPT = (
     "benefits, payroll and conduct from the company's own HR documents. If the documents "
     "do not answer the question, say so and suggest contacting HR."
 )
+# Each answered by the sample policies.
 DEMO_STARTERS = [
     "How many days of annual leave do I get?",
-    "How do I request parental leave?",
+    "Tôi được nghỉ phép năm bao nhiêu ngày?",
+    "How do I request leave?",
     "When is payday?",
-    "What is the code of conduct?",
 ]
+SAMPLE_COLLECTION = "Sample HR policies"
+SAMPLE_PACKAGE = "ezhr_graphql.samples"
+SAMPLE_FILES = ("annual-leave-policy.md", "chinh-sach-nghi-phep.md")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +102,8 @@ async def seed(
             description="Answers questions about the company's HR policies.",
             system_prompt=DEMO_SYSTEM_PROMPT,
             starter_messages=DEMO_STARTERS,
+            # Sentences of the cited passages, no model: the local LLM is optional.
+            answer_mode=AnswerMode.EXTRACTIVE,
             llm_model_id=llm.id,
             embedding_model_id=embedding.id,
             owner_id=admin.id,
@@ -111,3 +122,57 @@ async def _named(repository: NamedRepository[N], row: N, created: list[str], lab
         return existing
     created.append(label)
     return repository.add(row)
+
+
+@dataclass(frozen=True, slots=True)
+class SamplesResult:
+    """What seeding the samples did: ``created`` as in :class:`SeedResult`, and a line
+    for each sample that was there already."""
+
+    created: tuple[str, ...]
+    report: tuple[str, ...]
+
+
+def sample_documents() -> list[tuple[str, bytes]]:
+    """The sample policies shipped with the package: (file name, bytes)."""
+    folder = resources.files(SAMPLE_PACKAGE)
+    return [(name, folder.joinpath(name).read_bytes()) for name in SAMPLE_FILES]
+
+
+async def seed_samples(knowledge: KnowledgeService, seeded: SeedResult) -> SamplesResult:
+    """Give the demo agent the sample policies to answer from: the collection "Sample
+    HR policies" on the demo embedding model, attached to the agent, holding both
+    samples (indexed once the transaction commits, by the services' queue).
+
+    Only for the agent this seed created: an agent that was already there keeps the
+    collections it was given (an existing install never gets the samples, and
+    samples an administrator removed never come back).
+    """
+    if "agent" not in seeded.created:
+        return SamplesResult((), ())
+    # The seed acts for the administrator it seeded (whose role may have changed since).
+    admin = Actor(id=seeded.admin.id, role=Role.ADMIN, email=seeded.admin.email)
+    created: list[str] = []
+    collection = await knowledge.collections.get_by_name(SAMPLE_COLLECTION)
+    if collection is None:
+        collection = await knowledge.create_collection(
+            admin,
+            CollectionFields(
+                name=SAMPLE_COLLECTION,
+                description="Sample leave and working hours policies; replace them.",
+                embedding_model_id=seeded.embedding_model.id,
+            ),
+        )
+        created.append("sample_collection")
+    await knowledge.set_agent_collections(admin, seeded.agent.id, [collection.id])
+    report: list[str] = []
+    new = 0
+    for name, data in sample_documents():
+        uploaded = await knowledge.upload(admin, collection.id, name, data, DocumentFields())
+        if uploaded.duplicate:
+            report.append(f"already there: sample {name}")
+        else:
+            new += 1
+    if new:
+        created.append("sample_documents")
+    return SamplesResult(tuple(created), tuple(report))
