@@ -5,6 +5,7 @@ scripted model that obeys instructions it finds outside fenced passages."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from ezhr_graphql.services.answering.numbers import unsupported
 from ezhr_graphql.services.answering.queries import query
 from ezhr_graphql.services.answering.sentences import units
 from ezhr_graphql.services.answering.trimming import trimmed
+from ezhr_graphql.services.retrieval import QUOTE_LENGTH, Passage
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,51 @@ def test_a_long_sentence_is_quoted_where_it_gives_the_amount_asked() -> None:
     )
     assert answer is not None
     assert "30%" in render(answer, "vi")
+
+
+def test_a_list_is_quoted_with_the_sentence_that_announces_it() -> None:
+    paperwork = Source(
+        "To get advanced sick leave, you will need to submit the following paperwork to "
+        "your supervisor. Note: draft it all before you route it for signatures.\n\n"
+        "1. The Advanced Sick Leave Request form.\n"
+        "2. An original medical certification signed by your physician.\n"
+        "3. A copy of your timesheet report for this year and the last."
+    )
+    answer = extract(query("What paperwork do I submit for advanced sick leave?"), [paperwork])
+    assert answer is not None
+    reply = render(answer, "en")
+    assert "following paperwork" in reply
+    assert "medical certification" in reply
+    assert "timesheet report" in reply
+    assert "Note:" not in reply
+
+
+def test_one_before_a_unit_is_an_amount() -> None:
+    eligible = Source(
+        "FMLA gives up to 12 weeks of unpaid leave a year.\n"
+        "To be eligible for FMLA, you must have at least one year of federal service."
+    )
+    answer = extract(query("How long must I have worked to be eligible for FMLA?"), [eligible])
+    assert answer is not None
+    assert "one year of federal service" in render(answer, "en")
+
+
+def test_a_citation_shows_the_sentence_quoted_from_deep_in_its_passage() -> None:
+    filler = "This paragraph says nothing an employee asked about, at some length. " * 12
+    passage = Passage(
+        chunk_id=uuid.uuid4(),
+        document_id=uuid.uuid4(),
+        title="Leave",
+        heading_path=(),
+        page=None,
+        text=filler + "\n\nYou can carry over a maximum of 240 annual leave hours.",
+        score=0.9,
+    )
+    assert "240" not in passage.citation()["quote"]
+    quote = passage.citation(["You can carry over a maximum of 240 annual leave hours."])["quote"]
+    assert quote.startswith("… ")
+    assert "You can carry over a maximum of 240 annual leave hours" in quote
+    assert len(quote) <= 2 + 2 * QUOTE_LENGTH
 
 
 def test_a_follow_up_carries_the_words_of_the_question_before_it() -> None:

@@ -200,10 +200,40 @@ async def test_an_extractive_reply_quotes_its_passages_and_its_markers_name_its_
         # Each quote is words of the document its marker cites, and nothing else.
         quote = line[line.index("“") + 1 : line.rindex("”")]
         assert words_of(quote) <= words_of(documents[cited["documentId"]])
+        # The citation shows the sentence it quotes, wherever it is in the passage.
+        assert words_of(quote.strip("… ")) <= words_of(cited["quote"]), (quote, cited["quote"])
     # Every cited passage is quoted: no citation without its marker.
     assert {int(n) for n in MARKER.findall(text)} == set(range(1, len(reply.citations) + 1))
     # Named after the question, not after a piece of the reply.
     assert await title_of(container, session) == question_title(question)
+
+
+async def test_passages_under_the_agents_similarity_threshold_answer_nothing(
+    client: httpx.AsyncClient,
+    gql: GraphQLClient,
+    people: PeopleFactory,
+    container: Container,
+    live_url: str,
+) -> None:
+    shelf = await library(client, gql, people, handbook(LEAVE))
+    agent = await agent_on(
+        container, gql, shelf, "scripted", answer_mode=AnswerMode.EXTRACTIVE, general_chat=False
+    )
+    session = await session_of(container, shelf.member, agent)
+    question = "How many annual leave hours can I carry over to the next leave year?"
+    answered = await ask(live_url, shelf.member, session, question)
+    assert answered.message["finishReason"] == "STOP"
+    # The keyword leg still finds the page, but no passage is close enough to the
+    # question for this agent: the nearest passage is no answer.
+    raised = await gql.data(
+        UPDATE_AGENT,
+        {"id": str(agent), "input": {"similarityThreshold": 0.99}},
+        shelf.admin.token,
+    )
+    assert raised["updateAgent"]["__typename"] == "Agent"
+    refused = await ask(live_url, shelf.member, session, question + " Please.")
+    assert refused.message["finishReason"] == "NO_ANSWER"
+    assert refused.citations == []
 
 
 async def title_of(container: Container, session_id: uuid.UUID) -> str:

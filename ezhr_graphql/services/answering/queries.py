@@ -73,7 +73,7 @@ def query(question: str, earlier: Sequence[str] = ()) -> Query:
             if len(weights) >= SELF_CONTAINED + len(own):
                 break
     return Query(
-        text=" ".join([*carried, question]),
+        text=" ".join([*carried, question, *text.documents_words(question)]),
         weights=weights,
         phrases=frozenset(text.pairs(own)),
         quantity=any(text.asks_quantity(q) for q in [question, *carried]),

@@ -57,6 +57,8 @@ _NUMBERED_START = re.compile(
     r"(?:điều|khoản|chương|mục|article|section|chapter|part)\s+[\dIVXLC]+\b", re.IGNORECASE
 )
 _CLOSES = (".", ":", ";", "!", "?", "…")
+# A sentence that announces the list after it without ending in a colon.
+_ANNOUNCES = re.compile(r"\b(the following|as follows|sau đây|như sau)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +87,14 @@ def units(text: str) -> list[Unit]:
         pieces = sentences(line)
         if not pieces:
             continue
+        first = len(found)
         for piece in pieces:
             found.append(Unit(piece, len(found), lead if is_item else None))
         if line.endswith(":"):
             lead = len(found) - 1
-        elif not is_item:
-            lead = None
+        elif not is_item:  # "... submit the following paperwork. Note: ..." then the list
+            announcing = [i for i, piece in enumerate(pieces) if _ANNOUNCES.search(piece)]
+            lead = first + announcing[-1] if announcing else None
     return found
 
 

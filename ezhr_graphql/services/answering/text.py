@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-from ezhr_graphql.services.retrieval.terms import STOP_WORDS, VIETNAMESE_STOP_PHRASES
+from ezhr_graphql.services.retrieval.terms import STOP_PHRASES, STOP_WORDS
 
 WORD = re.compile(r"\w+")
 
@@ -45,21 +45,37 @@ NUMBER_WORDS = _listed(
 )
 
 
-# A few words of HR questions the documents name otherwise, each matched as the
-# documents' word (keys: accents stripped, stemmed).
-SYNONYMS = {
-    "vacation": "annual",
-    "pto": "annual",
-    "roll": "carry",
-    "boss": "supervisor",
-    "manager": "supervisor",
-    "quit": "resign",
-    "resignation": "resign",
-    "maternity": "parental",
-    "paternity": "parental",
-    "remot": "telework",
-    "refund": "reimburs",
+# What a quantity is counted in.
+_UNITS = _listed("year month week day hour minut business calendar pay")
+
+
+# A few words of HR questions the documents name otherwise: each is matched as the
+# documents' word (keys: accents stripped, stemmed), and retrieval is also asked for
+# the documents' words.
+_NAMED_OTHERWISE = {
+    "vacation": ("annual", "annual leave"),
+    "pto": ("annual", "annual leave"),
+    "roll": ("carry", "carry over"),
+    "boss": ("supervisor", "supervisor"),
+    "manager": ("supervisor", "supervisor"),
+    "quit": ("resign", "resign"),
+    "resignation": ("resign", "resign"),
+    "maternity": ("parental", "parental leave"),
+    "paternity": ("parental", "parental leave"),
+    "remot": ("telework", "telework"),
+    "refund": ("reimburs", "reimbursement"),
 }
+SYNONYMS = {word: key for word, (key, _) in _NAMED_OTHERWISE.items()}
+
+
+def documents_words(question: str) -> list[str]:
+    """The documents' words for the words of ``question`` they name otherwise."""
+    found = dict.fromkeys(
+        _NAMED_OTHERWISE[stemmed][1]
+        for word in words(question)
+        if (stemmed := stem(fold(word))) in _NAMED_OTHERWISE
+    )
+    return list(found)
 
 
 def words(text: str) -> list[str]:
@@ -98,9 +114,9 @@ def key(word: str) -> str:
 
 # "%", "percent" and "phần trăm" are one word.
 _PERCENT = re.compile(r"%|\bphần trăm\b|\bpercentages?\b", re.IGNORECASE)
-# Vietnamese phrases that ask ("bao lâu": how long) and say nothing of the topic.
+# Phrases that ask ("how long", "bao lâu") and say nothing of the topic.
 _STOP_PHRASES = re.compile(
-    "|".join(rf"\b{' '.join(phrase)}\b" for phrase in VIETNAMESE_STOP_PHRASES), re.IGNORECASE
+    "|".join(rf"\b{' '.join(phrase)}\b" for phrase in STOP_PHRASES), re.IGNORECASE
 )
 
 
@@ -127,7 +143,11 @@ def asks_quantity(question: str) -> bool:
 
 def has_number(sentence: str) -> bool:
     """Whether ``sentence`` gives a number, in digits or in words."""
-    return any(w.isdigit() or w in NUMBER_WORDS for w in words(sentence))
+    found = words(sentence)
+    if any(w.isdigit() or w in NUMBER_WORDS for w in found):
+        return True
+    # "one" is a number before a unit ("one year of federal service"), else a pronoun.
+    return any(a == "one" and stem(b) in _UNITS for a, b in itertools.pairwise(found))
 
 
 def acronyms(text: str) -> set[str]:

@@ -71,12 +71,18 @@ class Answers:
         assert self.retriever is not None
         earlier = [m.content for m in branch[:-1] if m.role is MessageRole.USER and m.content]
         asked = queries.query(plan.question, earlier)
-        passages = await self.retriever.retrieve(knowledge, asked.text)
-        answer = extractive.extract(asked, passages)
+        passages = await self._relevant(knowledge, asked.text)
+        clear = set()
+        if knowledge.reads(plan.language):
+            clear = {i for i, p in enumerate(passages) if p.clear(knowledge.threshold)}
+        answer = extractive.extract(asked, passages, clear)
         if answer is None:
             return False
         cited = [passages[i] for i in answer.cited]
-        plan.citations = [p.citation() for p in cited]
+        plan.citations = [
+            p.citation([q.text for q in answer.quotes if q.passage == i])
+            for i, p in zip(answer.cited, cited, strict=True)
+        ]
         plan.sources = [p.text for p in cited] + [plan.question]
         plan.quoted = extractive.render(answer, plan.language)
         return True
@@ -91,7 +97,7 @@ class Answers:
         max_tokens = self.planner.max_tokens(found.agent)
         budget = model.context_window - max_tokens
         passages = fitted(
-            await self.retriever.retrieve(knowledge, question), budget // 2, model.count_tokens
+            await self._relevant(knowledge, question), budget // 2, model.count_tokens
         )
         if not passages:
             return False
@@ -106,6 +112,14 @@ class Answers:
         plan.sources = [p.text for p in passages] + [plan.question]
         plan.guards = self._guards(plan, found, len(passages))
         return True
+
+    async def _relevant(self, knowledge: Knowledge, question: str) -> list[Passage]:
+        """The passages retrieved for ``question`` that reach the agent's similarity
+        threshold: the keyword leg finds some passage for almost any question, and
+        the nearest passage to a question the documents do not answer is no answer."""
+        assert self.retriever is not None
+        passages = await self.retriever.retrieve(knowledge, question)
+        return [p for p in passages if p.relevant(knowledge.threshold)]
 
     async def _chat(self, plan: Plan, found: Found, branch: list[ChatMessage]) -> None:
         """The model chats, as with no documents: the agent's prompt and the branch."""

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 QUOTE_LENGTH = 600
+# How far over the agent's similarity threshold a passage's cosine must be for the
+# embedding model to vouch for it (see Passage.clear).
+CLEAR_MARGIN = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +31,9 @@ class Passage:
       this question, in (0, 1]; ``None`` when the keyword leg did not find it.
     - ``lexical_score``: how much of the question's words (weighted by rarity) the
       passage and its best sentence hold, in [0, 1]; 0 for a question of stop words.
+    - ``semantic``: its cosine similarity when the vector leg returned it, else the
+      most it can be (the lowest the vector leg returned, or 0): what the agent's
+      similarity threshold is compared with before an answer uses the passage.
     """
 
     chunk_id: uuid.UUID
@@ -38,6 +46,16 @@ class Passage:
     vector_score: float | None = None
     keyword_score: float | None = None
     lexical_score: float = 0.0
+    semantic: float = 0.0
+
+    def relevant(self, threshold: float) -> bool:
+        """Whether an answer may use it: its cosine (or bound) reaches ``threshold``."""
+        return self.semantic >= threshold
+
+    def clear(self, threshold: float) -> bool:
+        """Whether it is clearly about the question: its own cosine is ``CLEAR_MARGIN``
+        over the threshold (a bound is not enough)."""
+        return self.vector_score is not None and self.vector_score >= threshold + CLEAR_MARGIN
 
     @property
     def label(self) -> str:
@@ -46,12 +64,49 @@ class Passage:
             parts.append(f"page {self.page}")
         return " — ".join(p for p in parts if p)
 
-    def citation(self) -> dict[str, Any]:
+    def citation(self, quoted: Sequence[str] = ()) -> dict[str, Any]:
+        """The citation; its quote shows ``quoted`` (what the answer quotes of it)."""
         return {
             "documentId": str(self.document_id),
             "title": self.title,
             "heading": " > ".join(self.heading_path) or None,
             "page": self.page,
-            "quote": self.text[:QUOTE_LENGTH],
+            "quote": self.excerpt(quoted),
             "score": round(self.score, 4),
         }
+
+    def excerpt(self, quoted: Sequence[str] = ()) -> str:
+        """``QUOTE_LENGTH`` characters of the text from its start, or, when what the
+        answer quotes lies further on, from where the quoting starts (up to twice as
+        long to hold all of it), after an ellipsis."""
+        spans = [span for text in quoted if (span := _span(self.text, text)) is not None]
+        end = max((b for _, b in spans), default=0)
+        if end <= QUOTE_LENGTH:
+            return self.text[:QUOTE_LENGTH]
+        start = max(0, min(min(a for a, _ in spans), end - QUOTE_LENGTH))
+        stop = min(max(end, start + QUOTE_LENGTH), start + 2 * QUOTE_LENGTH)
+        return ("… " if start else "") + self.text[start:stop]
+
+
+_WORD = re.compile(r"\w+")
+# Words that find where a quote starts and ends in the text.
+_ANCHOR_WORDS = 6
+
+
+def _span(text: str, quote: str) -> tuple[int, int] | None:
+    """Where ``quote`` (a sentence of ``text``, perhaps with its lines joined, its
+    Markdown dropped or cut short with an ellipsis) lies in ``text``."""
+    words = _WORD.findall(quote)
+    if not words:
+        return None
+    head = re.search(r"\W+".join(map(re.escape, words[:_ANCHOR_WORDS])), text)
+    if head is None:
+        return None
+    end = head.end()
+    # The last words, fewer when Markdown (a link's address) lies between them.
+    for n in (_ANCHOR_WORDS, 2, 1):
+        tail = re.search(r"\W+".join(map(re.escape, words[-n:])), text[head.start() :])
+        if tail is not None:
+            end = max(end, head.start() + tail.end())
+            break
+    return head.start(), end

@@ -75,7 +75,7 @@ def rerank(question: QueryTerms, candidates: Sequence[Candidate], k: int) -> lis
     if not legs:
         return []
     best_fused = legs / (RRF_K + 1)
-    scored: list[tuple[float, float, int, Candidate, float]] = []
+    scored: list[tuple[float, float, int, Candidate, tuple[float, float]]] = []
     lexical_of = lexical_scores(
         question, [(" ".join((c.title, *c.heading_path)), c.text) for c in candidates]
     )
@@ -87,12 +87,12 @@ def rerank(question: QueryTerms, candidates: Sequence[Candidate], k: int) -> lis
             score = LEXICAL * lexical + FUSED * fused + SEMANTIC * semantic
         else:
             score = FUSED_ALONE * fused + SEMANTIC_ALONE * semantic
-        scored.append((min(1.0, score), fused, -order, candidate, lexical))
+        scored.append((min(1.0, score), fused, -order, candidate, (lexical, semantic)))
     scored.sort(key=lambda s: (s[0], s[1], s[2]), reverse=True)
-    return [_passage(c, score, lexical) for score, _, _, c, lexical in scored[:k]]
+    return [_passage(c, score, *found) for score, _, _, c, found in scored[:k]]
 
 
-def _passage(candidate: Candidate, score: float, lexical: float) -> Passage:
+def _passage(candidate: Candidate, score: float, lexical: float, semantic: float) -> Passage:
     return Passage(
         chunk_id=candidate.chunk_id,
         document_id=candidate.document_id,
@@ -104,4 +104,5 @@ def _passage(candidate: Candidate, score: float, lexical: float) -> Passage:
         vector_score=candidate.vector_score,
         keyword_score=candidate.keyword_score,
         lexical_score=lexical,
+        semantic=semantic,
     )

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from ezhr_graphql.db import Database
 from ezhr_graphql.models import Agent, Document, DocumentChunk, EmbeddingModel
 from ezhr_graphql.rag import ModelRegistry
+from ezhr_graphql.rag.embeddings import LOCAL_EMBEDDING_LANGUAGES
 from ezhr_graphql.repositories.keywords import KeywordHit, KeywordRepository, KeywordScope
 from ezhr_graphql.repositories.knowledge import CollectionRepository, DocumentRepository
 from ezhr_graphql.services.ingestion import embedding_spec
@@ -50,6 +51,15 @@ class Knowledge:
     scopes: list[tuple[EmbeddingModel, SearchScope]]
     top_k: int
     threshold: float
+
+    def reads(self, language: str) -> bool:
+        """Whether the cosines of its embedding models mean something for questions in
+        ``language`` (the local model was trained on English only: it scores every
+        Vietnamese passage about alike)."""
+        return all(
+            model.provider != "local" or language in LOCAL_EMBEDDING_LANGUAGES
+            for model, _ in self.scopes
+        )
 
     def keyword_scope(self) -> KeywordScope:
         collections = {c for _, scope in self.scopes for c in scope.collections}
@@ -110,6 +120,7 @@ class Retriever:
         pool = pool_size(knowledge.top_k)
         terms = query_terms(question) if self.keyword_search else QueryTerms((), ())
         keyword = asyncio.ensure_future(self._keywords(knowledge, terms, pool))
+        await asyncio.sleep(0)  # the keyword query starts before the vector leg runs
         try:
             vector = await self._vectors(knowledge, question, pool)
         except BaseException:

@@ -54,6 +54,8 @@ _VIETNAMESE_WORDS = """
 """
 VIETNAMESE_STOP_WORDS = frozenset(_VIETNAMESE_WORDS.split())
 # Stop words of more than one syllable: "bao" and "lâu" mean something on their own.
+# Phrases that ask how long, how often or how soon ("long" alone may mean something).
+ENGLISH_STOP_PHRASES = (("how", "long"), ("how", "often"), ("how", "soon"))
 VIETNAMESE_STOP_PHRASES = (
     ("như", "thế", "nào"),
     ("bao", "nhiêu"),
@@ -65,6 +67,7 @@ VIETNAMESE_STOP_PHRASES = (
     ("ở", "đâu"),
 )
 STOP_WORDS = ENGLISH_STOP_WORDS | VIETNAMESE_STOP_WORDS
+STOP_PHRASES = ENGLISH_STOP_PHRASES + VIETNAMESE_STOP_PHRASES
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +168,7 @@ def _stopped(words: list[_Word]) -> list[bool]:
     """Per word, whether it is a stop word (alone or in a stop phrase)."""
     stop = [not w.compound and w.tokens[0] in STOP_WORDS for w in words]
     plain = [w.tokens[0] if not w.compound else "" for w in words]
-    for phrase in VIETNAMESE_STOP_PHRASES:
+    for phrase in STOP_PHRASES:
         n = len(phrase)
         for i in range(len(plain) - n + 1):
             if tuple(plain[i : i + n]) == phrase:
