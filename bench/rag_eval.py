@@ -179,12 +179,15 @@ async def ask(
 
 
 async def measure_latency(
-    container: Container, sizes: list[int], questions: list[dict[str, Any]]
+    container: Container,
+    sizes: list[int],
+    questions: list[dict[str, Any]],
+    stores: tuple[str, ...] = ("database", "pgvector"),
 ) -> None:
     texts = [q["question"] for q in questions] * max(1, 200 // max(1, len(questions)))
     texts = texts[:200]
     vectors = await asyncio.to_thread(LocalEmbedder().embed_documents, texts)
-    await latency(container, sizes, texts, dict(zip(texts, vectors, strict=True)))
+    await latency(container, sizes, texts, dict(zip(texts, vectors, strict=True)), stores)
 
 
 async def main() -> None:
@@ -192,6 +195,9 @@ async def main() -> None:
     parser.add_argument("--files", type=int, default=None, help="only the first N pages")
     parser.add_argument("--questions", type=int, default=None, help="only the first N")
     parser.add_argument("--sizes", default="10000,100000", help="chunk counts for latency")
+    parser.add_argument(
+        "--stores", default="database,pgvector", help="vector stores to measure latency on"
+    )
     parser.add_argument(
         "--database",
         type=Path,
@@ -225,7 +231,8 @@ async def main() -> None:
                 await evaluate(container, paths, questions)
             sizes = [int(s) for s in args.sizes.split(",") if s]
             if sizes:
-                await measure_latency(container, sizes, questions)
+                stores = tuple(args.stores.split(","))
+                await measure_latency(container, sizes, questions, stores)
         finally:
             await container.close()
 

@@ -223,7 +223,11 @@ async def postgres_container(url: str) -> Container:
 
 
 async def latency(
-    container: Container, sizes: list[int], texts: list[str], vectors: dict[str, Vectors]
+    container: Container,
+    sizes: list[int],
+    texts: list[str],
+    vectors: dict[str, Vectors],
+    stores: tuple[str, ...] = ("database", "pgvector"),
 ) -> None:
     source = await handbook_chunks(container)
     count = await _chunk_count(container)
@@ -231,7 +235,10 @@ async def latency(
         f"retrieval latency, top {TOP_K}, {len(texts)} questions (ms; {count} handbook chunks "
         "copied into each corpus, random chunk vectors, real question vectors):"
     )
-    await run("database", container, source, sizes, (texts, vectors))
+    if "database" in stores:
+        await run("database", container, source, sizes, (texts, vectors))
+    if "pgvector" not in stores:
+        return
     from tests.pgvector_server import running_pgvector
 
     with tempfile.TemporaryDirectory() as tmp, running_pgvector(Path(tmp)) as url:
