@@ -1,6 +1,7 @@
 """The baseline of the streaming benchmark: a bare Starlette websocket that speaks
 just enough graphql-transport-ws to send the same frames our server sends, one
-ReplyDelta frame per token."""
+ReplyDelta frame per token (``idle``: the frames, then nothing until the client
+leaves)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ async def endpoint(websocket: WebSocket) -> None:
         }
         await websocket.send_text(json.dumps(frame))
         await asyncio.sleep(delay)
-    await websocket.send_text(json.dumps({"id": op, "type": "complete"}))
+    if mode != "idle":  # an idle subscription stays open until the client leaves
+        await websocket.send_text(json.dumps({"id": op, "type": "complete"}))
     try:
         await websocket.receive_text()
     except Exception:  # the client closed

@@ -7,9 +7,15 @@ Measures, for both servers:
   p99 gap between events;
 - time to first token (p50/p99) for `chat` (send + stream in one operation) with an
   instant LLM, and the same minus the bare server's time to first frame;
-- peak memory per open subscription (server RSS high-water mark).
+- peak memory per open subscription during the concurrent streams, their runs
+  included (the rise of the server's RSS high-water mark, reset as they start).
+
+With ``--idle N`` it measures only the memory of N idle open subscriptions (followers
+of replies whose model has not answered yet, and idle chat tabs) against N idle bare
+websockets; see bench/stream_idle.py.
 
     uv run python bench/stream_bench.py [--streams 200] [--tokens 300] [--pace 200]
+    uv run python bench/stream_bench.py --idle 1000 [--idle-seconds 8]
 """
 
 from __future__ import annotations
@@ -70,6 +76,13 @@ def rss_kib(pid: int) -> tuple[int, int]:
         elif line.startswith("VmHWM:"):
             peak = int(line.split()[1])
     return current, peak
+
+
+def reset_peak(pid: int) -> None:
+    """Reset a process's RSS high-water mark to its current RSS (Linux 4.0+), so that
+    a peak measured next is this measurement's, not an earlier one's (the first reply
+    a server generates peaks some tens of MiB above where it settles)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -201,6 +214,7 @@ async def measure_ezhr(
         out["ttft_ms"] = (percentile(ttft, 0.5), percentile(ttft, 0.99))
 
         # Many concurrent streams with a paced LLM.
+        reset_peak(pid)
         before, _ = rss_kib(pid)
         messages = await asyncio.gather(
             *(send(http, base, token, s) for s in data["sessions"]["paced"][: args.streams])
@@ -246,6 +260,7 @@ async def measure_bare(port: int, pid: int, args: argparse.Namespace) -> dict[st
             arrivals, _, sent = await client.run("instant", {"tokens": 3})
         ttft.append((arrivals[0] - sent) * 1000)
     out["ttft_ms"] = (percentile(ttft, 0.5), percentile(ttft, 0.99))
+    reset_peak(pid)
     before, _ = rss_kib(pid)
     clients = [Client(url, "") for _ in range(args.streams)]
     await asyncio.gather(*(c.__aenter__() for c in clients))
@@ -260,6 +275,8 @@ async def measure_bare(port: int, pid: int, args: argparse.Namespace) -> dict[st
 
 
 def main() -> None:
+    from bench import stream_idle  # it builds on this module
+
     # The load generator's own collector pauses would show up as gaps in the
     # streams it measures.
     gc.disable()
@@ -272,6 +289,15 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument(
         "--long-tokens", type=int, default=3000, help="tokens of the one-stream test"
+    )
+    parser.add_argument(
+        "--idle", type=int, default=0, help="measure N idle subscriptions' memory only"
+    )
+    parser.add_argument(
+        "--idle-seconds", type=float, default=8.0, help="how long idle subscriptions stay open"
+    )
+    parser.add_argument(
+        "--redis-url", default=None, help="our server's broker (idle mode; default in-process)"
     )
     args = parser.parse_args()
 
@@ -289,7 +315,10 @@ def main() -> None:
         "paced": f"scripted?tokens={args.tokens}&delay_ms={delay}",
         "long": f"scripted?tokens={args.long_tokens}",
     }
-    data = asyncio.run(prepare(settings, max(args.streams, 5 + args.samples), scripts))
+    if args.idle:
+        scripts = {"idle": stream_idle.IDLE_SCRIPT}
+    count = args.idle or max(args.streams, 5 + args.samples)
+    data = asyncio.run(prepare(settings, count, scripts))
     env = {
         **os.environ,
         "EZHR_ENV": "production",
@@ -301,6 +330,9 @@ def main() -> None:
         **RATE_LIMITS_NEVER_HIT,
         "PYTHONPATH": str(ROOT),
     }
+    if args.idle:
+        stream_idle.run(args, data, env)
+        return
     results = {}
     for name, target in (
         ("ezhr", "ezhr_graphql.asgi:app"),

@@ -30,6 +30,7 @@ from ezhr_graphql.services.messages import MessageService
 from ezhr_graphql.services.passwords import PasswordPolicy
 from ezhr_graphql.services.replies.follow import ReplyFollower
 from ezhr_graphql.services.replies.planning import Planner
+from ezhr_graphql.services.replies.quiet import QuietReplies
 from ezhr_graphql.services.replies.runs import RunManager
 from ezhr_graphql.services.replies.updates import SessionUpdates
 from ezhr_graphql.services.retrieval import Retriever
@@ -121,7 +122,7 @@ class Container:
             # addresses must not push a sign-in lockout out of a shared table.
             login_throttle=LoginThrottle(build_counter(broker, prefix), auth),
             rate_limits=RateLimiter(build_counter(broker, prefix), settings.rate_limit),
-            replies=ReplyFollower(db, broker, settings.chat),
+            replies=ReplyFollower(db, broker, settings.chat, QuietReplies(db, settings.chat)),
             session_updates=SessionUpdates(broker),
             ingestion_progress=ProgressFollower(db, broker),
         )
@@ -220,6 +221,7 @@ class Container:
         await asyncio.gather(*self._background, return_exceptions=True)
         self._background.clear()
         await self.runs.close()
+        await self.replies.close()
         await self.ingestion_queue.close()
         await self.vector_store.close()
         await self.models.aclose()

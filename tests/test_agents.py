@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
+
 from ezhr_graphql.container import Container
-from ezhr_graphql.models import Visibility
-from tests.conftest import GraphQLClient, PeopleFactory
+from ezhr_graphql.models import Agent, Visibility
+from tests.conftest import GraphQLClient, PeopleFactory, Person
 from tests.factories import make_agent
 
 AGENT_FIELDS = """
@@ -146,3 +148,49 @@ async def test_members_see_public_agents_only_and_cannot_manage_them(
     assert (await gql.data(AGENTS, token=member.token))["agents"]["edges"] == []
     gone = await gql.data(AGENT, {"id": str(public.id)}, token=admin.token)
     assert gone["agent"]["__typename"] == "NotFound"
+
+
+AGENT_PAGE = """
+query ($first: Int, $after: String) {
+  agents(first: $first, after: $after) {
+    ... on AgentConnection {
+      edges { cursor node { name visibility starterMessages llmModel { name } } }
+      pageInfo { hasNextPage hasPreviousPage endCursor }
+    }
+  }
+}"""
+
+
+async def test_agents_page_by_name_with_what_each_viewer_may_see(
+    gql: GraphQLClient, people: PeopleFactory, container: Container
+) -> None:
+    admin = await people.admin()
+    member = await people.member()
+    for name in ("Delta", "Alpha", "Charlie", "Bravo"):
+        await make_agent(container, admin, name=name)
+    await make_agent(container, admin, name="Hidden", visibility=Visibility.PRIVATE)
+    # A private agent of the member's own (one an administrator since demoted made).
+    own = await make_agent(container, admin, name="Own", visibility=Visibility.PRIVATE)
+    async with container.db.transaction() as db:
+        await db.execute(update(Agent).where(Agent.id == own.id).values(owner_id=member.id))
+    gone = await make_agent(container, admin, name="Echo")
+    await gql.data(DELETE_AGENT, {"id": str(gone.id)}, token=admin.token)
+
+    async def names(person: Person, first: int) -> list[str]:
+        seen: list[str] = []
+        after = None
+        while True:
+            variables = {"first": first, "after": after}
+            page = (await gql.data(AGENT_PAGE, variables, token=person.token))["agents"]
+            seen += [edge["node"]["name"] for edge in page["edges"]]
+            assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
+            if not page["pageInfo"]["hasNextPage"]:
+                return seen
+            after = page["pageInfo"]["endCursor"]
+            assert after == page["edges"][-1]["cursor"]
+
+    visible = ["Alpha", "Bravo", "Charlie", "Delta", "Own"]
+    assert await names(member, 2) == await names(member, 20) == visible
+    assert await names(admin, 3) == ["Alpha", "Bravo", "Charlie", "Delta", "Hidden", "Own"]
+    first = (await gql.data(AGENT_PAGE, {"first": 1}, token=member.token))["agents"]
+    assert first["edges"][0]["node"]["llmModel"]["name"].startswith("llm-")

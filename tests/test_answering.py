@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from ezhr_graphql.models import FinishReason, Grounding
@@ -319,6 +321,40 @@ def test_a_reply_that_does_not_loop_streams_as_it_comes() -> None:
     assert "".join(out) == text
     # Words never seen before go out at once: no delay for a reply that does not repeat.
     assert out[:3] == ["Full-time ", "employees ", "earn "]
+
+
+def first_loop(text: str, span: int) -> int | None:
+    """Where the guard must cut ``text``, worked out the slow way: the start of the
+    first run of ``span`` words (lower-cased) that began earlier too."""
+    found = list(re.finditer(r"\w+", text))
+    words = [m.group().lower() for m in found]
+    for end in range(span, len(words) + 1):
+        run = words[end - span : end]
+        if any(words[i : i + span] == run for i in range(end - span)):
+            return found[end - span].start()
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(["Leave", "leave", "is", "20%", "paid.", "a", "b"])),
+    span=st.integers(min_value=1, max_value=12),
+    cuts=st.lists(st.integers(min_value=1, max_value=9), max_size=80),
+)
+def test_the_loop_guard_cuts_where_the_first_repeated_run_starts(
+    words: list[str], span: int, cuts: list[int]
+) -> None:
+    text = " ".join(words) + " "
+    pieces, start = [], 0
+    for size in cuts:  # the model's tokens may split words anywhere
+        pieces.append(text[start : start + size])
+        start += size
+    pieces.append(text[start:])
+    guard = LoopGuard(span)
+    out = "".join([guard.feed(piece) for piece in pieces] + [guard.finish()])
+    cut = first_loop(text, span)
+    assert guard.looped == (cut is not None)
+    assert out.rstrip() == (text if cut is None else text[:cut]).rstrip()
 
 
 async def tokens_of(words: list[str]) -> AsyncIterator[str]:

@@ -20,7 +20,8 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from ezhr_graphql import cli, migrations
 from ezhr_graphql.db import Base, create_engine
 from ezhr_graphql.models import Agent, ChatSession, Visibility
-from ezhr_graphql.repositories.chat import SESSIONS_KEYSET, ChatMessageRepository
+from ezhr_graphql.repositories import session_list
+from ezhr_graphql.repositories.chat import ChatMessageRepository
 from ezhr_graphql.services.security import PasswordHasher
 from ezhr_graphql.services.seed import seed
 from ezhr_graphql.settings import get_settings
@@ -133,10 +134,14 @@ def test_models_and_key_queries_compile_for_sql_server() -> None:
         for index in table.indexes:
             str(CreateIndex(index).compile(dialect=dialect))
 
-    cursor = SESSIONS_KEYSET.encode(ChatSession(id=uuid.uuid4(), created_at=datetime.now(UTC)))
-    page = SESSIONS_KEYSET.statement(select(ChatSession), 20, cursor)
-    compiled = str(page.compile(dialect=dialect))
-    assert "TOP" in compiled
+    cursor = session_list.KEYSET.encode(ChatSession(id=uuid.uuid4(), created_at=datetime.now(UTC)))
+    everything = session_list.Beside(agent=True, last_message=True, folder=True)
+    for after in (None, cursor):
+        page = session_list.page_statement(everything, False, 20, after, session_list.Filters())
+        compiled = str(page.compile(dialect=dialect))
+        # The page is limited (and its newest message found) before anything is joined.
+        assert compiled.count("TOP") == 2, compiled
+        assert ") AS ranked LEFT OUTER JOIN agent" in compiled, compiled
     assert "chat_session.created_at < " in compiled
 
     last = str(ChatMessageRepository.last_by_session_query([uuid.uuid4()]).compile(dialect=dialect))

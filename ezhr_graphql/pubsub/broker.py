@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+from ezhr_graphql.pubsub.inbox import Inbox
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -40,13 +41,15 @@ class Subscription:
     """Signals of one channel, registered before ``subscribe`` returns, so nothing
     published afterwards is missed. Close it to stop receiving."""
 
+    __slots__ = ("_decode", "_inbox", "_on_close")
+
     def __init__(
         self,
-        queue: asyncio.Queue[Any],
+        inbox: Inbox,
         decode: Callable[[Any], dict[str, Any]],
         on_close: Callable[[], None],
     ) -> None:
-        self._queue = queue
+        self._inbox = inbox
         self._decode = decode
         self._on_close = on_close
 
@@ -54,7 +57,7 @@ class Subscription:
         return self
 
     async def __anext__(self) -> dict[str, Any]:
-        return self._decode(await self._queue.get())
+        return self._decode(await self._inbox.get())
 
     async def aclose(self) -> None:
         self._on_close()

@@ -8,6 +8,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ezhr_graphql.pubsub.broker import TERMINAL, StreamEvent, StreamLost, Subscription
+from ezhr_graphql.pubsub.inbox import Inbox
+
+
+def _as_is(message: dict[str, Any]) -> dict[str, Any]:
+    return message
 
 
 class _Stream:
@@ -46,7 +51,7 @@ class MemoryBroker:
     def __init__(self, retention: float = 3600.0) -> None:
         self.retention = retention
         self._streams: dict[str, _Stream] = {}
-        self._channels: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
+        self._channels: dict[str, set[Inbox]] = {}
 
     @property
     def redis(self) -> None:
@@ -114,21 +119,21 @@ class MemoryBroker:
         return found.event(len(found) - 1) if found is not None and len(found) else None
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        for queue in self._channels.get(channel, ()):
-            queue.put_nowait(message)
+        for inbox in self._channels.get(channel, ()):
+            inbox.put(message)
 
     async def subscribe(self, channel: str) -> Subscription:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._channels.setdefault(channel, set()).add(queue)
+        inbox = Inbox()
+        self._channels.setdefault(channel, set()).add(inbox)
 
         def close() -> None:
             subscribers = self._channels.get(channel)
             if subscribers is not None:
-                subscribers.discard(queue)
+                subscribers.discard(inbox)
                 if not subscribers:
                     del self._channels[channel]
 
-        return Subscription(queue, lambda message: message, close)
+        return Subscription(inbox, _as_is, close)
 
     async def ping(self) -> None:
         return None

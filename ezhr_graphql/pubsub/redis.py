@@ -16,6 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ezhr_graphql.pubsub.broker import BrokerUnavailable, StreamEvent, StreamLost, Subscription
+from ezhr_graphql.pubsub.inbox import Inbox
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class RedisBroker:
         self.patience = patience
         self.prefix = prefix
         self.retention = retention
-        self._local: dict[str, set[asyncio.Queue[Any]]] = {}
+        self._local: dict[str, set[Inbox]] = {}
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._started = asyncio.Lock()
@@ -126,8 +127,8 @@ class RedisBroker:
             channel = message["channel"]
             if isinstance(channel, bytes):
                 channel = channel.decode()
-            for queue in self._local.get(channel, ()):
-                queue.put_nowait(message["data"])
+            for inbox in self._local.get(channel, ()):
+                inbox.put(message["data"])
 
     def _key(self, stream: str) -> str:
         return f"{self.prefix}stream:{stream}"
@@ -170,7 +171,7 @@ class RedisBroker:
 
     async def read(self, stream: str, after: int) -> AsyncIterator[list[StreamEvent]]:
         await self._start()
-        async with self._listen(self._live(stream)) as live:
+        with self._listen(self._live(stream)) as live:
             last = after
             # Listening started before the replay, so nothing falls between them.
             stored = _following(last, await self._range_patiently(stream, after))
@@ -183,7 +184,8 @@ class RedisBroker:
                 return
             while True:
                 try:
-                    raw = [await asyncio.wait_for(live.get(), self.poll)]
+                    async with asyncio.timeout(self.poll):
+                        await live.wait()
                 except TimeoutError:
                     # Nothing live for a while: a message may have been lost while the
                     # subscription reconnected. The stream itself has everything.
@@ -196,8 +198,7 @@ class RedisBroker:
                     elif await self._ended_by(stream, last):
                         return
                     continue
-                while not live.empty():
-                    raw.append(live.get_nowait())
+                raw = live.take_all()
                 batch: list[StreamEvent] = []
                 ended = False
                 for event in map(_decode, raw):
@@ -256,28 +257,28 @@ class RedisBroker:
     async def subscribe(self, channel: str) -> Subscription:
         await self._start()
         name = f"{self.prefix}signal:{channel}"
-        queue = self._register(name)
-        return Subscription(queue, orjson.loads, lambda: self._unregister(name, queue))
+        inbox = self._register(name)
+        return Subscription(inbox, orjson.loads, lambda: self._unregister(name, inbox))
 
-    def _register(self, channel: str) -> asyncio.Queue[Any]:
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._local.setdefault(channel, set()).add(queue)
-        return queue
+    def _register(self, channel: str) -> Inbox:
+        inbox = Inbox()
+        self._local.setdefault(channel, set()).add(inbox)
+        return inbox
 
-    def _unregister(self, channel: str, queue: asyncio.Queue[Any]) -> None:
+    def _unregister(self, channel: str, inbox: Inbox) -> None:
         listeners = self._local.get(channel)
         if listeners is not None:
-            listeners.discard(queue)
+            listeners.discard(inbox)
             if not listeners:
                 del self._local[channel]
 
-    @contextlib.asynccontextmanager
-    async def _listen(self, channel: str) -> AsyncIterator[asyncio.Queue[Any]]:
-        queue = self._register(channel)
+    @contextlib.contextmanager
+    def _listen(self, channel: str) -> Iterator[Inbox]:
+        inbox = self._register(channel)
         try:
-            yield queue
+            yield inbox
         finally:
-            self._unregister(channel, queue)
+            self._unregister(channel, inbox)
 
     async def close(self) -> None:
         if self._reader is not None:

@@ -14,11 +14,13 @@ from typing import Any, Generic, Self, TypeVar
 from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from ezhr_graphql.db.base import Base
 from ezhr_graphql.errors import InvalidInputError
 
 M = TypeVar("M", bound=Base)
+T = TypeVar("T")
 
 
 class Repository(Generic[M]):
@@ -52,7 +54,8 @@ class Repository(Generic[M]):
 class KeyColumn:
     """One column of a keyset ordering and how to read its value back from a cursor."""
 
-    attribute: InstrumentedAttribute[Any]
+    # A mapped attribute, or a table's column for lists read as plain columns.
+    attribute: InstrumentedAttribute[Any] | KeyedColumnElement[Any]
     descending: bool
     parse: Callable[[object], Any]
     name: str
@@ -82,22 +85,27 @@ STRING = _text
 
 
 def key(
-    attribute: InstrumentedAttribute[Any], parse: Callable[[object], Any], *, desc: bool = False
+    attribute: InstrumentedAttribute[Any] | KeyedColumnElement[Any],
+    parse: Callable[[object], Any],
+    *,
+    desc: bool = False,
 ) -> KeyColumn:
     return KeyColumn(attribute=attribute, descending=desc, parse=parse, name=attribute.key)
 
 
 @dataclass(frozen=True)
-class Page(Generic[M]):
-    items: list[M]
+class Page(Generic[T]):
+    items: list[T]
     has_next_page: bool
     has_previous_page: bool
     keyset: Keyset
+    # The part of an item holding the keyset's columns, where an item is more than a row.
+    row_of: Callable[[T], Any] | None = None
 
-    def cursor(self, row: M) -> str:
-        """The opaque position of ``row``; computed on demand, since most clients
+    def cursor(self, item: T) -> str:
+        """The opaque position of ``item``; computed on demand, since most clients
         ask for a page's last cursor only."""
-        return self.keyset.encode(row)
+        return self.keyset.encode(item if self.row_of is None else self.row_of(item))
 
 
 class Keyset:

@@ -27,9 +27,6 @@ from ezhr_graphql.repositories.base import (
     key,
 )
 
-SESSIONS_KEYSET = Keyset(
-    key(ChatSession.created_at, DATETIME, desc=True), key(ChatSession.id, UUID, desc=True)
-)
 MESSAGES_KEYSET = Keyset(key(ChatMessage.created_at, DATETIME), key(ChatMessage.id, UUID))
 FOLDERS_KEYSET = Keyset(key(Folder.name, STRING), key(Folder.id, UUID))
 
@@ -59,25 +56,6 @@ class ChatSessionRepository(Repository[ChatSession]):
         if lock:
             stmt = stmt.with_for_update()
         return await self.session.scalar(stmt)
-
-    async def page_owned(
-        self,
-        owner_id: uuid.UUID,
-        first: int,
-        after: str | None,
-        *,
-        agent_id: uuid.UUID | None = None,
-        folder_id: uuid.UUID | None = None,
-        pinned: bool | None = None,
-    ) -> Page[ChatSession]:
-        stmt = select(ChatSession).where(ChatSession.owner_id == owner_id)
-        if agent_id is not None:
-            stmt = stmt.where(ChatSession.agent_id == agent_id)
-        if folder_id is not None:
-            stmt = stmt.where(ChatSession.folder_id == folder_id)
-        if pinned is not None:
-            stmt = stmt.where(ChatSession.pinned.is_(pinned))
-        return await SESSIONS_KEYSET.page(self.session, stmt, first, after)
 
     async def in_folder(self, folder_id: uuid.UUID) -> list[ChatSession]:
         return list(
@@ -201,6 +179,23 @@ class ChatMessageRepository(Repository[ChatMessage]):
             )
         )
         return [(row[0], row[1]) for row in rows]
+
+    async def streaming_owners(
+        self, message_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, uuid.UUID]:
+        """The owner of each of these messages still being generated (``STREAMING``, in
+        a live session), by message id; the others are left out."""
+        if not message_ids:
+            return {}
+        rows = await self.session.execute(
+            select(ChatMessage.id, ChatSession.owner_id)
+            .join(ChatSession, ChatSession.id == ChatMessage.session_id)
+            .where(
+                ChatMessage.id.in_(message_ids),
+                ChatMessage.status == MessageStatus.STREAMING,
+            )
+        )
+        return {row[0]: row[1] for row in rows}
 
     async def stale_streaming(self, older_than: datetime) -> list[ChatMessage]:
         rows = await self.session.scalars(

@@ -15,6 +15,7 @@ from ezhr_graphql.models.types import DESCRIPTION_LENGTH
 from ezhr_graphql.repositories.agent import AgentRepository
 from ezhr_graphql.repositories.ai_model import EmbeddingModelRepository, LlmModelRepository
 from ezhr_graphql.repositories.base import Page
+from ezhr_graphql.repositories.columns import AgentColumns
 from ezhr_graphql.services import validation
 from ezhr_graphql.services.actor import Actor
 
@@ -106,7 +107,10 @@ class AgentService:
             raise NotFoundError("Agent", id)
         return agent
 
-    async def page(self, actor: Actor, first: int, after: str | None) -> Page[Agent]:
+    async def page(self, actor: Actor, first: int, after: str | None) -> Page[AgentColumns]:
+        """Raises:
+        InvalidInputError: ``after`` is not a cursor of this list.
+        """
         return await self.agents.page_visible(actor.id, actor.is_admin, first, after)
 
     async def _check_references(self, values: dict[str, Any]) -> None:

@@ -17,6 +17,12 @@ from ezhr_graphql.repositories.chat import (
     ChatSessionRepository,
     FolderRepository,
 )
+from ezhr_graphql.repositories.session_list import (
+    Beside,
+    Filters,
+    ListedSession,
+    ListedSessionRepository,
+)
 from ezhr_graphql.services import validation
 from ezhr_graphql.services.actor import Actor
 
@@ -64,6 +70,7 @@ class FolderService:
 class ChatSessionService:
     def __init__(self, session: AsyncSession) -> None:
         self.sessions = ChatSessionRepository.from_session(session)
+        self.listed = ListedSessionRepository.from_session(session)
         self.folders = FolderRepository.from_session(session)
         self.agents = AgentRepository.from_session(session)
         self.messages = ChatMessageRepository.from_session(session)
@@ -84,12 +91,18 @@ class ChatSessionService:
         first: int,
         after: str | None,
         *,
-        agent_id: uuid.UUID | None = None,
-        folder_id: uuid.UUID | None = None,
-        pinned: bool | None = None,
-    ) -> Page[ChatSession]:
-        return await self.sessions.page_owned(
-            actor.id, first, after, agent_id=agent_id, folder_id=folder_id, pinned=pinned
+        filters: Filters,
+        beside: Beside,
+    ) -> Page[ListedSession]:
+        """A page of the actor's own sessions (admins included: conversations are
+        private to their owner), newest first, with what ``beside`` asks for; an agent
+        only where the actor may use it.
+
+        Raises:
+            InvalidInputError: ``after`` is not a cursor of this list.
+        """
+        return await self.listed.page(
+            actor.id, first, after, filters=filters, beside=beside, admin=actor.is_admin
         )
 
     async def _folder(self, actor: Actor, folder_id: uuid.UUID | None) -> uuid.UUID | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Generator, Hashable, Mapping, Sequence
+from functools import cached_property
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -92,34 +92,56 @@ def _collections_by_agent(db: Database) -> DataLoader[uuid.UUID, list[Collection
     return DataLoader(load_fn=load)
 
 
-@dataclass
 class Loaders:
-    agent_by_id: DataLoader[uuid.UUID, Agent | None]
-    llm_model_by_id: DataLoader[uuid.UUID, LlmModel | None]
-    embedding_model_by_id: DataLoader[uuid.UUID, EmbeddingModel | None]
-    folder_by_id: DataLoader[uuid.UUID, Folder | None]
-    user_by_id: DataLoader[uuid.UUID, User | None]
-    last_message_by_session_id: DataLoader[uuid.UUID, ChatMessage | None]
-    messages_by_session_id: DataLoader[uuid.UUID, list[ChatMessage]]
-    collections_by_agent: DataLoader[uuid.UUID, list[Collection]]
+    """The DataLoaders of one operation, each built on first use: most operations use
+    one or two of them, and a subscription, held open for as long as a tab is, none
+    (building them all would cost every open subscription several KiB)."""
+
+    def __init__(self, db: Database, actor: Actor | None = None) -> None:
+        self._db = db
+        self._actor = actor
+
+    @classmethod
+    def build(cls, db: Database, actor: Actor | None = None) -> Loaders:
+        return cls(db, actor)
 
     def clear(self) -> None:
         """Forget every cached row (after a mutation changed some)."""
         for loader in vars(self).values():
-            loader.clear_all()
+            if isinstance(loader, DataLoader):
+                loader.clear_all()
 
-    @classmethod
-    def build(cls, db: Database, actor: Actor | None = None) -> Loaders:
-        return cls(
-            agent_by_id=_visible_agent_by_id(db, actor),
-            llm_model_by_id=_by_id(db, LlmModelRepository.from_session),
-            embedding_model_by_id=_by_id(db, EmbeddingModelRepository.from_session),
-            folder_by_id=_by_id(db, FolderRepository.from_session),
-            user_by_id=_by_id(db, UserRepository.from_session),
-            last_message_by_session_id=_last_message_by_session(db),
-            messages_by_session_id=_messages_by_session(db),
-            collections_by_agent=_collections_by_agent(db),
-        )
+    @cached_property
+    def agent_by_id(self) -> DataLoader[uuid.UUID, Agent | None]:
+        return _visible_agent_by_id(self._db, self._actor)
+
+    @cached_property
+    def llm_model_by_id(self) -> DataLoader[uuid.UUID, LlmModel | None]:
+        return _by_id(self._db, LlmModelRepository.from_session)
+
+    @cached_property
+    def embedding_model_by_id(self) -> DataLoader[uuid.UUID, EmbeddingModel | None]:
+        return _by_id(self._db, EmbeddingModelRepository.from_session)
+
+    @cached_property
+    def folder_by_id(self) -> DataLoader[uuid.UUID, Folder | None]:
+        return _by_id(self._db, FolderRepository.from_session)
+
+    @cached_property
+    def user_by_id(self) -> DataLoader[uuid.UUID, User | None]:
+        return _by_id(self._db, UserRepository.from_session)
+
+    @cached_property
+    def last_message_by_session_id(self) -> DataLoader[uuid.UUID, ChatMessage | None]:
+        return _last_message_by_session(self._db)
+
+    @cached_property
+    def messages_by_session_id(self) -> DataLoader[uuid.UUID, list[ChatMessage]]:
+        return _messages_by_session(self._db)
+
+    @cached_property
+    def collections_by_agent(self) -> DataLoader[uuid.UUID, list[Collection]]:
+        return _collections_by_agent(self._db)
 
 
 def resolved_or_awaitable(
@@ -141,6 +163,36 @@ def resolved_or_awaitable(
         return None if row is None else convert(row)
 
     return later()
+
+
+class Deferred(Generic[T]):
+    """A value loaded when graphql-core awaits it, each time it does, and never if
+    the query does not select its field.
+
+    It stands for a nested object in a plain attribute of an API type, where a list
+    puts the object itself: graphql-core reads a plain attribute without building a
+    resolver's arguments and ``Info``, and a page of 50 sessions has 150 such fields.
+    """
+
+    __slots__ = ("_load",)
+
+    def __init__(self, load: Callable[[], Awaitable[T]]) -> None:
+        self._load = load
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._load().__await__()
+
+
+def deferred(
+    loader: DataLoader[K, R | None], key: K, convert: Callable[[R], T]
+) -> Deferred[T | None]:
+    """``key``'s row from ``loader``, converted, when (if) it is awaited."""
+
+    async def load() -> T | None:
+        row = await loader.load(key)
+        return None if row is None else convert(row)
+
+    return Deferred(load)
 
 
 async def prefetched(

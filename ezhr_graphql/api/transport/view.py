@@ -9,7 +9,6 @@ with RFC 6455's 1009 ("message too big") or 1008 ("policy violation").
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from datetime import UTC, datetime
 from typing import Any
@@ -24,8 +23,14 @@ from strawberry.schema import Schema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ConnectionInitMessage as LegacyConnectionInit,
+)
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from ezhr_graphql.api.graphql.context import Context
@@ -34,6 +39,7 @@ from ezhr_graphql.api.guards.auth import BadCredentials, authenticate, token_fro
 from ezhr_graphql.api.guards.gate import Gate, Operation, Refused
 from ezhr_graphql.api.guards.ratelimit import claim_websocket
 from ezhr_graphql.api.guards.websocket import LimitedWebSocketAdapter, MessageRefused
+from ezhr_graphql.api.transport.timers import Timer
 from ezhr_graphql.container import Container
 
 TRANSPORT_WS_CLOSE = {"size": 4400, "rate": 4429}
@@ -74,18 +80,23 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     interval: float = 15.0
 
     async def handle(self) -> None:
-        pinger = asyncio.create_task(self._ping())
+        pings = Timer(self.interval, self._ping, every=self.interval)
         try:
             await super().handle()
         except MessageRefused as refused:
             await _close(self.websocket, TRANSPORT_WS_CLOSE[refused.kind], refused.reason)
         finally:
-            pinger.cancel()
+            pings.cancel()
             expiry = getattr(self.context, "expiry", None)
             if expiry is not None:
                 expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pinger
+            await pings.stop()
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        # Cancelled by now: an open connection need not keep the finished task.
+        if self.connection_init_received:
+            self.connection_init_timeout_task = None
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         # Before acknowledgement, or for an id in use, Strawberry closes the connection.
@@ -103,18 +114,21 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             return
         await super().handle_task_exception(error)
 
-    async def _ping(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            if self.connection_acknowledged:
-                try:
-                    await self.send_message({"type": "ping"})
-                except Exception:  # the connection is closing; handle() will notice
-                    return
+    async def _ping(self) -> bool:
+        """Whether to ping again."""
+        if self.connection_acknowledged:
+            try:
+                await self.send_message({"type": "ping"})
+            except Exception:  # the connection is closing; handle() will notice
+                return False
+        return True
 
 
 class LegacyWS(BaseGraphQLWSHandler[Context, None]):
-    """graphql-ws with the message limits and persisted queries."""
+    """graphql-ws with the message limits and persisted queries; its keep-alive
+    messages on a timer rather than in a task per connection."""
+
+    keep_alives: Timer | None = None
 
     async def handle(self) -> None:
         try:
@@ -125,6 +139,26 @@ class LegacyWS(BaseGraphQLWSHandler[Context, None]):
             expiry = getattr(self.context, "expiry", None)
             if expiry is not None:
                 expiry.cancel()
+            if self.keep_alives is not None:
+                await self.keep_alives.stop()
+
+    async def handle_connection_init(self, message: LegacyConnectionInit) -> None:
+        keep_alive, self.keep_alive = self.keep_alive, False
+        try:
+            await super().handle_connection_init(message)
+        finally:
+            self.keep_alive = keep_alive
+        if keep_alive and self.connection_acknowledged and self.keep_alives is None:
+            interval = self.keep_alive_interval or 15.0
+            self.keep_alives = Timer(0, self._keep_alive, every=interval)
+
+    async def _keep_alive(self) -> bool:
+        """Whether to send the next one."""
+        try:
+            await self.send_message({"type": "ka"})
+        except Exception:  # the connection is closing; handle() will notice
+            return False
+        return True
 
     async def handle_async_results(
         self, operation_id: str, query: str, operation_name: str | None, variables: Any
@@ -190,13 +224,16 @@ class GraphQLWebSocketView(GraphQL[Context, None]):
         claim_websocket(getattr(context.request, "scope", None), context.actor)
         if context.token is not None and isinstance(context.request, WebSocket):
             expires = self.container.tokens.verify(context.token).expires_at
-            context.expiry = asyncio.create_task(_close_at(context.request, expires))
+            websocket = context.request
+            context.expiry = Timer(
+                (expires - datetime.now(UTC)).total_seconds(), lambda: _expired(websocket)
+            )
         return None
 
 
-async def _close_at(websocket: WebSocket, expires: datetime) -> None:
-    """Close the connection when its token expires (graphql-transport-ws 4403): a
-    client reconnects with a fresh token rather than streaming on a stale one."""
-    await asyncio.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()))
+async def _expired(websocket: WebSocket) -> bool:
+    """Close the connection, its token expired (graphql-transport-ws 4403): a client
+    reconnects with a fresh token rather than streaming on a stale one."""
     with contextlib.suppress(Exception):  # already closed
         await websocket.close(code=4403, reason="Token expired")
+    return False

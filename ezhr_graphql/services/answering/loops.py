@@ -33,13 +33,19 @@ class LoopGuard:
         # Text received and not released; it starts at offset ``base`` of the reply.
         self._pending = ""
         self._base = 0
-        # Complete words: lower-cased, and where they start in the reply.
-        self._words: list[str] = []
+        # How many complete words were read, and where the last span of them start
+        # in the reply.
+        self._count = 0
         self._starts: list[int] = []
         # Where the next word may start (a word at the end may still be growing).
         self._scan = 0
-        # Each run of 1 to span words seen: the index of its first word's first time.
-        self._first: dict[tuple[str, ...], int] = {}
+        # Where each word (lower-cased) was seen, by its index among the words. Runs
+        # are found from these rather than kept: a table of every run of 1 to span
+        # words cost a reply's run about a KiB per word for as long as it streamed.
+        self._seen: dict[str, list[int]] = {}
+        # For each earlier place of the last word: how many words the runs ending
+        # there and at the last word have in common (at most span).
+        self._common: dict[int, int] = {}
 
     def feed(self, text: str) -> str:
         """Take the next piece of the reply; what can be released now."""
@@ -70,32 +76,31 @@ class LoopGuard:
         for match in _WORD.finditer(self._pending, self._scan - self._base):
             if match.end() == len(self._pending) and not final:
                 break  # it may go on in the next piece
-            self._words.append(match.group().lower())
             self._starts.append(self._base + match.start())
+            if len(self._starts) > self.span:
+                del self._starts[0]
             self._scan = self._base + match.end()
-            cut = self._remember()
+            cut = self._remember(match.group().lower())
             if cut is not None:
                 return cut
         return None
 
-    def _remember(self) -> int | None:
-        """Note the runs the new word ends; the start of a repeated ``span`` run."""
-        count = len(self._words)
-        for size in range(1, min(self.span, count) + 1):
-            run = tuple(self._words[count - size :])
-            first = self._first.setdefault(run, count - size)
-            if size == self.span and first < count - size:
-                return self._starts[count - size]
+    def _remember(self, word: str) -> int | None:
+        """Note the next word; the start of a repeated ``span`` run it ends."""
+        last = self._count
+        self._count += 1
+        places = self._seen.setdefault(word, [])
+        before = self._common
+        self._common = {p: min(before.get(p - 1, 0) + 1, self.span) for p in places}
+        places.append(last)
+        if self._common and max(self._common.values()) >= self.span:
+            return self._starts[-self.span]
         return None
 
     def _held(self) -> int:
         """How many last words could start a loop: the longest run of them (fewer than
         span) that began earlier too."""
-        count = len(self._words)
-        for size in range(min(self.span - 1, count), 0, -1):
-            if self._first[tuple(self._words[count - size :])] < count - size:
-                return size
-        return 0
+        return min(max(self._common.values(), default=0), self.span - 1)
 
     def _release(self, upto: int) -> str:
         count = max(0, upto - self._base)

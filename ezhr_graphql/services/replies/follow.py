@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from ezhr_graphql.db import Database
 from ezhr_graphql.errors import InvalidInputError, NotFoundError
 from ezhr_graphql.models import ChatMessage, MessageStatus
-from ezhr_graphql.pubsub import Broker, BrokerUnavailable
+from ezhr_graphql.pubsub import Broker, BrokerUnavailable, StreamEvent
 from ezhr_graphql.repositories.chat import ChatMessageRepository
 from ezhr_graphql.services.replies.events import (
     FailureCode,
@@ -30,6 +31,7 @@ from ezhr_graphql.services.replies.events import (
     decoded,
     is_terminal,
 )
+from ezhr_graphql.services.replies.quiet import QuietReplies, Watch
 from ezhr_graphql.services.replies.streams import stream_name
 from ezhr_graphql.settings import ChatSettings
 
@@ -45,13 +47,14 @@ QUIET = Quiet()
 
 
 async def coalesced(
-    batches: AsyncIterator[list[ReplyEvent]],
+    batches: AsyncIterator[list[StreamEvent]],
     window: Callable[[], float] = lambda: 0.0,
-    quiet: float | None = None,
+    quiet: Watch | None = None,
 ) -> AsyncIterator[ReplyEvent | Quiet]:
-    """Events of ``batches`` with consecutive deltas merged (a merged delta carries
-    the last seq, so resuming after it loses nothing); then ``QUIET`` (a terminal
-    marker) should nothing arrive for ``quiet`` seconds.
+    """Events of ``batches`` (a stream's, as the broker reads them) with consecutive
+    deltas merged (a merged delta carries the last seq, so resuming after it loses
+    nothing); then ``QUIET`` (a terminal marker) should the reply ``quiet`` watches
+    be found no longer generated while nothing arrives.
 
     A stream sends at most one delta per ``window()`` seconds: the first at once,
     later ones gathering every token that arrived meanwhile. A model slower than
@@ -89,11 +92,13 @@ class _Reader:
     """Batches of a stream read ahead into ``pending``; the read in flight is kept
     across deltas, so a batch is never lost or cut short."""
 
-    def __init__(self, batches: AsyncIterator[list[ReplyEvent]], quiet: float | None) -> None:
+    __slots__ = ("finished", "pending", "quiet", "source", "step")
+
+    def __init__(self, batches: AsyncIterator[list[StreamEvent]], quiet: Watch | None) -> None:
         self.source = batches.__aiter__()
         self.quiet = quiet
         self.pending: list[ReplyEvent | Quiet] = []
-        self.step: asyncio.Future[list[ReplyEvent]] | None = None
+        self.step: asyncio.Future[list[StreamEvent]] | None = None
         self.finished = False
 
     async def take(self, wait: bool) -> None:
@@ -107,13 +112,15 @@ class _Reader:
                 return
         elif self.quiet is not None:
             # The read itself is waited on (no task per batch), and never cut short.
-            done, _ = await asyncio.wait({self.step}, timeout=self.quiet)
-            if not done:
+            ended: asyncio.Future[Any] = self.quiet.waiting()
+            done, _ = await asyncio.wait({self.step, ended}, return_when=asyncio.FIRST_COMPLETED)
+            if self.step not in done:
                 self.pending.append(QUIET)
                 self.finished = True
                 return
+            self.quiet.heard()
         try:
-            self.pending.extend(await self.step)
+            self.pending.extend(decoded(await self.step))
         except StopAsyncIteration:
             self.finished = True
         self.step = None
@@ -178,13 +185,24 @@ def _end_of(row: ChatMessage, seq: int) -> ReplyEvent:
 
 class ReplyFollower:
     """Follows replies for subscribers; one per process (it counts the streams it
-    serves, to size their deltas)."""
+    serves, to size their deltas).
 
-    def __init__(self, db: Database, broker: Broker, settings: ChatSettings) -> None:
+    A follower waiting on a quiet stream holds no database session: the process's
+    :class:`QuietReplies` checks every quiet reply in one query per period and wakes
+    a follower only when its reply is no longer being generated.
+    """
+
+    def __init__(
+        self, db: Database, broker: Broker, settings: ChatSettings, quiet: QuietReplies
+    ) -> None:
         self.db = db
         self.broker = broker
         self.settings = settings
+        self.quiet = quiet
         self.open_streams = 0
+
+    async def close(self) -> None:
+        await self.quiet.close()
 
     async def _owned(self, owner_id: uuid.UUID, message_id: uuid.UUID) -> ChatMessage | None:
         async with self.db.read() as session:
@@ -211,11 +229,9 @@ class ReplyFollower:
             raise InvalidInputError("afterSeq", f"afterSeq must be at most {MAX_SEQ}")
         after = max(after, 0)  # a negative one means from the start
         if not just_sent:
-            row = await self._owned(owner_id, message_id)
-            if row is None:
-                raise NotFoundError("Message", message_id)
-            if row.status is not MessageStatus.STREAMING and await self._expired(row, after):
-                for event in replayed(row, after):
+            replay = await self._stored_replay(owner_id, message_id, after)
+            if replay is not None:
+                for event in replay:
                     yield event
                 return
         self.open_streams += 1
@@ -224,6 +240,23 @@ class ReplyFollower:
                 yield event
         finally:
             self.open_streams -= 1
+
+    async def _stored_replay(
+        self, owner_id: uuid.UUID, message_id: uuid.UUID, after: int
+    ) -> list[ReplyEvent] | None:
+        """The events of a finished reply whose stream is gone, rebuilt from its row;
+        ``None`` when its stream is to be followed (the row is not kept meanwhile).
+
+        Raises:
+            InvalidInputError: ``after`` is past the end of the stream.
+            NotFoundError: no such reply of the owner's.
+        """
+        row = await self._owned(owner_id, message_id)
+        if row is None:
+            raise NotFoundError("Message", message_id)
+        if row.status is not MessageStatus.STREAMING and await self._expired(row, after):
+            return replayed(row, after)
+        return None
 
     async def _expired(self, row: ChatMessage, after: int) -> bool:
         """Whether the stream of a finished reply is gone, or is not the one the client
@@ -235,48 +268,60 @@ class ReplyFollower:
             return True  # the stored reply is all there is to say anyway
         return last is None or last.seq < after
 
-    async def _batches(self, message_id: uuid.UUID, after: int) -> AsyncIterator[list[ReplyEvent]]:
-        async for batch in self.broker.read(stream_name(message_id), after):
-            yield decoded(batch)
-
     async def _live(
         self, owner_id: uuid.UUID, message_id: uuid.UUID, after: int
     ) -> AsyncIterator[ReplyEvent]:
-        grace = self.settings.stream_end_grace_seconds
         seen = after
         observed = 0  # the last seq read from the stream itself
-        while True:
-            # Followed until its end, unless it stays quiet: a run stores its reply,
-            # then publishes the end, and its process may die in between; a broker
-            # that restarted empty may hold an end of a dead run's stream numbered
-            # before what the client saw. The stored row then says how it ended.
-            quiet = ended = False
-            async for event in coalesced(self._batches(message_id, seen), self._window, grace):
-                if isinstance(event, Quiet):
-                    quiet = True
-                    break
-                seen = observed = event.seq
-                ended = is_terminal(event)
-                yield await self._filled(message_id, event)
-            if ended or (not quiet and await self._ended_at(message_id, seen)):
-                return
-            # One read per quiet period (or stream that ended before ``seen``).
-            row = await self._owned(owner_id, message_id)
-            if row is None:
-                if not observed:
-                    raise NotFoundError("Message", message_id)
-                # Deleted while it was followed: its stream ends after what was read.
-                yield ReplyFailed(observed + 1, FailureCode.NOT_FOUND, "The reply was deleted")
-                return
-            if row.status is not MessageStatus.STREAMING:
-                for replay in replayed(row, seen, observed):
-                    yield replay
-                return
-            if not quiet:
-                # The stream ended before ``seen`` yet the reply goes on (or it ends
-                # soon: the sweeper stores a dead run's reply before its end).
-                await asyncio.sleep(grace)
-            # Still being generated: follow on from the last event sent.
+        with self.quiet.watching(message_id, owner_id) as watch:
+            while True:
+                # Followed until its end, unless it goes quiet and its reply is found
+                # no longer generated: a run stores its reply, then publishes the end,
+                # and its process may die in between; a broker that restarted empty
+                # may hold an end of a dead run's stream numbered before what the
+                # client saw. The stored row then says how it ended.
+                quiet = ended = False
+                stream = self.broker.read(stream_name(message_id), seen)
+                async for event in coalesced(stream, self._window, watch):
+                    if isinstance(event, Quiet):
+                        quiet = True
+                        break
+                    seen = observed = event.seq
+                    ended = is_terminal(event)
+                    yield await self._filled(message_id, event)
+                if ended or (not quiet and await self._ended_at(message_id, seen)):
+                    return
+                ending = await self._ending(owner_id, message_id, seen, observed)
+                if ending is not None:
+                    for event in ending:
+                        yield event
+                    return
+                if not quiet:
+                    # The stream ended before ``seen`` yet the reply goes on (or it
+                    # ends soon: the sweeper stores a dead run's reply before its end).
+                    await asyncio.sleep(self.settings.stream_end_grace_seconds)
+                # Still being generated: follow on from the last event sent, quiet
+                # again only after another grace period.
+                watch.heard()
+
+    async def _ending(
+        self, owner_id: uuid.UUID, message_id: uuid.UUID, seen: int, observed: int
+    ) -> list[ReplyEvent] | None:
+        """How a reply whose stream went quiet (or ended before ``seen``) ends, from its
+        row; ``None`` while it is still being generated.
+
+        Raises:
+            NotFoundError: it is gone and the follower read nothing of its stream.
+        """
+        row = await self._owned(owner_id, message_id)
+        if row is None:
+            if not observed:
+                raise NotFoundError("Message", message_id)
+            # Deleted while it was followed: its stream ends after what was read.
+            return [ReplyFailed(observed + 1, FailureCode.NOT_FOUND, "The reply was deleted")]
+        if row.status is not MessageStatus.STREAMING:
+            return replayed(row, seen, observed)
+        return None
 
     async def _ended_at(self, message_id: uuid.UUID, seen: int) -> bool:
         """Whether the stream's end is the event at ``seen`` (the client saw the end

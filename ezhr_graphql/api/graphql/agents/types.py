@@ -18,6 +18,7 @@ from ezhr_graphql.models import Agent as AgentRow
 from ezhr_graphql.models import AnswerMode as AnswerModeModel
 from ezhr_graphql.models import UnsupportedNumbers as UnsupportedNumbersModel
 from ezhr_graphql.models import Visibility as VisibilityModel
+from ezhr_graphql.repositories.columns import AgentColumns
 from ezhr_graphql.services.agents import AgentFields
 from ezhr_graphql.services.answering.language import no_answer_messages
 
@@ -139,7 +140,7 @@ class Agent:
         return [Collection.from_model(row) for row in rows]
 
     @classmethod
-    def from_model(cls, row: AgentRow) -> Self:
+    def from_model(cls, row: AgentRow | AgentColumns) -> Self:
         return cls(
             id=gid(row.id),
             name=row.name,

@@ -26,7 +26,11 @@ from ezhr_graphql.services.chat import ChatSessionService
 def _session(
     ctx: Context, act: Callable[[ChatSessionService, Actor], Awaitable[ChatSessionRow]]
 ) -> Awaitable[ChatSession | UserErrorType]:
-    return resolve.change(ctx, lambda s, a: act(s.chat_sessions, a), ChatSession.from_model)
+    return resolve.change(
+        ctx,
+        lambda s, a: act(s.chat_sessions, a),
+        lambda row: ChatSession.from_model(row, ctx.loaders),
+    )
 
 
 @strawberry.type

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+
 import strawberry
 
 from ezhr_graphql.api.graphql import resolve
+from ezhr_graphql.api.graphql.agents.types import Agent
 from ezhr_graphql.api.graphql.chat.types import (
+    UNLOADED,
     ChatMessage,
     ChatSession,
     ChatSessionConnectionResult,
@@ -16,10 +21,52 @@ from ezhr_graphql.api.graphql.chat.types import (
     MessageConnectionResult,
 )
 from ezhr_graphql.api.graphql.context import Info
-from ezhr_graphql.api.graphql.loaders import prefetched
+from ezhr_graphql.api.graphql.loaders import Loaders, node_fields
 from ezhr_graphql.api.graphql.pagination import DEFAULT_PAGE_SIZE, Connection
 from ezhr_graphql.api.graphql.scalars import parse_id, parse_optional_id
 from ezhr_graphql.container import Services
+from ezhr_graphql.repositories.columns import AgentColumns, FolderColumns, MessageColumns
+from ezhr_graphql.repositories.session_list import Beside, Filters, ListedSession
+
+
+def _beside(info: Info) -> Beside:
+    """What the query asks for beside each listed session: read in the same statement."""
+    selected = node_fields(info)
+    return Beside(
+        agent="agent" in selected,
+        last_message="lastMessage" in selected,
+        folder="folder" in selected,
+    )
+
+
+def _listed(beside: Beside, loaders: Loaders) -> Callable[[ListedSession], ChatSession]:
+    """Converts a page's sessions with what was read beside them (an agent shared by
+    many sessions is converted once); what was not read is loaded if asked for."""
+    agents: dict[uuid.UUID, Agent] = {}
+
+    def agent(row: AgentColumns | None) -> Agent | None:
+        if row is None:
+            return None
+        if row.id not in agents:
+            agents[row.id] = Agent.from_model(row)
+        return agents[row.id]
+
+    def message(row: MessageColumns | None) -> ChatMessage | None:
+        return None if row is None else ChatMessage.from_model(row)
+
+    def folder(row: FolderColumns | None) -> Folder | None:
+        return None if row is None else Folder.from_model(row)
+
+    def convert(item: ListedSession) -> ChatSession:
+        return ChatSession.from_model(
+            item.session,
+            loaders,
+            agent=agent(item.agent) if beside.agent else UNLOADED,
+            last_message=message(item.last_message) if beside.last_message else UNLOADED,
+            folder=folder(item.folder) if beside.folder else UNLOADED,
+        )
+
+    return convert
 
 
 @strawberry.type
@@ -48,33 +95,28 @@ class ChatQueries:
         ctx = info.context
         actor = ctx.require_actor()
         where = filter or ChatSessionFilter()
+        beside = _beside(info)
 
         async def action(services: Services) -> Connection[ChatSession]:
-            page = await services.chat_sessions.page(
-                actor,
-                ctx.page_size(first),
-                after,
+            filters = Filters(
                 agent_id=parse_optional_id(where.agent_id, "filter.agentId"),
                 folder_id=parse_optional_id(where.folder_id, "filter.folderId"),
                 pinned=where.pinned,
             )
-            return Connection[ChatSession].of(page, ChatSession.from_model)
+            page = await services.chat_sessions.page(
+                actor, ctx.page_size(first), after, filters=filters, beside=beside
+            )
+            return Connection[ChatSession].of(page, _listed(beside, ctx.loaders))
 
-        loaders = ctx.loaders
-        return await prefetched(
-            info,
-            await resolve.read(ctx, action),
-            {
-                "agent": (loaders.agent_by_id, "agent_id"),
-                "folder": (loaders.folder_by_id, "folder_id"),
-                "lastMessage": (loaders.last_message_by_session_id, "row_id"),
-            },
-        )
+        return await resolve.read(ctx, action)
 
     @strawberry.field(description="One of the viewer's chat sessions.")
     async def chat_session(self, info: Info, id: strawberry.ID) -> ChatSessionResult:
+        ctx = info.context
         return await resolve.query(
-            info.context, lambda s, a: s.chat_sessions.get(a, parse_id(id)), ChatSession.from_model
+            ctx,
+            lambda s, a: s.chat_sessions.get(a, parse_id(id)),
+            lambda row: ChatSession.from_model(row, ctx.loaders),
         )
 
     @strawberry.field(description="Messages of one of the viewer's sessions, oldest first.")

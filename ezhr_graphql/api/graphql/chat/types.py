@@ -10,7 +10,7 @@ import strawberry
 from ezhr_graphql.api.graphql.agents.types import Agent
 from ezhr_graphql.api.graphql.context import Info
 from ezhr_graphql.api.graphql.errors import ErrorCode, UserErrorType, top_level
-from ezhr_graphql.api.graphql.loaders import resolved_or_awaitable
+from ezhr_graphql.api.graphql.loaders import Deferred, Loaders, deferred
 from ezhr_graphql.api.graphql.pagination import Connection
 from ezhr_graphql.api.graphql.scalars import gid
 from ezhr_graphql.errors import InvalidInputError
@@ -18,7 +18,18 @@ from ezhr_graphql.models import ChatMessage as ChatMessageRow
 from ezhr_graphql.models import ChatSession as ChatSessionRow
 from ezhr_graphql.models import Folder as FolderRow
 from ezhr_graphql.models.chat import MAX_UNSUPPORTED_SPANS
+from ezhr_graphql.repositories.columns import FolderColumns, MessageColumns, SessionColumns
 from ezhr_graphql.services import conversation, validation
+
+
+class Unloaded(Enum):
+    """A nested object not read with its parent: loaded if the query asks for it (see
+    ChatSession.from_model)."""
+
+    UNLOADED = "UNLOADED"
+
+
+UNLOADED = Unloaded.UNLOADED
 
 # Every list the schema returns holds a bounded number of items, which the cost rule
 # (ezhr_graphql/api/cost.py) reads from the page size argument: a message's siblings
@@ -89,7 +100,7 @@ class Folder:
     created_at: datetime = strawberry.field(description="When it was created.")
 
     @classmethod
-    def from_model(cls, row: FolderRow) -> Self:
+    def from_model(cls, row: FolderRow | FolderColumns) -> Self:
         return cls(id=gid(row.id), name=row.name, created_at=row.created_at)
 
 
@@ -177,7 +188,7 @@ class ChatMessage:
         return ids.index(self.row_id) if self.row_id in ids else 0
 
     @classmethod
-    def from_model(cls, row: ChatMessageRow) -> Self:
+    def from_model(cls, row: ChatMessageRow | MessageColumns) -> Self:
         return cls(
             id=gid(row.id),
             role=MessageRole[row.role.name],
@@ -213,27 +224,20 @@ class ChatSession:
     pinned: bool = strawberry.field(description="Pinned sessions are shown first by clients.")
     created_at: datetime = strawberry.field(description="When it started.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
-    agent_id: strawberry.Private[uuid.UUID]
-    folder_id: strawberry.Private[uuid.UUID | None]
+    # Plain attributes rather than resolvers, cheap for each of a page's sessions: the
+    # object a list read with the session, or a Deferred load (see from_model).
+    agent: Agent | Deferred[Agent | None] | None = strawberry.field(
+        graphql_type=Agent | None,
+        description="The agent this session talks to (null if it was deleted).",
+    )
+    folder: Folder | Deferred[Folder | None] | None = strawberry.field(
+        graphql_type=Folder | None, description="The folder holding this session, if any."
+    )
+    last_message: ChatMessage | Deferred[ChatMessage | None] | None = strawberry.field(
+        graphql_type=ChatMessage | None, description="The newest message, if any."
+    )
     row_id: strawberry.Private[uuid.UUID]
     current_message_id: strawberry.Private[uuid.UUID | None]
-
-    @strawberry.field(description="The agent this session talks to (null if it was deleted).")
-    def agent(self, info: Info) -> Agent | None:
-        loader = info.context.loaders.agent_by_id
-        return resolved_or_awaitable(loader, self.agent_id, Agent.from_model)  # type: ignore[return-value]
-
-    @strawberry.field(description="The folder holding this session, if any.")
-    def folder(self, info: Info) -> Folder | None:
-        if self.folder_id is None:
-            return None
-        loader = info.context.loaders.folder_by_id
-        return resolved_or_awaitable(loader, self.folder_id, Folder.from_model)  # type: ignore[return-value]
-
-    @strawberry.field(description="The newest message, if any.")
-    def last_message(self, info: Info) -> ChatMessage | None:
-        loader = info.context.loaders.last_message_by_session_id
-        return resolved_or_awaitable(loader, self.row_id, ChatMessage.from_model)  # type: ignore[return-value]
 
     @strawberry.field(
         description="The branch the user is on: its newest `last` messages (0 to the "
@@ -250,18 +254,44 @@ class ChatSession:
         return [ChatMessage.from_model(row) for row in path[-size:]]
 
     @classmethod
-    def from_model(cls, row: ChatSessionRow) -> Self:
+    def from_model(
+        cls,
+        row: ChatSessionRow | SessionColumns,
+        loaders: Loaders,
+        *,
+        agent: Agent | Unloaded | None = UNLOADED,
+        folder: Folder | Unloaded | None = UNLOADED,
+        last_message: ChatMessage | Unloaded | None = UNLOADED,
+    ) -> Self:
+        """``agent``, ``folder``, ``last_message``: what a list read with the session;
+        those left UNLOADED are loaded through ``loaders`` if the query asks for them.
+        """
         return cls(
             id=gid(row.id),
             title=row.title,
             pinned=row.pinned,
             created_at=row.created_at,
             updated_at=row.updated_at,
-            agent_id=row.agent_id,
-            folder_id=row.folder_id,
+            agent=(
+                deferred(loaders.agent_by_id, row.agent_id, Agent.from_model)
+                if agent is UNLOADED
+                else agent
+            ),
+            folder=_folder(loaders, row.folder_id) if folder is UNLOADED else folder,
+            last_message=(
+                deferred(loaders.last_message_by_session_id, row.id, ChatMessage.from_model)
+                if last_message is UNLOADED
+                else last_message
+            ),
             row_id=row.id,
             current_message_id=row.current_message_id,
         )
+
+
+def _folder(loaders: Loaders, folder_id: uuid.UUID | None) -> Deferred[Folder | None] | None:
+    if folder_id is None:
+        return None
+    return deferred(loaders.folder_by_id, folder_id, Folder.from_model)
 
 
 @strawberry.input(description="Which sessions to list; omitted filters match all.")

@@ -10,6 +10,7 @@ from ezhr_graphql.api.graphql import resolve
 from ezhr_graphql.api.graphql.chat.types import ChatMessage, ChatSession, ChatSessionResult
 from ezhr_graphql.api.graphql.context import Context, Info
 from ezhr_graphql.api.graphql.errors import UserErrorType
+from ezhr_graphql.api.graphql.loaders import Loaders
 from ezhr_graphql.api.graphql.replies.types import (
     ChatMessageResult,
     Feedback,
@@ -26,9 +27,9 @@ from ezhr_graphql.services.messages import MessageService, Sent
 SendAction = Callable[[MessageService, Actor], Awaitable[Sent]]
 
 
-def sent_message(sent: Sent) -> SentMessage:
+def sent_message(sent: Sent, loaders: Loaders) -> SentMessage:
     return SentMessage(
-        session=ChatSession.from_model(sent.session),
+        session=ChatSession.from_model(sent.session, loaders),
         user_message=ChatMessage.from_model(sent.user_message),
         assistant_message=ChatMessage.from_model(sent.reply),
         created=sent.created,
@@ -40,7 +41,9 @@ def start_reply(ctx: Context, action: SendAction) -> Awaitable[SentMessage | Use
     starts once it commits (so the run reads what was stored). Concurrent retries
     with one clientMessageId queue on the session's row lock (SQLite: on its single
     writer), so the later one finds the first message."""
-    return resolve.change(ctx, lambda s, a: action(s.messages, a), sent_message)
+    return resolve.change(
+        ctx, lambda s, a: action(s.messages, a), lambda sent: sent_message(sent, ctx.loaders)
+    )
 
 
 def send_action(input: SendMessageInput) -> SendAction:
@@ -85,10 +88,11 @@ class ReplyMutations:
         description="Make the branch through a message current (down to its newest reply)."
     )
     async def switch_branch(self, info: Info, message_id: strawberry.ID) -> ChatSessionResult:
+        ctx = info.context
         return await resolve.change(
-            info.context,
+            ctx,
             lambda s, a: s.messages.switch_branch(a, parse_id(message_id, "messageId")),
-            ChatSession.from_model,
+            lambda row: ChatSession.from_model(row, ctx.loaders),
         )
 
     @strawberry.mutation(description="Rate a reply; rating again replaces the earlier rating.")
