@@ -60,6 +60,8 @@ class Container:
     broker: Broker
     models: ModelRegistry
     runs: RunManager
+    # The search replies answer from (the evaluation command asks it too).
+    retriever: Retriever
     vector_store: VectorStore
     ingestion: Ingestion
     ingestion_queue: IngestionQueue
@@ -115,6 +117,7 @@ class Container:
                 ),
                 settings.chat,
             ),
+            retriever=retriever,
             vector_store=store,
             ingestion=ingestion,
             ingestion_queue=build_queue(settings, ingestion),

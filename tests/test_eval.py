@@ -22,7 +22,8 @@ from ezhr_graphql.evaluation.asking import Answer
 from ezhr_graphql.evaluation.golden import GoldenQuestion, GoldenSetError, parse_golden_set
 from ezhr_graphql.evaluation.matching import contains_key, source_matches, unquoted_numbers
 from ezhr_graphql.evaluation.metrics import percentile, summary
-from ezhr_graphql.evaluation.run import measure
+from ezhr_graphql.evaluation.report import problems
+from ezhr_graphql.evaluation.run import measure, searched_outcome
 from ezhr_graphql.models import ChatMessage as ChatMessageRow
 from ezhr_graphql.models import ChatSession, FinishReason, Grounding, MessageStatus, Role, User
 from ezhr_graphql.services.agents import AgentFields
@@ -166,6 +167,34 @@ def test_replies_are_ranked_by_their_distinct_cited_documents() -> None:
     assert outcome(["a.md"], ("b.md",)).rank is None
 
 
+def test_the_search_is_measured_apart_from_what_the_reply_cites() -> None:
+    # The search ranked the source first, and the reply refused: a search hit, a miss
+    # for the reply.
+    refused = outcome([], ("a.md",), finish=FinishReason.NO_ANSWER, reply="not found")
+    found = [("a.md", "Leave"), ("b.md", "")]
+    refused = searched_outcome(refused, found)
+    # The reply cites the source first; the search had it second.
+    cited = searched_outcome(outcome(["b.md"], ("b.md",)), found)
+    # Neither found it.
+    lost = searched_outcome(outcome(["a.md"], ("c.md",)), found)
+    by_title = searched_outcome(outcome([], ("leave",)), found)
+    assert by_title.search_rank == 1
+    assert (refused.search_rank, cited.search_rank, lost.search_rank) == (1, 2, None)
+    assert (refused.rank, cited.rank, lost.rank) == (None, 1, None)
+    figures = summary([refused, cited, lost])
+    assert figures["search"] == {
+        "questions": 3,
+        "hit_at_1": pytest.approx(1 / 3),
+        "hit_at_5": pytest.approx(2 / 3),
+        "mrr": pytest.approx((1 + 1 / 2) / 3),
+    }
+    assert figures["retrieval"]["hit_at_1"] == pytest.approx(1 / 3)
+    assert figures["search_by_source"]["b.md"]["mrr"] == 0.5
+    assert "source not found by the search" in problems(lost)
+    assert "source not found by the search" not in problems(refused)
+    assert refused.row()["searched"] == ["a.md", "b.md"]
+
+
 def test_metrics_on_a_case_computed_by_hand() -> None:
     outcomes = [
         outcome(["a.md"], ("a.md",), reply="12 weeks", keys=("12 weeks",), quotes=["12"], ttft=100),
@@ -285,7 +314,11 @@ async def test_the_command_asks_through_the_chat_and_measures_the_replies(
     }
     assert figures["retrieval_by_source"]["LEAVE.MD"]["hit_at_1"] == 1.0
     assert figures["retrieval_by_source"]["benefits.md"]["mrr"] == 0.0
+    # The search finds the same: each source first, and no benefits.md.
+    assert figures["search"] == figures["retrieval"]
     rows = report["rows"]
+    assert [row["searched"][0] for row in rows[:3]] == ["leave.md", "leave.md", "parking.md"]
+    assert [row["search_rank"] for row in rows[:4]] == [1, 1, 1, None]
     assert [row["line"] for row in rows] == [3, 5, 6, 7, 8]
     assert rows[0]["cited"][0] == "leave.md"
     assert rows[2]["cited"][0] == "parking.md"
@@ -313,7 +346,9 @@ async def test_the_command_asks_through_the_chat_and_measures_the_replies(
     assert "hit@1" in text
     assert re.search(r"no-answer message, unanswerable questions +1 of 1 ", text)
     assert re.search(r"no-answer message, answerable questions +4 of 4 ", text)
-    assert "line 7: no-answer message" in text
+    assert "line 7: source not found by the search; no-answer message" in text
+    search = r"Search \(a hit: the expected document is found\).*\n +all answerable +4 +0\.000"
+    assert re.search(search, text)
 
 
 def only_line(capsys: pytest.CaptureFixture[str]) -> str:

@@ -5,6 +5,10 @@
   order (best first). hit@1: rank 1; hit@5: rank 5 or better; MRR: the mean of
   1/rank, 0 when no cited document is the source. A reply that failed or refused
   cites nothing, and so misses.
+- **Search** (answerable questions): the same figures over the documents of the
+  passages the agent's search returns (its ``topK``, best first), before the
+  relevance floor decides whether the reply may use them: what retrieval finds,
+  whatever the reply makes of it (see :mod:`ezhr_graphql.evaluation.searching`).
 - **Key phrase**: the share of answerable questions with a key phrase whose reply
   holds it.
 - **Unsupported numbers**, over the answers (completed replies that are not
@@ -43,6 +47,10 @@ class Outcome:
     # Position in ``cited`` of the first expected source (from 1); None: not cited.
     rank: int | None
     refused: bool
+    # The documents of the passages the search found (file names), distinct, best
+    # first, and the position of the first expected source among them.
+    searched: list[str] = field(default_factory=list)
+    search_rank: int | None = None
     finish_reason: FinishReason | None = None
     grounding: Grounding | None = None
     unsupported_spans: list[str] = field(default_factory=list)
@@ -75,6 +83,8 @@ class Outcome:
             "refused": self.refused,
             "rank": self.rank,
             "cited": self.cited,
+            "search_rank": self.search_rank,
+            "searched": self.searched,
             "key_found": self.key_found,
             "grounding": None if self.grounding is None else self.grounding.value,
             "unsupported_spans": self.unsupported_spans,
@@ -101,8 +111,10 @@ def percentile(values: list[float], p: float) -> float | None:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def retrieval(outcomes: Iterable[Outcome]) -> Row:
-    ranked = [o.rank for o in outcomes if o.question.answerable]
+def retrieval(outcomes: Iterable[Outcome], *, searched: bool = False) -> Row:
+    """hit@1, hit@5 and MRR of the answerable questions, by the rank of the first
+    expected source among the cited documents (``searched``: the documents found)."""
+    ranked = [o.search_rank if searched else o.rank for o in outcomes if o.question.answerable]
     n = len(ranked)
     return {
         "questions": n,
@@ -112,9 +124,12 @@ def retrieval(outcomes: Iterable[Outcome]) -> Row:
     }
 
 
-def by_source(outcomes: list[Outcome]) -> dict[str, Row]:
+def by_source(outcomes: list[Outcome], *, searched: bool = False) -> dict[str, Row]:
     sources = dict.fromkeys(o.question.source for o in outcomes if o.question.answerable)
-    return {s: retrieval(o for o in outcomes if o.question.source == s) for s in sources}
+    return {
+        s: retrieval((o for o in outcomes if o.question.source == s), searched=searched)
+        for s in sources
+    }
 
 
 def _timing(values: list[float | None]) -> Row:
@@ -147,6 +162,8 @@ def summary(outcomes: list[Outcome]) -> Row:
         "follow_ups": _count(outcomes, lambda o: o.question.follow_up),
         "retrieval": retrieval(outcomes),
         "retrieval_by_source": by_source(outcomes),
+        "search": retrieval(outcomes, searched=True),
+        "search_by_source": by_source(outcomes, searched=True),
         "key_phrase": ratio(_count(keyed, lambda o: bool(o.key_found)), len(keyed)),
         "unsupported_numbers": {
             "stored": ratio(

@@ -24,13 +24,17 @@ def _ratio(figure: Row) -> str:
     return f"{figure['count']:>4} of {figure['of']:<4} {percent:>6}"
 
 
-def _retrieval_lines(summary: Row) -> list[str]:
-    lines = [
-        f"{'Retrieval (a hit: the expected document is cited)':<52}"
-        f"{'questions':>9} {'hit@1':>6} {'hit@5':>6} {'MRR':>6}"
-    ]
-    figures = [("all answerable", summary["retrieval"])]
-    figures += sorted(summary["retrieval_by_source"].items())
+def _retrieval_lines(summary: Row, searched: bool = False) -> list[str]:
+    if searched:
+        title = "Search (a hit: the expected document is found)"
+        key = "search"
+    else:
+        title = "Replies (a hit: the expected document is cited)"
+        key = "retrieval"
+    lines = [f"{title:<52}{'questions':>9} {'hit@1':>6} {'hit@5':>6} {'MRR':>6}"]
+    figures = [("all answerable", summary[key])]
+    if not searched:  # by source once: the JSON has both
+        figures += sorted(summary[f"{key}_by_source"].items())
     for name, row in figures:
         label = name if len(name) <= 48 else "…" + name[-47:]
         lines.append(
@@ -82,6 +86,8 @@ def problems(outcome: Outcome) -> list[str]:
     if not outcome.completed:
         found.append(f"{outcome.status.value.lower()} ({outcome.error or 'no reason'})")
     if outcome.question.answerable:
+        if outcome.search_rank is None:
+            found.append("source not found by the search")
         if outcome.refused:
             found.append("no-answer message")
         elif outcome.rank != 1:
@@ -121,6 +127,7 @@ def as_text(evaluation: Evaluation) -> str:
     )
     blocks = [
         [head],
+        _retrieval_lines(summary, searched=True),
         _retrieval_lines(summary),
         _answer_lines(summary),
         _timing_lines(summary),

@@ -10,6 +10,7 @@ reason, when its text is the agent's no-answer message in one of its languages.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 import time
@@ -31,6 +32,7 @@ from ezhr_graphql.evaluation.matching import (
     unquoted_numbers,
 )
 from ezhr_graphql.evaluation.metrics import Outcome, Row, summary
+from ezhr_graphql.evaluation.searching import Search
 from ezhr_graphql.models import (
     Agent,
     Document,
@@ -106,18 +108,24 @@ async def evaluate(
     actor = await _evaluation_user(container, user)
     await _check_visible(container, target, actor)
     asker = Asker(container, actor, target.agent_id)
+    search = Search(container, target.agent_id)
     documents: dict[str, tuple[str, str]] = {}
     outcomes: list[Outcome] = []
     session_id: uuid.UUID | None = None
+    earlier: list[str] = []  # the conversation's questions so far
     for number, question in enumerate(questions, start=1):
         if progress is not None:
             progress(number, len(questions), question)
         if session_id is None or not question.follow_up:
             title = f"{golden_set}:{question.line}"[-TITLE_LENGTH:]
             session_id = await asker.open_session(title)
+            earlier = []
         answer = await asker.ask(session_id, question.question)
         documents.update(await _documents(container, answer.citations, documents))
-        outcomes.append(measure(question, answer, documents, target.no_answer))
+        outcome = measure(question, answer, documents, target.no_answer)
+        searched = await search.documents(question.question, earlier)
+        outcomes.append(searched_outcome(outcome, searched))
+        earlier.append(question.question)
     return Evaluation(agent_name, golden_set, actor.email, outcomes, time.perf_counter() - started)
 
 
@@ -204,6 +212,26 @@ async def _documents(
         return {str(id): (filename, title or "") for id, filename, title in rows}
 
 
+def first_source(question: GoldenQuestion, documents: Sequence[tuple[str, str]]) -> int | None:
+    """Position (from 1) of the first of ``documents`` (file name, title) that is one
+    of the question's expected sources; None: none is."""
+    return next(
+        (
+            position
+            for position, (filename, title) in enumerate(documents, start=1)
+            if any(source_matches(s, filename, title) for s in question.sources)
+        ),
+        None,
+    )
+
+
+def searched_outcome(outcome: Outcome, searched: list[tuple[str, str]]) -> Outcome:
+    """``outcome`` with what the search found (file name and title, best first)."""
+    rank = first_source(outcome.question, searched)
+    names = [filename or title for filename, title in searched]
+    return dataclasses.replace(outcome, searched=names, search_rank=rank)
+
+
 def measure(
     question: GoldenQuestion,
     answer: Answer,
@@ -217,14 +245,7 @@ def measure(
         key = str(citation.get("documentId", ""))
         if key not in cited:
             cited[key] = documents.get(key, ("", str(citation.get("title") or "")))
-    rank = next(
-        (
-            position
-            for position, (filename, title) in enumerate(cited.values(), start=1)
-            if any(source_matches(s, filename, title) for s in question.sources)
-        ),
-        None,
-    )
+    rank = first_source(question, list(cited.values()))
     message, text = answer.message, answer.text
     completed = answer.status is MessageStatus.COMPLETED
     finish = None if message is None else message.finish_reason
