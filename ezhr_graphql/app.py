@@ -25,6 +25,7 @@ from ezhr_graphql.api.transport.graphiql import graphiql_assets
 from ezhr_graphql.api.transport.http import GraphQLHTTPEndpoint
 from ezhr_graphql.api.transport.metrics import metrics_route
 from ezhr_graphql.api.transport.observe import RequestContext
+from ezhr_graphql.api.transport.oidc import SignInRoutes
 from ezhr_graphql.api.transport.view import GraphQLWebSocketView
 from ezhr_graphql.container import Container
 from ezhr_graphql.observe import logs
@@ -104,6 +105,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Starle
             Route("/graphql", http.handle, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", ws),
             *([graphiql_assets()] if settings.graphiql_enabled else []),
+            *SignInRoutes(container).routes(),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             metrics_route(settings, container),

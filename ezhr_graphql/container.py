@@ -36,6 +36,7 @@ from ezhr_graphql.services.replies.updates import SessionUpdates
 from ezhr_graphql.services.retrieval import Retriever
 from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
 from ezhr_graphql.services.signin import SignIn
+from ezhr_graphql.services.sso import SingleSignOn
 from ezhr_graphql.services.throttle import (
     AttemptCounter,
     LoginThrottle,
@@ -43,6 +44,7 @@ from ezhr_graphql.services.throttle import (
     RateLimiter,
     RedisCounter,
 )
+from ezhr_graphql.services.user_changes import UserChanges
 from ezhr_graphql.services.users import UserService
 from ezhr_graphql.settings import Environment, Settings, VectorStoreKind
 from ezhr_graphql.vectors import PgVectorStore, TableVectorStore, VectorStore
@@ -70,6 +72,7 @@ class Container:
     replies: ReplyFollower
     session_updates: SessionUpdates
     ingestion_progress: ProgressFollower
+    user_changes: UserChanges
     models_state: str = "loading"
     # Checkpointing SQLite, warming the local models: cancelled on close.
     _background: list[asyncio.Task[None]] = field(default_factory=list, init=False, repr=False)
@@ -89,6 +92,7 @@ class Container:
         retriever = Retriever(db, store, models, settings.llm_secret)
         prefix = settings.rate_limit.redis_prefix
         auth = settings.auth
+        actors = ActorCache(ttl=settings.auth.user_cache_seconds)
         return cls(
             settings=settings,
             db=db,
@@ -101,7 +105,7 @@ class Container:
                 issuer=auth.issuer,
                 previous_keys=[key.get_secret_value() for key in auth.previous_secret_keys],
             ),
-            actors=ActorCache(ttl=settings.auth.user_cache_seconds),
+            actors=actors,
             broker=broker,
             models=models,
             runs=RunManager(
@@ -128,11 +132,20 @@ class Container:
             replies=ReplyFollower(db, broker, settings.chat, QuietReplies(db, settings.chat)),
             session_updates=SessionUpdates(broker),
             ingestion_progress=ProgressFollower(db, broker),
+            user_changes=UserChanges(broker, actors),
         )
 
     @cached_property
     def sign_in(self) -> SignIn:
         return SignIn(self.db, lambda session: self.services(session).users, self.login_throttle)
+
+    @cached_property
+    def single_sign_on(self) -> SingleSignOn | None:
+        """Sign-in through the OpenID Connect provider; ``None`` when not enabled."""
+        oidc = self.settings.oidc
+        if not oidc.enabled:
+            return None
+        return SingleSignOn(self.db, oidc, self.settings.signing_key, self.user_changes)
 
     def services(
         self, session: AsyncSession | None, *, ingestion_queue: IngestionQueue | None = None
@@ -153,6 +166,7 @@ class Container:
             asyncio.create_task(self.db.checkpoint_forever(), name="db-maintenance")
         )
         await self.runs.start()
+        await self.user_changes.start()
         await self.check_vector_store()
         self.models_state = "loading"
         self._background.append(asyncio.create_task(self._warm_models(), name="warm-models"))
@@ -224,6 +238,7 @@ class Container:
         await asyncio.gather(*self._background, return_exceptions=True)
         self._background.clear()
         await self.runs.close()
+        await self.user_changes.close()
         await self.replies.close()
         await self.ingestion_queue.close()
         await self.vector_store.close()
@@ -257,7 +272,14 @@ class Services:
         c = self._container
         auth = c.settings.auth
         policy = PasswordPolicy(auth.min_password_length, auth.max_password_length)
-        return UserService(self._session, c.hasher, c.tokens, c.actors, policy)
+        return UserService(
+            self._session,
+            c.hasher,
+            c.tokens,
+            c.user_changes,
+            policy,
+            password_sign_in=c.settings.oidc.password_sign_in,
+        )
 
     @cached_property
     def agents(self) -> AgentService:

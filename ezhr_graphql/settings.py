@@ -17,6 +17,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ezhr_graphql.oidc_settings import OidcSettings
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ezhr.db"
 # Used only when EZHR_ENV=development (the default) and no key is configured, so the
 # embedded server starts with one command; any other environment must set its own key,
@@ -63,8 +65,9 @@ class AuthSettings(BaseModel):
     min_password_length: int = Field(default=12, ge=1)
     # Argon2 hashes whatever it is given: a cap keeps megabyte "passwords" out.
     max_password_length: int = Field(default=256, ge=1, le=4096)
-    # How long a process trusts what it last read about a token's user. Changes made
-    # in the same process apply at once; other processes see them within this time.
+    # How long a process trusts what it last read about a token's user. A change made
+    # through the API (role, deactivation, deletion) applies at once in every process
+    # (a signal through the broker); one the signal misses, within this time.
     user_cache_seconds: float = Field(default=5.0, ge=0)
     # Failed sign-ins allowed per email and per client address within the window.
     login_attempts_per_email: int = Field(default=10, ge=1)
@@ -269,6 +272,8 @@ class Settings(BaseSettings):
     chat: ChatSettings = ChatSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    # Single sign-on with an OpenID Connect provider (off by default).
+    oidc: OidcSettings = OidcSettings()
     # Redis carries chat streams and signals between processes; without it they stay
     # in this process (one worker).
     redis_url: str | None = None

@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -21,8 +22,10 @@ from sqlalchemy import func, select
 
 from ezhr_graphql.api.graphql.schema import build_schema
 from ezhr_graphql.container import Container
+from ezhr_graphql.db import utcnow
 from ezhr_graphql.models import ChatMessage, Visibility
 from ezhr_graphql.models.chat import MessageStatus
+from ezhr_graphql.repositories.sign_in_code import SignInCodeRepository
 from ezhr_graphql.services.ingestion import LocalIngestionQueue
 from ezhr_graphql.services.replies.updates import TitleChanged
 from tests.conftest import GraphQLClient, PeopleFactory, Person
@@ -65,6 +68,7 @@ EVERYONE = Expect(A, A, A, A)
 EXPECTED: dict[str, Expect] = {
     # Query
     "viewer": EVERYONE,  # null when anonymous
+    "signInOptions": EVERYONE,
     "users": ADMIN_ONLY,
     "embeddingModels": SIGNED_IN,
     "embeddingModel": SIGNED_IN,
@@ -83,8 +87,11 @@ EXPECTED: dict[str, Expect] = {
     # Mutation
     "register": EVERYONE,
     "login": EVERYONE,
+    "redeemSignInCode": EVERYONE,  # whoever holds a code (each caller their own)
     "setUserRole": ADMIN_ONLY,
     "deleteUser": ADMIN_ONLY,
+    "deactivateUser": ADMIN_ONLY,
+    "reactivateUser": ADMIN_ONLY,
     "createEmbeddingModel": ADMIN_ONLY,
     "updateEmbeddingModel": ADMIN_ONLY,
     "deleteEmbeddingModel": ADMIN_ONLY,
@@ -341,6 +348,25 @@ async def new_member(world: World, _: Caller) -> str:
     return str((await world.people.member()).id)
 
 
+async def new_deactivated_member(world: World, caller: Caller) -> str:
+    member = await new_member(world, caller)
+    done = await world.as_admin(
+        "mutation ($id: ID!) { deactivateUser(userId: $id) { __typename } }", {"id": member}
+    )
+    assert done["deactivateUser"]["__typename"] == "User", done
+    return member
+
+
+async def new_sign_in_code(world: World, _: Caller) -> str:
+    """A one-time code single sign-on would have issued for the owner."""
+    code = unique("sign-in-code")
+    async with world.container.db.transaction() as session:
+        SignInCodeRepository.from_session(session).issue(
+            world.person(Caller.OWNER).id, code, utcnow() + timedelta(minutes=1)
+        )
+    return code
+
+
 async def new_embedding_model(world: World, _: Caller) -> str:
     made = await world.as_admin(
         """mutation ($input: CreateEmbeddingModelInput!) {
@@ -436,8 +462,14 @@ REPLY = "... on ReplyFailed { code reason }"
 
 CALLS: dict[str, Call] = {
     # Query
-    "viewer": call("{ viewer { __typename } }"),
-    "users": call(union("users", "... on UserConnection { edges { node { id } } }")),
+    "viewer": call("{ viewer { __typename active deactivatedAt singleSignOn } }"),
+    "signInOptions": call("{ signInOptions { localAccounts singleSignOnUrl } }"),
+    "users": call(
+        union(
+            "users",
+            "... on UserConnection { edges { node { id active deactivatedAt singleSignOn } } }",
+        )
+    ),
     "embeddingModels": call(union("embeddingModels")),
     "embeddingModel": call(
         "query ($id: ID!)" + union("embeddingModel(id: $id)"), ids(id="embedding")
@@ -485,6 +517,18 @@ CALLS: dict[str, Call] = {
         ids(id="spare_user"),
     ),
     "deleteUser": call("mutation ($id: ID!)" + union("deleteUser(userId: $id)"), fresh(new_member)),
+    "redeemSignInCode": call(
+        "mutation ($code: String!)"
+        + union("redeemSignInCode(code: $code)", "... on AuthPayload { user { id } }"),
+        fresh(new_sign_in_code, "code"),
+    ),
+    "deactivateUser": call(
+        "mutation ($id: ID!)" + union("deactivateUser(userId: $id)"), fresh(new_member)
+    ),
+    "reactivateUser": call(
+        "mutation ($id: ID!)" + union("reactivateUser(userId: $id)"),
+        fresh(new_deactivated_member),
+    ),
     "createEmbeddingModel": call(
         "mutation ($n: String!)"
         + union(

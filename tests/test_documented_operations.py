@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from graphql import OperationDefinitionNode, parse, print_ast
 
 from ezhr_graphql.container import Container
+from ezhr_graphql.db import utcnow
+from ezhr_graphql.repositories.sign_in_code import SignInCodeRepository
 from tests.conftest import ROOT, GraphQLClient, PeopleFactory
 from tests.factories import make_agent
 from tests.knowledge import HANDBOOK, make_collection
@@ -49,8 +52,9 @@ async def test_the_documented_operations_work_end_to_end(
     live_url: str,
 ) -> None:
     assert set(OPS) == {
-        "LogIn", "Agents", "StartSession", "Sessions", "Ask", "FollowReply", "AskAndStream",
-        "Stop", "Regenerate", "Rate", "Upload", "WatchIngestion",
+        "SignInOptions", "RedeemSignInCode", "LogIn", "Agents", "StartSession", "Sessions",
+        "Ask", "FollowReply", "AskAndStream", "Stop", "Regenerate", "Rate", "Upload",
+        "WatchIngestion",
     }  # fmt: skip
     admin = await people.admin()
     await make_agent(container, admin, name="Slow helper", llm="scripted?tokens=400&delay_ms=20")
@@ -59,9 +63,20 @@ async def test_the_documented_operations_work_end_to_end(
         "mutation ($i: RegisterInput!) { register(input: $i) { __typename } }",
         {"i": {"email": "spa@example.com", "password": "spa-password-1"}},
     )
+    options = await run(gql, "SignInOptions", None)
+    assert options == {"localAccounts": True, "singleSignOnUrl": None}
     login = await run(gql, "LogIn", None, email="spa@example.com", password="spa-password-1")
     assert login["__typename"] == "AuthPayload"
     token = login["token"]
+    # The code single sign-on would leave in the app's URL (tests/test_oidc_flow.py
+    # goes through a real provider), redeemed for the same user.
+    code = "one-time-code-of-a-single-sign-on"
+    async with container.db.transaction() as session:
+        codes = SignInCodeRepository.from_session(session)
+        codes.issue(uuid.UUID(login["user"]["id"]), code, utcnow() + timedelta(minutes=1))
+    redeemed = await run(gql, "RedeemSignInCode", None, code=code)
+    assert redeemed["__typename"] == "AuthPayload"
+    assert redeemed["user"] == login["user"]
 
     agents = {
         e["node"]["name"]: e["node"]["id"] for e in (await run(gql, "Agents", token))["edges"]

@@ -22,7 +22,7 @@ from ezhr_graphql.models.knowledge import (
     DocumentStatus,
     agent_collection,
 )
-from ezhr_graphql.models.user import Role, User
+from ezhr_graphql.models.user import Role, SignInCode, User
 
 __all__ = [
     "Agent",
@@ -45,6 +45,7 @@ __all__ = [
     "MessageStatus",
     "Rating",
     "Role",
+    "SignInCode",
     "UnsupportedNumbers",
     "User",
     "Visibility",

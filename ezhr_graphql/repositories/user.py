@@ -16,6 +16,12 @@ class UserRepository(Repository[User]):
     async def get_by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(User.email == email.lower()))
 
+    async def get_by_identity(self, issuer: str, subject: str) -> User | None:
+        """The live user signed in as ``subject`` by the provider ``issuer``."""
+        return await self.session.scalar(
+            select(User).where(User.sso_issuer == issuer, User.sso_subject == subject)
+        )
+
     async def lock(self, user_id: uuid.UUID) -> None:
         """Hold the user's row until the transaction ends (databases with row locks;
         SQLite's single writer already serialises)."""

@@ -14,10 +14,20 @@ class Actor:
     id: uuid.UUID
     role: Role
     email: str
+    # What a token must match to stand for this user: tokens of an older version,
+    # and any token while the account is deactivated, are refused.
+    token_version: int = 0
+    active: bool = True
 
     @classmethod
     def of(cls, user: User) -> Actor:
-        return cls(id=user.id, role=user.role, email=user.email)
+        return cls(
+            id=user.id,
+            role=user.role,
+            email=user.email,
+            token_version=user.token_version,
+            active=user.active,
+        )
 
     @property
     def is_admin(self) -> bool:

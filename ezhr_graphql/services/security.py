@@ -44,6 +44,9 @@ class TokenClaims:
     user_id: uuid.UUID
     role: Role
     expires_at: datetime
+    # The user's token version when the token was issued (0 for tokens from before
+    # versions existed); a token of an older version than the user's is revoked.
+    version: int = 0
 
 
 class InvalidTokenError(Exception):
@@ -72,6 +75,16 @@ def _check_times(claims: dict[str, Any]) -> None:
             raise InvalidTokenError(f"The {name} claim must be a number")
         if not (math.isfinite(value) and 0 <= value <= MAX_NUMERIC_DATE):
             raise InvalidTokenError(f"The {name} claim is out of range")
+
+
+def _version(claims: dict[str, Any]) -> int:
+    """Raises:
+    InvalidTokenError: the ``ver`` claim is there but no whole number from 0.
+    """
+    value = claims.get("ver", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidTokenError("The ver claim must be a whole number")
+    return value
 
 
 def key_id(key: str) -> str:
@@ -109,8 +122,9 @@ class TokenIssuer:
             self._by_kid.setdefault(key_id(known), []).append(known)
 
     def issue(
-        self, user_id: uuid.UUID, role: Role, now: datetime | None = None
+        self, user_id: uuid.UUID, role: Role, now: datetime | None = None, *, version: int = 0
     ) -> tuple[str, datetime]:
+        """A token for the user, at their current token ``version``."""
         issued = now or datetime.now(UTC)
         expires = issued + self._ttl
         token = jwt.encode(
@@ -120,6 +134,7 @@ class TokenIssuer:
                 "iss": self._issuer,
                 "iat": int(issued.timestamp()),
                 "exp": int(expires.timestamp()),
+                "ver": version,
             },
             self._key,
             algorithm=self._algorithm,
@@ -130,7 +145,8 @@ class TokenIssuer:
     def verify(self, token: str) -> TokenClaims:
         """Raises:
         InvalidTokenError: bad signature, unknown key, wrong issuer, expired or
-        malformed (time claims that are no numbers or out of range included).
+        malformed (time claims that are no numbers or out of range, or a version
+        that is no whole number, included).
         """
         try:
             kid = jwt.get_unverified_header(token).get("kid")
@@ -146,6 +162,7 @@ class TokenIssuer:
                 user_id=uuid.UUID(claims["sub"]),
                 role=Role(claims.get("role", Role.MEMBER)),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+                version=_version(claims),
             )
         # Whatever a signed token holds, a bad one is refused, never a server error.
         except (jwt.PyJWTError, ValueError, KeyError, TypeError, OverflowError, OSError) as exc:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ezhr_graphql.db.base import utcnow
 from ezhr_graphql.errors import (
     AuthenticationError,
     ConflictError,
@@ -17,12 +18,16 @@ from ezhr_graphql.errors import (
 from ezhr_graphql.models import Role, User
 from ezhr_graphql.models.types import EMAIL_LENGTH, NAME_LENGTH
 from ezhr_graphql.repositories.base import Page
+from ezhr_graphql.repositories.sign_in_code import SignInCodeRepository
 from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services import validation
 from ezhr_graphql.services.actor import Actor
-from ezhr_graphql.services.actor_cache import ActorCache
 from ezhr_graphql.services.passwords import PasswordPolicy
 from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
+from ezhr_graphql.services.user_changes import UserChanges
+
+PASSWORDS_OFF = "Password sign-in is turned off: sign in with single sign-on"
+DEACTIVATED = "This account is deactivated; ask an administrator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +43,14 @@ class UserService:
         session: AsyncSession | None,
         hasher: PasswordHasher,
         tokens: TokenIssuer,
-        actors: ActorCache,
+        changes: UserChanges,
         passwords: PasswordPolicy | None = None,
+        *,
+        password_sign_in: bool = True,
     ) -> None:
         self.session = session
-        self.actors = actors
+        self.changes = changes
+        self.password_sign_in = password_sign_in
         # Without a session only login's hash check is available.
         self.users = UserRepository.from_session(session)  # type: ignore[arg-type]
         self.hasher = hasher
@@ -55,10 +63,13 @@ class UserService:
         """Create an account and log it in.
 
         Raises:
+            PermissionDeniedError: password sign-in is turned off.
             InvalidInputError: malformed email, over-long name, or a password the
                 policy refuses (see :class:`PasswordPolicy`).
             ConflictError: the email is already registered.
         """
+        if not self.password_sign_in:
+            raise PermissionDeniedError(PASSWORDS_OFF)
         address = validation.email("email", email)
         name = validation.text("displayName", display_name or address.split("@")[0], NAME_LENGTH)
         secret = self.passwords.check(password, address)
@@ -85,18 +96,43 @@ class UserService:
 
     async def login(self, user: User | None, password: str) -> Session:
         """Raises:
-        AuthenticationError: unknown email or wrong password. Both cost one hash
-        check, so response times do not tell which.
+        PermissionDeniedError: password sign-in is turned off, or the password is
+            right but the account is deactivated.
+        AuthenticationError: unknown email, wrong password, or an account that has
+            no password (single sign-on only). Each costs one hash check, so
+            response times do not tell which.
         """
-        if user is None:
+        if not self.password_sign_in:
+            raise PermissionDeniedError(PASSWORDS_OFF)
+        if user is None or not user.password_hash:
             await self.hasher.verify(self.hasher.decoy, password)
             raise AuthenticationError("Invalid email or password")
         if not await self.hasher.verify(user.password_hash, password):
             raise AuthenticationError("Invalid email or password")
+        if not user.active:
+            raise PermissionDeniedError(DEACTIVATED)
+        return self._session(user)
+
+    async def redeem_sign_in_code(self, code: str) -> Session:
+        """The session a one-time code from single sign-on stands for; the code is
+        spent.
+
+        Raises:
+            AuthenticationError: no such code, or it was used or has expired.
+            PermissionDeniedError: the account was deactivated meanwhile.
+        """
+        codes = SignInCodeRepository.from_session(self.session)  # type: ignore[arg-type]
+        # Codes are 43 characters; anything much longer is none of ours.
+        user_id = None if len(code) > 200 else await codes.redeem(code, utcnow())
+        user = None if user_id is None else await self.users.get(user_id)
+        if user is None:
+            raise AuthenticationError("This sign-in code is invalid, used or expired")
+        if not user.active:
+            raise PermissionDeniedError(DEACTIVATED)
         return self._session(user)
 
     def _session(self, user: User) -> Session:
-        token, expires = self.tokens.issue(user.id, user.role)
+        token, expires = self.tokens.issue(user.id, user.role, version=user.token_version)
         return Session(user=user, token=token, expires_at=expires)
 
     async def page(self, actor: Actor, first: int, after: str | None) -> Page[User]:
@@ -114,16 +150,48 @@ class UserService:
 
     async def set_role(self, actor: Actor, user_id: uuid.UUID, role: Role) -> User:
         user = await self._target(actor, user_id)
-        assert self.session is not None
-        self.actors.forget_after_commit(self.session, user.id)
         user.role = role
-        await self.users.flush()
-        return user
+        return await self._changed(user)
 
     async def delete(self, actor: Actor, user_id: uuid.UUID) -> User:
         user = await self._target(actor, user_id)
-        assert self.session is not None
-        self.actors.forget_after_commit(self.session, user.id)
         user.soft_delete()
+        return await self._changed(user)
+
+    async def deactivate(self, actor: Actor, user_id: uuid.UUID) -> User:
+        """Deactivate a user: their tokens stop working in every process at once, open
+        websockets included, and they cannot sign in until reactivated. Their tokens
+        stay revoked after that. Deactivating a deactivated user changes nothing.
+
+        Raises:
+            ForbiddenError: the actor is not an administrator.
+            NotFoundError: no such user.
+            PermissionDeniedError: the actor is the user.
+        """
+        user = await self._target(actor, user_id)
+        if not user.active:
+            return user
+        user.deactivated_at = utcnow()
+        user.token_version += 1
+        return await self._changed(user)
+
+    async def reactivate(self, actor: Actor, user_id: uuid.UUID) -> User:
+        """Let a deactivated user sign in again (their earlier tokens stay revoked).
+
+        Raises:
+            ForbiddenError: the actor is not an administrator.
+            NotFoundError: no such user.
+            PermissionDeniedError: the actor is the user.
+        """
+        user = await self._target(actor, user_id)
+        if user.active:
+            return user
+        user.deactivated_at = None
+        return await self._changed(user)
+
+    async def _changed(self, user: User) -> User:
+        """Store the change and announce it to every process once committed."""
+        assert self.session is not None
+        self.changes.after_commit(self.session, user.id)
         await self.users.flush()
         return user

@@ -34,6 +34,8 @@ class Context:
     token: str | None = None
     # Closes the websocket when its token expires.
     expiry: Any = None
+    # Closes the websocket when its user's tokens stop working (deactivated...).
+    watch: Any = None
 
     @property
     def db(self) -> Database:

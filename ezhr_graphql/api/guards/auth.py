@@ -12,7 +12,8 @@ from ezhr_graphql.services.security import InvalidTokenError
 
 
 class BadCredentials(Exception):
-    """A token was presented but is not valid (forged, expired, or its user is gone)."""
+    """A token was presented but is not valid (forged, expired, revoked, or its user
+    is gone or deactivated)."""
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -40,7 +41,8 @@ async def authenticate(container: Container, token: str | None) -> Actor | None:
     """The actor a token stands for, or ``None`` without a token.
 
     Raises:
-        BadCredentials: the token is invalid, expired, or its user no longer exists.
+        BadCredentials: the token is invalid, expired or revoked (an older token
+            version than its user's), or its user no longer exists or is deactivated.
     """
     if token is None:
         return None
@@ -51,6 +53,10 @@ async def authenticate(container: Container, token: str | None) -> Actor | None:
     actor = await container.actors.get(claims.user_id, lambda id: _load_actor(container, id))
     if actor is None:
         raise BadCredentials("Invalid or expired token")
+    if not actor.active:
+        raise BadCredentials("This account is deactivated")
+    if claims.version != actor.token_version:
+        raise BadCredentials("This token was revoked; sign in again")
     return actor
 
 

@@ -39,6 +39,7 @@ from ezhr_graphql.api.guards.auth import BadCredentials, authenticate, token_fro
 from ezhr_graphql.api.guards.gate import Gate, Operation, Refused
 from ezhr_graphql.api.guards.ratelimit import claim_websocket
 from ezhr_graphql.api.guards.websocket import LimitedWebSocketAdapter, MessageRefused
+from ezhr_graphql.api.transport.connections import SignedInConnections
 from ezhr_graphql.api.transport.timers import Timer
 from ezhr_graphql.container import Container
 
@@ -49,6 +50,14 @@ LEGACY_WS_CLOSE = {"size": 1009, "rate": 1008}
 async def _close(websocket: Any, code: int, reason: str) -> None:
     with contextlib.suppress(RuntimeError, OSError):  # the client has gone already
         await websocket.close(code=code, reason=reason)
+
+
+def _release(context: object) -> None:
+    """Stop what watches a closed connection: its token's expiry, its user's changes."""
+    for name in ("expiry", "watch"):
+        watcher = getattr(context, name, None)
+        if watcher is not None:
+            watcher.cancel()
 
 
 async def _refusal(view: object, payload: object, context: Context) -> dict[str, Any] | None:
@@ -87,9 +96,7 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             await _close(self.websocket, TRANSPORT_WS_CLOSE[refused.kind], refused.reason)
         finally:
             pings.cancel()
-            expiry = getattr(self.context, "expiry", None)
-            if expiry is not None:
-                expiry.cancel()
+            _release(self.context)
             await pings.stop()
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
@@ -136,9 +143,7 @@ class LegacyWS(BaseGraphQLWSHandler[Context, None]):
         except MessageRefused as refused:
             await _close(self.websocket, LEGACY_WS_CLOSE[refused.kind], refused.reason)
         finally:
-            expiry = getattr(self.context, "expiry", None)
-            if expiry is not None:
-                expiry.cancel()
+            _release(self.context)
             if self.keep_alives is not None:
                 await self.keep_alives.stop()
 
@@ -180,7 +185,8 @@ class LegacyWS(BaseGraphQLWSHandler[Context, None]):
 
 class GraphQLWebSocketView(GraphQL[Context, None]):
     """Authenticates from the ``connection_init`` payload; a bad token is refused
-    with the protocol's close code (4403)."""
+    with the protocol's close code (4403), and so is a connection whose token stops
+    working while it is open (expired, or its user deactivated or deleted)."""
 
     websocket_adapter_class = LimitedWebSocketAdapter
     graphql_ws_handler_class = LegacyWS
@@ -200,6 +206,8 @@ class GraphQLWebSocketView(GraphQL[Context, None]):
         self.graphql_transport_ws_handler_class = type(
             "KeepAlive", (KeepAliveTransportWS,), {"interval": interval}
         )
+        self.connections = SignedInConnections()
+        container.user_changes.listen(self.connections.user_changed)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -228,6 +236,8 @@ class GraphQLWebSocketView(GraphQL[Context, None]):
             context.expiry = Timer(
                 (expires - datetime.now(UTC)).total_seconds(), lambda: _expired(websocket)
             )
+            if context.actor is not None:
+                context.watch = self.connections.watch(context.actor.id, context, websocket)
         return None
 
 

@@ -6,7 +6,12 @@ import strawberry
 
 from ezhr_graphql.api.graphql import resolve
 from ezhr_graphql.api.graphql.context import Info
-from ezhr_graphql.api.graphql.errors import ErrorCode, InvalidCredentials, LimitExceeded
+from ezhr_graphql.api.graphql.errors import (
+    ErrorCode,
+    InvalidCredentials,
+    LimitExceeded,
+    PermissionDenied,
+)
 from ezhr_graphql.api.graphql.results import DeleteResult, deleted
 from ezhr_graphql.api.graphql.scalars import parse_id
 from ezhr_graphql.api.graphql.users.types import (
@@ -15,12 +20,13 @@ from ezhr_graphql.api.graphql.users.types import (
     RegisterInput,
     RegisterResult,
     Role,
+    SignInCodeResult,
     User,
     UserResult,
 )
 from ezhr_graphql.api.guards.ratelimit import client_address, trusted_proxies
 from ezhr_graphql.container import Services
-from ezhr_graphql.errors import AuthenticationError, LimitExceededError
+from ezhr_graphql.errors import AuthenticationError, LimitExceededError, PermissionDeniedError
 from ezhr_graphql.services.users import Session
 
 
@@ -44,7 +50,8 @@ class UserMutations:
     @strawberry.mutation(
         description="Exchange email and password for a bearer token. After too many failed "
         "attempts for an email or from an address, sign-in is refused for a while "
-        "(LimitExceeded `loginAttempts`)."
+        "(LimitExceeded `loginAttempts`). PermissionDenied when password sign-in is "
+        "turned off, or the account is deactivated."
     )
     async def login(self, info: Info, email: str, password: str) -> LoginResult:
         ctx = info.context
@@ -62,6 +69,25 @@ class UserMutations:
             )
         except AuthenticationError as exc:
             return InvalidCredentials(message=exc.message, code=ErrorCode.INVALID_CREDENTIALS)
+        except PermissionDeniedError as exc:
+            return PermissionDenied(message=exc.message, code=ErrorCode.PERMISSION_DENIED)
+        return _auth(signed_in)
+
+    @strawberry.mutation(
+        description="Exchange the one-time code single sign-on left in the single-page "
+        "app's URL (`#code=...`) for a bearer token, as `login` gives it. A code works "
+        "once, for a minute: InvalidCredentials after that; PermissionDenied if the "
+        "account was deactivated meanwhile."
+    )
+    async def redeem_sign_in_code(self, info: Info, code: str) -> SignInCodeResult:
+        ctx = info.context
+        try:
+            async with ctx.db.transaction() as session:
+                signed_in = await ctx.container.services(session).users.redeem_sign_in_code(code)
+        except AuthenticationError as exc:
+            return InvalidCredentials(message=exc.message, code=ErrorCode.INVALID_CREDENTIALS)
+        except PermissionDeniedError as exc:
+            return PermissionDenied(message=exc.message, code=ErrorCode.PERMISSION_DENIED)
         return _auth(signed_in)
 
     @strawberry.mutation(description="Change a user's role (admins only, not their own).")
@@ -69,6 +95,31 @@ class UserMutations:
         return await resolve.change(
             info.context,
             lambda s, a: s.users.set_role(a, parse_id(user_id, "userId"), role.to_model()),
+            User.from_model,
+            admin=True,
+        )
+
+    @strawberry.mutation(
+        description="Deactivate a user (admins only, not themselves): their tokens stop "
+        "working at once, open websockets are closed, and they cannot sign in, with a "
+        "password or single sign-on, until reactivated."
+    )
+    async def deactivate_user(self, info: Info, user_id: strawberry.ID) -> UserResult:
+        return await resolve.change(
+            info.context,
+            lambda s, a: s.users.deactivate(a, parse_id(user_id, "userId")),
+            User.from_model,
+            admin=True,
+        )
+
+    @strawberry.mutation(
+        description="Let a deactivated user sign in again (admins only); the tokens they "
+        "had before stay revoked."
+    )
+    async def reactivate_user(self, info: Info, user_id: strawberry.ID) -> UserResult:
+        return await resolve.change(
+            info.context,
+            lambda s, a: s.users.reactivate(a, parse_id(user_id, "userId")),
             User.from_model,
             admin=True,
         )

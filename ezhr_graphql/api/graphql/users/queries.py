@@ -9,6 +9,7 @@ from ezhr_graphql.api.graphql.context import Info
 from ezhr_graphql.api.graphql.pagination import DEFAULT_PAGE_SIZE, Connection
 from ezhr_graphql.api.graphql.users.types import (
     AuthPayload,
+    SignInOptions,
     User,
     UserConnectionResult,
 )
@@ -30,6 +31,13 @@ class UserQueries:
             return None
         row = await info.context.loaders.user_by_id.load(actor.id)
         return None if row is None else User.from_model(row)
+
+    @strawberry.field(description="How people sign in here, for the sign-in page.")
+    def sign_in_options(self, info: Info) -> SignInOptions:
+        oidc = info.context.container.settings.oidc
+        return SignInOptions(
+            local_accounts=oidc.password_sign_in, single_sign_on_url=oidc.login_url
+        )
 
     @strawberry.field(description="All users, oldest first (admins only).")
     async def users(

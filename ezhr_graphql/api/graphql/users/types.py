@@ -9,6 +9,7 @@ import strawberry
 from ezhr_graphql.api.graphql.errors import (
     InvalidCredentials,
     LimitExceeded,
+    PermissionDenied,
     UserErrorType,
 )
 from ezhr_graphql.api.graphql.pagination import Connection
@@ -33,6 +34,17 @@ class User:
     display_name: str = strawberry.field(description="Name shown in the interface.")
     role: Role = strawberry.field(description="What the user may do.")
     created_at: datetime = strawberry.field(description="When the account was created.")
+    active: bool = strawberry.field(
+        description="False while an administrator has deactivated the account: its "
+        "tokens are refused and it cannot sign in."
+    )
+    deactivated_at: datetime | None = strawberry.field(
+        description="When the account was deactivated; null while it is active."
+    )
+    single_sign_on: bool = strawberry.field(
+        description="Whether the account signs in through the identity provider "
+        "(single sign-on), which then keeps its email, name and role up to date."
+    )
 
     @classmethod
     def from_model(cls, row: UserRow) -> Self:
@@ -42,6 +54,9 @@ class User:
             display_name=row.display_name,
             role=Role[row.role.name],
             created_at=row.created_at,
+            active=row.active,
+            deactivated_at=row.deactivated_at,
+            single_sign_on=row.sso_subject is not None,
         )
 
 
@@ -53,6 +68,19 @@ class AuthPayload:
     )
     expires_at: datetime = strawberry.field(description="When the token stops being accepted.")
     user: User = strawberry.field(description="The signed-in user.")
+
+
+@strawberry.type(description="How people sign in to this server.")
+class SignInOptions:
+    local_accounts: bool = strawberry.field(
+        description="Whether accounts of this server sign in with an email and a "
+        "password (`login` and `register` are open)."
+    )
+    single_sign_on_url: str | None = strawberry.field(
+        description="Where to send the browser to sign in through the identity provider "
+        "(it comes back to the single-page app with `#code=...` for `redeemSignInCode`, "
+        "or `#error=...`); null when single sign-on is off."
+    )
 
 
 @strawberry.input(description="A new account.")
@@ -73,8 +101,12 @@ RegisterResult = Annotated[
     strawberry.union("RegisterResult", description="Result of `register`."),
 ]
 LoginResult = Annotated[
-    AuthPayload | InvalidCredentials | LimitExceeded,
+    AuthPayload | InvalidCredentials | LimitExceeded | PermissionDenied,
     strawberry.union("LoginResult", description="Result of `login`."),
+]
+SignInCodeResult = Annotated[
+    AuthPayload | InvalidCredentials | PermissionDenied,
+    strawberry.union("SignInCodeResult", description="Result of `redeemSignInCode`."),
 ]
 UserResult = Annotated[
     User | UserErrorType,

@@ -1,0 +1,96 @@
+"""Accounts made and kept up to date by single sign-on (just in time): at each
+sign-in the user the provider names by issuer and subject is found or created, and
+takes the email, name, role and employee attributes the provider asserts."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ezhr_graphql.models import Role, User
+from ezhr_graphql.oidc_settings import OidcSettings
+from ezhr_graphql.repositories.user import UserRepository
+from ezhr_graphql.services.sso.claims import DirectoryAttributes, Identity, role_for
+from ezhr_graphql.services.sso.errors import SignInError, SignInFailure
+from ezhr_graphql.services.user_changes import UserChanges
+
+logger = logging.getLogger(__name__)
+
+
+class SsoAccounts:
+    def __init__(self, session: AsyncSession, settings: OidcSettings, changes: UserChanges) -> None:
+        self.session = session
+        self.settings = settings
+        self.changes = changes
+        self.users = UserRepository.from_session(session)
+
+    async def sign_in(self, identity: Identity) -> User:
+        """The user ``identity`` signs in as, created or brought up to date.
+
+        Raises:
+            SignInError: ``ACCOUNT_DEACTIVATED``, or ``EMAIL_IN_USE``: a first
+                sign-in with the email of an account that cannot be linked to it.
+        """
+        user = await self.users.get_by_identity(identity.issuer, identity.subject)
+        if user is None:
+            user = await self._first_sign_in(identity)
+        if not user.active:
+            raise SignInError(SignInFailure.ACCOUNT_DEACTIVATED, "This account is deactivated")
+        changed = await self._update(user, identity)
+        await self._apply_directory_attributes(user, identity.attributes)
+        await self.users.flush()
+        if changed:
+            self.changes.after_commit(self.session, user.id)
+        return user
+
+    async def _first_sign_in(self, identity: Identity) -> User:
+        """A new user, or the local account with the same email when it has no
+        identity at a provider yet and the provider vouches for the email."""
+        existing = await self.users.get_by_email(identity.email)
+        if existing is None:
+            return self.users.add(
+                User(
+                    email=identity.email,
+                    display_name=identity.display_name,
+                    # No password signs in an account made by single sign-on.
+                    password_hash="",
+                    role=Role.MEMBER,
+                    sso_issuer=identity.issuer,
+                    sso_subject=identity.subject,
+                )
+            )
+        trusted = identity.email_verified or self.settings.trust_email
+        if existing.sso_subject is not None or not trusted:
+            raise SignInError(
+                SignInFailure.EMAIL_IN_USE,
+                "Another account uses this email; ask an administrator to link them",
+            )
+        existing.sso_issuer, existing.sso_subject = identity.issuer, identity.subject
+        return existing
+
+    async def _update(self, user: User, identity: Identity) -> bool:
+        """Take the provider's email, name and role; whether the email or role (what
+        the API's cache of users holds) changed."""
+        before = (user.email, user.role)
+        user.display_name = identity.display_name
+        if identity.email != user.email:
+            holder = await self.users.get_by_email(identity.email)
+            if holder is None:
+                user.email = identity.email
+            else:
+                logger.warning("single sign-on: a new email of user %s is taken", user.id)
+        role = role_for(identity.groups, self.settings.admin_groups)
+        if role is not None:
+            user.role = role
+        return (user.email, user.role) != before
+
+    async def _apply_directory_attributes(
+        self, user: User, attributes: DirectoryAttributes
+    ) -> None:
+        """Where the employee attributes the provider asserts (country, office,
+        department, employment type, preferred language, groups: see
+        :func:`directory_attributes`) are to be stored on ``user``. Users have no
+        attribute columns yet, so nothing is stored: they are only logged, by name."""
+        present = sorted(name for name, value in attributes.items() if value)
+        logger.debug("single sign-on: user %s has the attributes %s", user.id, present)
