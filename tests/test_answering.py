@@ -29,6 +29,7 @@ from ezhr_graphql.services.answering.markers import MarkerFilter
 from ezhr_graphql.services.answering.numbers import unsupported
 from ezhr_graphql.services.answering.queries import query
 from ezhr_graphql.services.answering.sentences import units
+from ezhr_graphql.services.answering.text import stem
 from ezhr_graphql.services.answering.trimming import trimmed
 from ezhr_graphql.services.retrieval import QUOTE_LENGTH, Passage
 
@@ -121,6 +122,54 @@ def test_markers_follow_the_citations_order_across_passages() -> None:
         quote = line[line.index("“") + 1 : line.rindex("”")]
         assert quote in re.sub(r"\*\*", "", source.text)
     assert quoted_words(reply, "en") <= words_of(ANNUAL.text) | words_of(COURT.text)
+
+
+def test_words_match_across_their_english_endings() -> None:
+    for forms in (
+        ("travelling", "travels", "travel", "traveled"),
+        ("reimbursable", "reimbursed", "reimburse"),
+        ("installing", "install", "installs"),
+        ("planned", "plan", "plans"),
+    ):
+        assert len({stem(w) for w in forms}) == 1, forms
+    # Short words and doubled s keep their letters.
+    assert [stem(w) for w in ("call", "spell", "passed", "skills")] == [
+        "call",
+        "spell",
+        "pass",
+        "skill",
+    ]
+
+
+def test_a_clear_passages_sentence_answers_when_a_vaguer_one_scores_higher() -> None:
+    vague = Source("Next: how to get reimbursed.\n\nPlan ahead before you go.")
+    laundry = Source("Laundry is paid back after 4 consecutive nights.")
+    asked = query("Is laundry reimbursed on trips?")
+    # Each covers a third of the question: under the floor of an uncertain passage...
+    assert extract(asked, [vague, laundry]) is None
+    # ...but the embedding model vouches for the laundry passage, whose sentence then
+    # answers, though the first passage's sentence ranked higher.
+    answer = extract(asked, [vague, laundry], clear={1})
+    assert answer is not None
+    assert 1 in answer.cited
+    assert "4 consecutive nights" in render(answer, "en")
+
+
+def test_a_passage_both_legs_agree_on_may_come_a_little_under_the_threshold() -> None:
+    def passage(vector: float | None, keyword: float | None, words: float) -> Passage:
+        semantic = 0.3 if vector is None else vector
+        return Passage(
+            uuid.uuid4(), uuid.uuid4(), "t", (), None, "x", 0.5, vector, keyword, words, semantic
+        )
+
+    assert passage(0.52, None, 0.0).relevant(0.5)
+    # First for the keyword leg, found by the vector leg, holding the question's words.
+    assert passage(0.46, 1.0, 0.45).relevant(0.5)
+    # Any of the three missing, or too far under: not relevant.
+    assert not passage(0.46, 0.8, 0.45).relevant(0.5)
+    assert not passage(0.46, 1.0, 0.2).relevant(0.5)
+    assert not passage(None, 1.0, 0.9).relevant(0.5)
+    assert not passage(0.42, 1.0, 0.9).relevant(0.5)
 
 
 def test_a_question_the_passages_do_not_answer_gets_no_quote() -> None:

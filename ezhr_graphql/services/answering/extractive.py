@@ -14,13 +14,14 @@ Every sentence (or list item) of the passages is scored against the question:
 where N is the number of sentences in the passages, df(t) how many of them hold the
 word t (a word the passages rarely use says more), q(t) 1 for the question's own words
 and 0.5 for those a follow-up carries, and ``phrases`` the share of the question's
-adjacent word pairs the sentence holds in the same order. The best sentence must cover
-at least ``FLOOR`` of the question, else there is no answer: the nearest sentence to a
-question the documents do not answer is not an answer. A few more sentences join it
-when they score at least ``KEEP_RATIO`` of its score and cover ``SECOND_FLOOR``,
-within ``MAX_QUOTES`` quotes and ``MAX_WORDS`` words. They are quoted passage by
-passage, in the retrieval's order (the citations'), each in its place in the passage,
-so that the answer reads as the documents do.
+adjacent word pairs the sentence holds in the same order. The answer starts from the
+best sentence that covers at least ``FLOOR`` of the question (``CLEAR_FLOOR`` in a
+passage the embedding model finds clearly about it); without one there is no answer:
+the nearest sentence to a question the documents do not answer is not an answer. A few
+more sentences join it when they score at least ``KEEP_RATIO`` of its score and
+cover ``SECOND_FLOOR``, within ``MAX_QUOTES`` quotes and ``MAX_WORDS`` words. They are
+quoted passage by passage, in the retrieval's order (the citations'), each in its
+place in the passage, so that the answer reads as the documents do.
 """
 
 from __future__ import annotations
@@ -114,12 +115,20 @@ def extract(
     candidates = _scored(query, passages, split)
     if not candidates:
         return None
-    best = candidates[0]
-    if best.coverage < (CLEAR_FLOOR if best.passage in clear else FLOOR):
+    # The best unit that covers its own passage's floor: a clear passage's sentence
+    # answers even when a unit of a less certain passage scored higher without.
+    at = next(
+        (
+            i
+            for i, c in enumerate(candidates)
+            if c.coverage >= (CLEAR_FLOOR if c.passage in clear else FLOOR)
+        ),
+        None,
+    )
+    if at is None:
         return None
-    quotes = [
-        Quote(c.passage, c.unit.position, _quoted(c, query)) for c in _chosen(candidates, split)
-    ]
+    ordered = [candidates[at], *candidates[:at], *candidates[at + 1 :]]
+    quotes = [Quote(c.passage, c.unit.position, _quoted(c, query)) for c in _chosen(ordered, split)]
     quotes.sort(key=lambda q: (q.passage, q.position))
     cited = sorted({q.passage for q in quotes})
     return Extract(quotes, cited)

@@ -90,20 +90,34 @@ def fold(word: str) -> str:
 
 
 def stem(word: str) -> str:
-    """A crude English stem: plural, -ing, -ed and a final e cut; other words as is."""
+    """A crude English stem: plural, -ing, -ed, -able and a final e cut, and a doubled
+    final consonant made single ("travelling", "travels": "travel"; "reimbursable",
+    "reimbursed": "reimburs"); other words as is."""
     if not word.isascii() or not word.isalpha() or len(word) <= 3:
         return word
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
-    for suffix in ("ing", "ed", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+    cut = ""
+    for suffix in ("ing", "ed", "able", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= (4 if suffix == "able" else 3):
             if suffix == "s" and word.endswith(("ss", "us", "is")):
                 break
-            word = word[: -len(suffix)]
+            word, cut = word[: -len(suffix)], suffix
             break
     if word.endswith("e") and len(word) > 3:
         word = word[:-1]
-    return word
+    return _single_final(word, cut)
+
+
+def _single_final(word: str, cut: str) -> str:
+    """``word`` with a doubled final consonant made single: "ll" in any long word
+    ("install", "installing"), others where a suffix was cut ("planned", "plan");
+    never "ss" ("pass")."""
+    if len(word) < 5 or word[-1] != word[-2] or word[-1] in "aeiousz":
+        return word
+    if word[-1] == "l" and len(word) <= 5:
+        return word
+    return word[:-1] if word[-1] == "l" or cut in ("ing", "ed") else word
 
 
 def key(word: str) -> str:

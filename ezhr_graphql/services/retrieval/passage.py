@@ -12,6 +12,11 @@ QUOTE_LENGTH = 600
 # How far over the agent's similarity threshold a passage's cosine must be for the
 # embedding model to vouch for it (see Passage.clear).
 CLEAR_MARGIN = 0.1
+# Both legs agreeing on a passage lowers the bar its cosine must reach by this much:
+# the keyword leg's best hit for the question, found by the vector leg too, holding
+# at least ``AGREED_WORDS`` of the question's words (by rarity).
+AGREED_MARGIN = 0.06
+AGREED_WORDS = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +54,26 @@ class Passage:
     semantic: float = 0.0
 
     def relevant(self, threshold: float) -> bool:
-        """Whether an answer may use it: its cosine (or bound) reaches ``threshold``."""
-        return self.semantic >= threshold
+        """Whether an answer may use it: its cosine (or bound) reaches ``threshold``,
+        or both legs agree on it (see :meth:`agreed`) and its cosine comes within
+        ``AGREED_MARGIN`` of it."""
+        if self.semantic >= threshold:
+            return True
+        return self.agreed and self.semantic >= threshold - AGREED_MARGIN
+
+    @property
+    def agreed(self) -> bool:
+        """Both legs found it, the keyword leg ranking it first for the question, and it
+        holds ``AGREED_WORDS`` of the question's words: an employee's paraphrase
+        ("roll unused vacation over") scores a lower cosine with a small English
+        embedder than the handbook's own words would, while the keyword leg and the
+        words it shares still point at it."""
+        return (
+            self.vector_score is not None
+            and self.keyword_score is not None
+            and self.keyword_score >= 1.0
+            and self.lexical_score >= AGREED_WORDS
+        )
 
     def clear(self, threshold: float) -> bool:
         """Whether it is clearly about the question: its own cosine is ``CLEAR_MARGIN``
