@@ -17,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ezhr_graphql.pubsub.broker import BrokerUnavailable, StreamEvent, StreamLost, Subscription
 from ezhr_graphql.pubsub.inbox import Inbox
+from ezhr_graphql.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
@@ -281,10 +282,7 @@ class RedisBroker:
             self._unregister(channel, inbox)
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        await stop_task(self._reader)
         if self._pubsub is not None:
             await self._pubsub.aclose()
         await self._redis.aclose()

@@ -12,7 +12,6 @@ no longer work. A signal lost to a Redis outage is made up for by the cache's ex
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from ezhr_graphql.db.database import after_commit
 from ezhr_graphql.pubsub import Broker
 from ezhr_graphql.pubsub.broker import BrokerUnavailable, Subscription
 from ezhr_graphql.services.actor_cache import ActorCache
+from ezhr_graphql.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +68,8 @@ class UserChanges:
         self._task = asyncio.create_task(self._follow(signals), name="user-changes")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop_task(task)
 
     async def _follow(self, signals: Subscription) -> None:
         try:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from ezhr_graphql.db import Database
 from ezhr_graphql.repositories.chat import ChatMessageRepository
 from ezhr_graphql.settings import ChatSettings
+from ezhr_graphql.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +118,5 @@ class QuietReplies:
                 watch.end()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop_task(task)
