@@ -107,14 +107,18 @@ def _visible_agent(page: FromClause, admin: bool) -> ColumnElement[bool]:
     return and_(_AGENT.id == page.c.agent_id, first, _AGENT.deleted_at.is_(None), visible)
 
 
+def _newest_first(page: FromClause) -> list[ColumnElement[Any]]:
+    """The list's order (:data:`KEYSET`) over the columns of ``page``."""
+    return [page.c[c.name].desc() if c.descending else page.c[c.name] for c in KEYSET.columns]
+
+
 def _ranked(page: FromClause) -> FromClause:
     """``page`` with each session's rank among the page's sessions of its agent.
 
     An agent's columns are read on its first session of the page only: a page's
     sessions share a few agents, and reading an agent costs more than the rest of a row.
     """
-    order = [page.c[c.name].desc() if c.descending else page.c[c.name] for c in KEYSET.columns]
-    rank = func.row_number().over(partition_by=page.c.agent_id, order_by=order)
+    rank = func.row_number().over(partition_by=page.c.agent_id, order_by=_newest_first(page))
     return select(page, rank.label("agent_rank")).subquery("ranked")
 
 
@@ -144,8 +148,7 @@ def _beside(inner: Select[Any], beside: Beside, admin: bool) -> Select[Any]:
         columns += [_FOLDER[name] for name in FolderColumns._fields]
         found = and_(_FOLDER.id == page.c.folder_id, _FOLDER.deleted_at.is_(None))
         joined = joined.outerjoin(Folder.__table__, found)
-    order = [page.c[c.name].desc() if c.descending else page.c[c.name] for c in KEYSET.columns]
-    return select(*columns).select_from(joined).order_by(*order)
+    return select(*columns).select_from(joined).order_by(*_newest_first(page))
 
 
 def _filtered(stmt: Select[Any], filters: Filters) -> Select[Any]:
