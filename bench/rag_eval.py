@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import shutil
 import statistics
@@ -32,8 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.retrieval_latency import latency  # noqa: E402
-from ezhr_graphql import migrations  # noqa: E402
+from bench.retrieval_latency import latency, percentile, retriever_of, started_container  # noqa: E402
 from ezhr_graphql.container import Container  # noqa: E402
 from ezhr_graphql.models import Agent, Role  # noqa: E402
 from ezhr_graphql.rag.embeddings import LocalEmbedder  # noqa: E402
@@ -42,16 +42,10 @@ from ezhr_graphql.services.knowledge import CollectionFields, DocumentFields  # 
 from ezhr_graphql.services.loading import JobList  # noqa: E402
 from ezhr_graphql.services.retrieval import Knowledge, Retriever  # noqa: E402
 from ezhr_graphql.services.seed import seed  # noqa: E402
-from ezhr_graphql.settings import Environment, Settings  # noqa: E402
 
 HANDBOOK = ROOT.parent / "shared" / "corpora" / "18f-handbook"
 QUESTIONS = ROOT / "bench" / "rag_questions.json"
 DIMS = 384
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def handbook_pages(limit: int | None) -> list[Path]:
@@ -126,16 +120,11 @@ async def evaluate(
         agent = await session.scalar(select(Agent).where(Agent.name == "HR Assistant"))
     assert agent is not None
     for keyword_search in (False, True):
-        retriever = Retriever(
-            container.db,
-            container.vector_store,
-            container.models,
-            container.settings.llm_secret,
-            keyword_search=keyword_search,
-        )
-        knowledge = await retriever.knowledge_of(agent)
+        retriever = retriever_of(container, Retriever, keyword_search=keyword_search)
+        # As the agent's owner asks (the seeded documents are for everyone).
+        knowledge = await retriever.knowledge_of(agent, agent.owner_id)
         assert knowledge is not None
-        wide = Knowledge(knowledge.agent_id, knowledge.scopes, 20, -1.0)
+        wide = dataclasses.replace(knowledge, top_k=20, threshold=-1.0)
         await ask(retriever, wide, paths, questions, "hybrid" if keyword_search else "vectors only")
 
 
@@ -217,14 +206,7 @@ async def main() -> None:
                 kept = Path(f"{args.database}{suffix}")
                 if kept.exists():
                     shutil.copy(kept, f"{tmp}/eval.db{suffix}")
-        settings = Settings(
-            env=Environment.TEST,
-            database={"url": f"sqlite+aiosqlite:///{tmp}/eval.db"},
-            auth={"secret_key": "evaluation-signing-key-0123456789abcdef"},
-        )
-        container = Container.build(settings)
-        await migrations.upgrade_engine(container.db.engine)
-        await container.start()
+        container = await started_container(f"sqlite+aiosqlite:///{tmp}/eval.db")
         try:
             if args.database is None:
                 _, paths = await ingest(container, pages)

@@ -20,7 +20,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import func, insert, select, text
@@ -53,10 +53,33 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+R = TypeVar("R", bound=Retriever)
+
+
+def retriever_of(container: Container, kind: type[R], *, keyword_search: bool) -> R:
+    """A retriever of ``kind`` on ``container``'s database, vector store and models."""
+    return kind(
+        container.db,
+        container.vector_store,
+        container.models,
+        container.settings.llm_secret,
+        keyword_search=keyword_search,
+    )
+
+
 class Precomputed(Retriever):
     """A retriever whose questions come with their vectors."""
 
     vectors: dict[str, Vectors]
+
+    @classmethod
+    def of(
+        cls, container: Container, vectors: dict[str, Vectors], *, keyword_search: bool
+    ) -> Precomputed:
+        """``container``'s retriever, asked only questions of ``vectors``."""
+        retriever = retriever_of(container, cls, keyword_search=keyword_search)
+        retriever.vectors = vectors
+        return retriever
 
     async def embed(self, model: EmbeddingModel, question: str) -> Vectors:
         return self.vectors[question]
@@ -145,17 +168,10 @@ async def measure(
     container: Container, corpus: Corpus, questions: list[str], vectors: dict[str, Vectors]
 ) -> dict[str, list[float]]:
     """Each question through vectors only, hybrid, and the keyword leg alone (ms)."""
-    retrievers = {}
-    for name, keyword in (("vector", False), ("hybrid", True)):
-        retriever = Precomputed(
-            container.db,
-            container.vector_store,
-            container.models,
-            container.settings.llm_secret,
-            keyword_search=keyword,
-        )
-        retriever.vectors = vectors
-        retrievers[name] = retriever
+    retrievers = {
+        name: Precomputed.of(container, vectors, keyword_search=keyword)
+        for name, keyword in (("vector", False), ("hybrid", True))
+    }
     knowledge = corpus.knowledge()
     for retriever in retrievers.values():  # the embedded store loads its matrix here
         await retriever.retrieve(knowledge, questions[0])
@@ -207,16 +223,23 @@ async def run(
         report(name, size, rate, await measure(container, corpus, *questions))
 
 
-async def postgres_container(url: str) -> Container:
+async def started_container(url: str, **sections: Any) -> Container:
+    """A container on the database at ``url``, migrated and started; ``sections`` are
+    more of its settings (``knowledge={...}``)."""
     settings = Settings(
         env=Environment.TEST,
         database={"url": url},
-        knowledge={"vector_store": "pgvector"},
         auth={"secret_key": "evaluation-signing-key-0123456789abcdef"},
+        **sections,
     )
     container = Container.build(settings)
     await migrations.upgrade_engine(container.db.engine)
     await container.start()
+    return container
+
+
+async def postgres_container(url: str) -> Container:
+    container = await started_container(url, knowledge={"vector_store": "pgvector"})
     async with container.db.transaction() as session:
         await seed(session, container.hasher, "eval@example.com", "eval-password-1")
     return container

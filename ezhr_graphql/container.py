@@ -86,7 +86,10 @@ class Container:
             sqlite_path(settings.database),
         )
         broker = build_broker(settings)
-        models = ModelRegistry(allow_scripted=settings.scripted_llm_allowed)
+        models = ModelRegistry(
+            allow_scripted=settings.scripted_llm_allowed,
+            local_embedding_runtime=settings.knowledge.local_embedding_runtime,
+        )
         store = build_vector_store(settings, db)
         ingestion = Ingestion(db, broker, store, models, settings.knowledge, settings.llm_secret)
         retriever = Retriever(db, store, models, settings.llm_secret)

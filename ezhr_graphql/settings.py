@@ -226,6 +226,9 @@ class KnowledgeSettings(BaseModel):
     chunk_size: int = Field(default=256, ge=64, le=8192)
     chunk_overlap: int = Field(default=32, ge=0, le=1024)
     embed_batch_size: int = Field(default=32, ge=1, le=2048)
+    # What runs the local embedding model: ONNX Runtime, or NumPy (slower; the same
+    # vectors). "auto" takes ONNX Runtime when it is installed.
+    local_embedding_runtime: Literal["auto", "onnx", "numpy"] = "auto"
     vector_store: VectorStoreKind = VectorStoreKind.AUTO
     # A separate PostgreSQL database for pgvector; the application database if unset.
     vector_url: str | None = None

@@ -22,7 +22,9 @@ from ezhr_graphql.db import Base
 from ezhr_graphql.models import ChatSession, Role
 from ezhr_graphql.services.throttle import MemoryCounter
 from ezhr_graphql.settings import Environment, Settings
+from ezhr_graphql.vectors import PgVectorStore, TableVectorStore
 from tests.databases import DbUnderTest, fresh_database
+from tests.pgvector_server import running_pgvector
 from tests.tools import need_redis
 
 TEST_SECRET = "test-signing-key-that-is-long-enough-0123456789"
@@ -79,6 +81,29 @@ async def container(settings: Settings) -> AsyncIterator[Container]:
 @pytest.fixture(scope="session")
 def app(settings: Settings, container: Container) -> Starlette:
     return create_app(settings, container)
+
+
+@pytest.fixture(scope="session")
+def pgvector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throw-away PostgreSQL with pgvector (tests/pgvector_server.py), for the session."""
+    with running_pgvector(tmp_path_factory.mktemp("pgvector")) as url:
+        yield url
+
+
+@pytest.fixture(params=["database", "pgvector"])
+async def store(
+    request: pytest.FixtureRequest, container: Container
+) -> AsyncIterator[TableVectorStore | PgVectorStore]:
+    """Each vector store in turn: the embedded one in the suite's database, and pgvector."""
+    if request.param == "database":
+        yield TableVectorStore(container.db)
+        return
+    pg = PgVectorStore(request.getfixturevalue("pgvector_url"), ef_search=40)
+    await pg.check()
+    try:
+        yield pg
+    finally:
+        await pg.close()
 
 
 @pytest.fixture(autouse=True)

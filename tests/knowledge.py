@@ -1,17 +1,21 @@
-"""Helpers for knowledge tests: fixture documents, uploads, waiting for ingestion."""
+"""Helpers for knowledge tests: fixture documents, uploads, waiting for ingestion,
+agents answering from collections, and questions asked over a websocket."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 from pypdf import PdfReader, PdfWriter
 
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, Person
+from tests.wsclient import connect
 
 # Small copies of real documents, shipped with the tests (see tests/fixtures/README.md):
 # a few pages of the 18F handbook, and an excerpt of a Vietnamese labour regulation.
@@ -64,6 +68,43 @@ query ($id: ID!) {
     ... on UserError { code }
   }
 }"""
+
+# The operations knowledge tests share, each selecting what any of them reads.
+AUDIENCE = "audience { countries offices departments employmentTypes groups everyone }"
+UPDATE_DOCUMENT = f"""
+mutation ($id: ID!, $input: DocumentMetadataInput!) {{
+  updateDocument(id: $id, input: $input) {{
+    __typename ... on Document {{ status outdated {AUDIENCE} }}
+    ... on InvalidInput {{ field }} ... on UserError {{ code }}
+  }}
+}}"""
+UPDATE_AGENT = """
+mutation ($id: ID!, $input: UpdateAgentInput!) {
+  updateAgent(id: $id, input: $input) { __typename ... on Agent { id similarityThreshold } }
+}"""
+SET_COLLECTIONS = """
+mutation ($agent: ID!, $ids: [ID!]!) {
+  setAgentCollections(agentId: $agent, collectionIds: $ids) {
+    __typename ... on Agent { collections { id name } }
+  }
+}"""
+CITATION = "documentId title heading page quote score"
+CHAT = f"""
+subscription ($input: SendMessageInput!) {{
+  chat(input: $input) {{
+    __typename
+    ... on ReplyStarted {{ seq messageId }}
+    ... on ReplyCitations {{ seq citations {{ {CITATION} }} }}
+    ... on ReplyDelta {{ seq text }}
+    ... on ReplyCompleted {{
+      seq
+      message {{
+        id status content finishReason grounding unsupportedSpans citations {{ {CITATION} }}
+      }}
+    }}
+    ... on ReplyFailed {{ seq code reason }}
+  }}
+}}"""
 
 
 async def upload(
@@ -151,3 +192,55 @@ async def indexed_document(
     done = await wait_indexed(gql, token, sent["document"]["id"])
     assert done["status"] == "READY", done
     return ids, done
+
+
+async def answer_from(
+    gql: GraphQLClient,
+    token: str,
+    agent_id: uuid.UUID | str,
+    model: str,
+    collections: list[str],
+    **changes: Any,
+) -> None:
+    """The agent answers from ``collections``, on their embedding model ``model``;
+    ``changes`` are more of its settings (fields of UpdateAgentInput)."""
+    agent = {"id": str(agent_id), "input": {"embeddingModelId": model, **changes}}
+    changed = await gql.data(UPDATE_AGENT, agent, token)
+    assert changed["updateAgent"]["__typename"] == "Agent", changed
+    attach = {"agent": str(agent_id), "ids": collections}
+    attached = (await gql.data(SET_COLLECTIONS, attach, token))["setAgentCollections"]
+    assert {c["id"] for c in attached["collections"]} == set(collections), attached
+
+
+@dataclass
+class Reply:
+    """The events of one reply, as the CHAT subscription streamed them."""
+
+    events: list[dict[str, Any]]
+
+    @property
+    def kinds(self) -> list[str]:
+        return [e["__typename"] for e in self.events]
+
+    @property
+    def streamed(self) -> str:
+        return "".join(e["text"] for e in self.events if e["__typename"] == "ReplyDelta")
+
+    @property
+    def citations(self) -> list[dict[str, Any]]:
+        (cited,) = [e for e in self.events if e["__typename"] == "ReplyCitations"]
+        found: list[dict[str, Any]] = cited["citations"]
+        return found
+
+    @property
+    def message(self) -> dict[str, Any]:
+        assert self.kinds[-1] == "ReplyCompleted", self.events[-1]
+        found: dict[str, Any] = self.events[-1]["message"]
+        return found
+
+
+async def ask(url: str, person: Person, session_id: uuid.UUID | str, content: str) -> Reply:
+    """Ask ``content`` in the session over a websocket; the reply, to its last event."""
+    payload = {"sessionId": str(session_id), "content": content, "clientMessageId": content[:90]}
+    async with connect(url, person.token) as ws:
+        return Reply([d["chat"] async for d in ws.subscribe(CHAT, {"input": payload}, wait=60)])

@@ -26,6 +26,7 @@ from ezhr_graphql.db import utcnow
 from ezhr_graphql.models import ChatMessage, Visibility
 from ezhr_graphql.models.chat import MessageStatus
 from ezhr_graphql.repositories.sign_in_code import SignInCodeRepository
+from ezhr_graphql.services.attributes import Attributes
 from ezhr_graphql.services.ingestion import LocalIngestionQueue
 from ezhr_graphql.services.replies.updates import TitleChanged
 from tests.conftest import GraphQLClient, PeopleFactory, Person
@@ -63,6 +64,8 @@ ADMIN_ONLY = Expect(U, F, F, A)
 OWNER_ONLY = Expect(U, A, N, N)  # the owner's data: everyone else gets NotFound
 ADMIN_SEES = Expect(U, N, N, A)  # the admin's private agent
 EVERYONE = Expect(A, A, A, A)
+# A document whose audience admits the owner (by a group) but not the other member.
+IN_AUDIENCE = Expect(U, A, N, A)
 
 # fmt: off
 EXPECTED: dict[str, Expect] = {
@@ -82,13 +85,14 @@ EXPECTED: dict[str, Expect] = {
     "chatMessages": OWNER_ONLY,
     "collections": ADMIN_ONLY,
     "collection": ADMIN_ONLY,
-    "documents": ADMIN_ONLY,
-    "document": ADMIN_ONLY,
+    "documents": IN_AUDIENCE,
+    "document": IN_AUDIENCE,
     # Mutation
     "register": EVERYONE,
     "login": EVERYONE,
     "redeemSignInCode": EVERYONE,  # whoever holds a code (each caller their own)
     "setUserRole": ADMIN_ONLY,
+    "setUserAttributes": ADMIN_ONLY,
     "deleteUser": ADMIN_ONLY,
     "deactivateUser": ADMIN_ONLY,
     "reactivateUser": ADMIN_ONLY,
@@ -128,17 +132,21 @@ EXPECTED: dict[str, Expect] = {
     "messageStream": OWNER_ONLY,
     "chat": OWNER_ONLY,  # refused with one ReplyFailed(code NOT_FOUND)
     "sessionUpdates": SIGNED_IN,  # each on their own channel
-    "ingestionProgress": ADMIN_ONLY,
+    "ingestionProgress": IN_AUDIENCE,
 }
 # fmt: on
 
 # Marks in names and texts no other caller may ever read back.
 OWNER_MARK = "owner-secret"
 PRIVATE_MARK = "private-agent"
+# The owner's group: the owner's own attributes, and the document audience it is in.
+GROUP_MARK = "owner-group"
+# Another group of the document's audience: only administrators see audiences.
+AUDIENCE_MARK = "audience-secret"
 HIDDEN: dict[Caller, tuple[str, ...]] = {
-    Caller.ANONYMOUS: (OWNER_MARK, PRIVATE_MARK),
-    Caller.OWNER: (PRIVATE_MARK,),
-    Caller.OTHER: (OWNER_MARK, PRIVATE_MARK),
+    Caller.ANONYMOUS: (OWNER_MARK, PRIVATE_MARK, GROUP_MARK, AUDIENCE_MARK),
+    Caller.OWNER: (PRIVATE_MARK, AUDIENCE_MARK),
+    Caller.OTHER: (OWNER_MARK, PRIVATE_MARK, GROUP_MARK, AUDIENCE_MARK),
     Caller.ADMIN: (OWNER_MARK,),
 }
 # Owner last: stopping the slow reply must come after the others were refused.
@@ -249,6 +257,31 @@ async def small_document(world: World, text: str) -> str:
     return document_id
 
 
+async def restrict_to_owner(world: World) -> None:
+    """The world's collection and document are for the owner's group only, and a public
+    agent answers from them: the owner may read the document, the other member may not."""
+    async with world.container.db.transaction() as session:
+        users = world.container.services(session).users
+        await users.set_attributes(world.person(Caller.OWNER).id, Attributes(groups=(GROUP_MARK,)))
+        await users.set_attributes(world.person(Caller.OTHER).id, Attributes(groups=("other",)))
+    library = await make_agent(world.container, world.person(Caller.ADMIN), name=unique("library"))
+    changed = await world.as_admin(
+        """mutation ($a: ID!, $c: ID!, $d: ID!, $mine: AudienceInput!, $doc: AudienceInput!) {
+          setAgentCollections(agentId: $a, collectionIds: [$c]) { __typename }
+          updateCollection(id: $c, input: {audience: $mine}) { __typename }
+          updateDocument(id: $d, input: {audience: $doc}) { __typename }
+        }""",
+        {
+            "a": str(library.id),
+            "c": world.ids["collection"],
+            "d": world.ids["document"],
+            "mine": {"groups": [GROUP_MARK]},
+            "doc": {"groups": [GROUP_MARK, AUDIENCE_MARK]},
+        },
+    )
+    assert {v["__typename"] for v in changed.values()} == {"Agent", "Collection", "Document"}
+
+
 async def build_world(world: World) -> None:
     ids = world.ids
     admin = world.person(Caller.ADMIN)
@@ -265,6 +298,8 @@ async def build_world(world: World) -> None:
     knowledge = await make_collection(world.gql, admin.token, unique("Handbook"))
     ids["collection"], ids["minilm"] = knowledge["collection"], knowledge["model"]
     ids["document"] = await small_document(world, "The handbook.")
+
+    await restrict_to_owner(world)
 
     ids["folder"] = await owner_folder(world, f"{OWNER_MARK} folder")
     made = await world.as_owner(
@@ -462,12 +497,15 @@ REPLY = "... on ReplyFailed { code reason }"
 
 CALLS: dict[str, Call] = {
     # Query
-    "viewer": call("{ viewer { __typename active deactivatedAt singleSignOn } }"),
+    "viewer": call(
+        "{ viewer { __typename active deactivatedAt singleSignOn attributes { groups } } }"
+    ),
     "signInOptions": call("{ signInOptions { localAccounts singleSignOnUrl } }"),
     "users": call(
         union(
             "users",
-            "... on UserConnection { edges { node { id active deactivatedAt singleSignOn } } }",
+            "... on UserConnection { edges { node { id active deactivatedAt singleSignOn "
+            "attributes { country } } } }",
         )
     ),
     "embeddingModels": call(union("embeddingModels")),
@@ -498,11 +536,23 @@ CALLS: dict[str, Call] = {
         ids(id="session"),
     ),
     "collections": call(union("collections")),
-    "collection": call("query ($id: ID!)" + union("collection(id: $id)"), ids(id="collection")),
-    "documents": call(
-        "query ($id: ID!)" + union("documents(collectionId: $id)"), ids(id="collection")
+    "collection": call(
+        "query ($id: ID!)"
+        + union("collection(id: $id)", "... on Collection { audience { groups } }"),
+        ids(id="collection"),
     ),
-    "document": call("query ($id: ID!)" + union("document(id: $id)"), ids(id="document")),
+    "documents": call(
+        "query ($id: ID!)"
+        + union(
+            "documents(collectionId: $id)",
+            "... on DocumentConnection { edges { node { title audience { groups } } } }",
+        ),
+        ids(id="collection"),
+    ),
+    "document": call(
+        "query ($id: ID!)" + union("document(id: $id)", "... on Document { audience { groups } }"),
+        ids(id="document"),
+    ),
     # Mutation
     "register": call(
         "mutation ($input: RegisterInput!)" + union("register(input: $input)"), new_registration
@@ -514,6 +564,11 @@ CALLS: dict[str, Call] = {
     ),
     "setUserRole": call(
         "mutation ($id: ID!)" + union("setUserRole(userId: $id, role: MEMBER)"),
+        ids(id="spare_user"),
+    ),
+    "setUserAttributes": call(
+        "mutation ($id: ID!)"
+        + union('setUserAttributes(userId: $id, input: {country: "VN", groups: ["g"]})'),
         ids(id="spare_user"),
     ),
     "deleteUser": call("mutation ($id: ID!)" + union("deleteUser(userId: $id)"), fresh(new_member)),

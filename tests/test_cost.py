@@ -171,6 +171,12 @@ BOUNDED_LISTS = {
     "ReplyCitations.citations": "the same citations, streamed",
     "Agent.noAnswerMessages": "one per language replies are given in (2)",
     "ChatMessage.unsupportedSpans": "at most MAX_UNSUPPORTED_SPANS (20) per reply",
+    "UserAttributes.groups": "at most MAX_GROUPS (50)",
+    "Audience.countries": "at most MAX_AUDIENCE_VALUES (100), shown to admins only",
+    "Audience.offices": "at most MAX_AUDIENCE_VALUES (100), shown to admins only",
+    "Audience.departments": "at most MAX_AUDIENCE_VALUES (100), shown to admins only",
+    "Audience.employmentTypes": "one per employment type (4)",
+    "Audience.groups": "at most MAX_AUDIENCE_VALUES (100), shown to admins only",
 }
 
 

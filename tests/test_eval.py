@@ -30,7 +30,7 @@ from ezhr_graphql.services.agents import AgentFields
 from ezhr_graphql.settings import Settings, get_settings
 from tests.conftest import GraphQLClient, PeopleFactory, process_env
 from tests.factories import actor, make_agent
-from tests.knowledge import make_collection, upload, wait_indexed
+from tests.knowledge import UPDATE_DOCUMENT, make_collection, upload, wait_indexed
 
 LEAVE = b"""---
 title: Leave policy
@@ -249,12 +249,6 @@ def database_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterato
 async def run_eval(*argv: str) -> int:
     """``ezhr-graphql eval ...`` as the shell runs it (its own event loop)."""
     return await asyncio.to_thread(cli.main, ["eval", *argv])
-
-
-UPDATE_DOCUMENT = """
-mutation ($id: ID!, $input: DocumentMetadataInput!) {
-  updateDocument(id: $id, input: $input) { __typename ... on Document { outdated } }
-}"""
 
 
 async def knowledgeable_agent(

@@ -5,7 +5,6 @@ found" when nothing is relevant."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import httpx
 
@@ -15,35 +14,19 @@ from ezhr_graphql.models import MessageRole
 from ezhr_graphql.rag import LlmSpec
 from tests.conftest import GraphQLClient, PeopleFactory, Person
 from tests.factories import make_agent, make_sessions
-from tests.knowledge import HANDBOOK, make_collection, upload, wait_indexed
+from tests.knowledge import (
+    CITATION,
+    HANDBOOK,
+    UPDATE_AGENT,
+    UPDATE_DOCUMENT,
+    answer_from,
+    ask,
+    make_collection,
+    upload,
+    wait_indexed,
+)
 from tests.test_replies import MESSAGE
 from tests.wsclient import connect
-
-CHAT = """
-subscription ($input: SendMessageInput!) {
-  chat(input: $input) {
-    __typename
-    ... on ReplyStarted { seq messageId }
-    ... on ReplyCitations { seq citations { documentId title heading page quote score } }
-    ... on ReplyDelta { seq text }
-    ... on ReplyCompleted { seq message { id status citations { documentId quote score } } }
-    ... on ReplyFailed { seq code }
-  }
-}"""
-SET_COLLECTIONS = """
-mutation ($agent: ID!, $ids: [ID!]!) {
-  setAgentCollections(agentId: $agent, collectionIds: $ids) {
-    __typename ... on Agent { collections { id name } }
-  }
-}"""
-UPDATE_AGENT = """
-mutation ($id: ID!, $input: UpdateAgentInput!) {
-  updateAgent(id: $id, input: $input) { __typename ... on Agent { id similarityThreshold } }
-}"""
-UPDATE_DOCUMENT = """
-mutation ($id: ID!, $input: DocumentMetadataInput!) {
-  updateDocument(id: $id, input: $input) { __typename ... on Document { outdated } }
-}"""
 
 
 class Knowledgeable:
@@ -71,25 +54,15 @@ async def knowledgeable(
         assert done["status"] == "READY"
         documents.append(done["id"])
     agent = await make_agent(container, admin, llm="scripted?tokens=16")
-    await gql.data(
-        UPDATE_AGENT,
-        {
-            "id": str(agent.id),
-            "input": {"embeddingModelId": ids["model"], "noAnswerMessage": "Not in my documents."},
-        },
+    await answer_from(
+        gql,
         admin.token,
+        agent.id,
+        ids["model"],
+        [ids["collection"]],
+        noAnswerMessage="Not in my documents.",
     )
-    attached = await gql.data(
-        SET_COLLECTIONS, {"agent": str(agent.id), "ids": [ids["collection"]]}, admin.token
-    )
-    assert attached["setAgentCollections"]["collections"][0]["id"] == ids["collection"]
     return Knowledgeable(admin, member, str(agent.id), documents)
-
-
-async def ask(url: str, person: Person, session_id: str, content: str) -> list[dict[str, Any]]:
-    payload = {"sessionId": session_id, "content": content, "clientMessageId": content[:90]}
-    async with connect(url, person.token) as ws:
-        return [d["chat"] async for d in ws.subscribe(CHAT, {"input": payload}, wait=60)]
 
 
 async def test_answers_cite_what_was_retrieved_before_the_first_token(
@@ -101,9 +74,9 @@ async def test_answers_cite_what_was_retrieved_before_the_first_token(
 ) -> None:
     k = await knowledgeable(client, gql, people, container)
     (session,) = await make_sessions(container, k.member, k.agent, 1)
-    events = await ask(
-        live_url, k.member, str(session.id), "How many hours of annual leave do I earn?"
-    )
+    events = (
+        await ask(live_url, k.member, str(session.id), "How many hours of annual leave do I earn?")
+    ).events
     kinds = [e["__typename"] for e in events]
     assert kinds[0] == "ReplyStarted"
     assert kinds[1] == "ReplyCitations"
@@ -116,16 +89,14 @@ async def test_answers_cite_what_was_retrieved_before_the_first_token(
     assert all(0 < c["score"] <= 1 for c in citations)
     assert [c["score"] for c in citations] == sorted((c["score"] for c in citations), reverse=True)
     stored = events[-1]["message"]["citations"]
-    assert stored == [
-        {"documentId": c["documentId"], "quote": c["quote"], "score": c["score"]} for c in citations
-    ]
+    assert stored == citations
     # Replaying the finished reply streams the same citations.
     async with connect(live_url, k.member.token) as ws:
         replayed = [
             d["messageStream"]
             async for d in ws.subscribe(
                 "subscription ($id: ID!) { messageStream(messageId: $id) { __typename "
-                "... on ReplyCitations { citations { documentId quote score } } } }",
+                f"... on ReplyCitations {{ citations {{ {CITATION} }} }} }} }}",
                 {"id": events[0]["messageId"]},
             )
         ]
@@ -141,12 +112,12 @@ async def test_follow_up_questions_are_condensed_with_the_conversation(
 ) -> None:
     k = await knowledgeable(client, gql, people, container)
     (session,) = await make_sessions(container, k.member, k.agent, 1)
-    first = await ask(
-        live_url, k.member, str(session.id), "Who is eligible for paid parental leave?"
-    )
+    first = (
+        await ask(live_url, k.member, str(session.id), "Who is eligible for paid parental leave?")
+    ).events
     assert first[1]["citations"][0]["documentId"] == k.documents[1]
     # On its own this names no topic; with the conversation it is about parental leave.
-    follow = await ask(live_url, k.member, str(session.id), "And how many weeks is it?")
+    follow = (await ask(live_url, k.member, str(session.id), "And how many weeks is it?")).events
     assert follow[1]["__typename"] == "ReplyCitations"
     assert k.documents[1] in {c["documentId"] for c in follow[1]["citations"]}
 
@@ -177,7 +148,7 @@ async def test_nothing_relevant_gives_the_no_answer_message(
         UPDATE_AGENT, {"id": k.agent_id, "input": {"similarityThreshold": 0.95}}, k.admin.token
     )
     (session,) = await make_sessions(container, k.member, k.agent, 1)
-    events = await ask(live_url, k.member, str(session.id), "What is the capital of Peru?")
+    events = (await ask(live_url, k.member, str(session.id), "What is the capital of Peru?")).events
     assert events[1] == {"__typename": "ReplyCitations", "seq": 2, "citations": []}
     text = "".join(e["text"] for e in events if e["__typename"] == "ReplyDelta")
     assert text.strip() == "Not in my documents."
@@ -198,13 +169,13 @@ async def test_outdated_documents_are_left_out_unless_the_agent_includes_them(
         )
     (session,) = await make_sessions(container, k.member, k.agent, 1)
     question = "How many hours of annual leave do I earn?"
-    events = await ask(live_url, k.member, str(session.id), question)
+    events = (await ask(live_url, k.member, str(session.id), question)).events
     assert events[1]["citations"] == []
     await gql.data(
         UPDATE_AGENT, {"id": k.agent_id, "input": {"includeOutdated": True}}, k.admin.token
     )
     (other,) = await make_sessions(container, k.member, k.agent, 1)
-    events = await ask(live_url, k.member, str(other.id), question)
+    events = (await ask(live_url, k.member, str(other.id), question)).events
     assert events[1]["citations"][0]["documentId"] == k.documents[0]
 
 
@@ -224,7 +195,7 @@ async def test_members_see_no_collections_and_agents_without_any_chat_as_before(
     assert seen["agent"]["collections"] == []
     plain = await make_agent(container, k.admin)
     (session,) = await make_sessions(container, k.member, plain.id, 1)
-    events = await ask(live_url, k.member, str(session.id), "Hello there")
+    events = (await ask(live_url, k.member, str(session.id), "Hello there")).events
     assert [e["__typename"] for e in events][:2] == ["ReplyStarted", "ReplyDelta"]
     messages = await gql.data(MESSAGE, {"session": str(session.id)}, k.member.token)
     assert messages["chatMessages"]["edges"]

@@ -15,25 +15,23 @@ from ezhr_graphql.models import Agent
 from ezhr_graphql.services.retrieval import Knowledge, Passage, Retriever
 from tests.conftest import GraphQLClient, PeopleFactory, Person, StatementCounter
 from tests.factories import make_agent
-from tests.knowledge import HANDBOOK, LABOUR_PDF, blank_pdf, make_collection, upload, wait_indexed
+from tests.knowledge import (
+    HANDBOOK,
+    LABOUR_PDF,
+    SET_COLLECTIONS,
+    UPDATE_AGENT,
+    UPDATE_DOCUMENT,
+    answer_from,
+    blank_pdf,
+    make_collection,
+    upload,
+    wait_indexed,
+)
 from tests.test_retrieval_units import HOSTILE
 
 LEAVE = HANDBOOK / "travel-and-leave" / "leave.md"
 FMLA = HANDBOOK / "travel-and-leave" / "fmla.md"
 PARENTAL = HANDBOOK / "travel-and-leave" / "paid-parental-leave.md"
-
-SET_COLLECTIONS = """
-mutation ($agent: ID!, $ids: [ID!]!) {
-  setAgentCollections(agentId: $agent, collectionIds: $ids) { __typename }
-}"""
-UPDATE_AGENT = """
-mutation ($id: ID!, $input: UpdateAgentInput!) {
-  updateAgent(id: $id, input: $input) { __typename }
-}"""
-UPDATE_DOCUMENT = """
-mutation ($id: ID!, $input: DocumentMetadataInput!) {
-  updateDocument(id: $id, input: $input) { __typename }
-}"""
 
 
 @dataclass
@@ -81,10 +79,7 @@ async def library(
         models.append(ids["model"])
         documents.update(found)
     agent = await make_agent(container, admin)
-    await gql.data(
-        UPDATE_AGENT, {"id": str(agent.id), "input": {"embeddingModelId": models[0]}}, admin.token
-    )
-    await gql.data(SET_COLLECTIONS, {"agent": str(agent.id), "ids": collections[:1]}, admin.token)
+    await answer_from(gql, admin.token, agent.id, models[0], collections[:1])
     return Library(admin, agent.id, collections, documents)
 
 
@@ -102,7 +97,7 @@ async def knowledge(container: Container, agent_id: uuid.UUID, **changes: object
     async with container.db.read() as session:
         agent = await session.get(Agent, agent_id)
     assert agent is not None
-    found = await retriever(container).knowledge_of(agent)
+    found = await retriever(container).knowledge_of(agent, agent.owner_id)
     assert found is not None
     return dataclasses.replace(found, **changes)  # type: ignore[arg-type]
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import sys
+import threading
 import uuid
 from types import SimpleNamespace
 from typing import Any, cast
@@ -132,6 +135,55 @@ async def test_embedding_runs_in_batches_and_reports_each() -> None:
     assert vectors.dtype == np.float32
     empty = await embedding_with(embedder, 2).embed(MODEL, [])
     assert empty.shape == (0, 4)
+
+
+class LoopWatchingEmbedder:
+    """Embeds a batch only once the event loop has run meanwhile: a batch embedded on
+    the loop's own thread would wait for it in vain and fail."""
+
+    def __init__(self) -> None:
+        self.loop_ran = threading.Event()
+        self.threads: list[int] = []
+        self.priorities: list[int] = []
+
+    def embed_documents(self, texts: list[str]) -> Any:
+        self.threads.append(threading.get_ident())
+        self.priorities.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        self.loop_ran.clear()
+        if not self.loop_ran.wait(timeout=30):  # only a blocked loop gets here
+            raise LLMError("LLM_ERROR", "the event loop did not run while embedding")
+        return np.ones((len(texts), 4), dtype=np.float32)
+
+
+async def test_embedding_runs_off_the_event_loop_and_lets_it_run() -> None:
+    embedder = LoopWatchingEmbedder()
+    ticks = 0
+    seen: list[int] = []
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            embedder.loop_ran.set()
+            await asyncio.sleep(0)
+
+    async def on_batch(count: int) -> None:
+        seen.append(ticks)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        vectors = await embedding_with(embedder, 2).embed(MODEL, list("abcde"), on_batch)
+    finally:
+        ticker.cancel()
+    assert vectors.shape == (5, 4)
+    assert len(embedder.threads) == 3
+    assert threading.get_ident() not in embedder.threads
+    if sys.platform == "linux":  # and below the loop in CPU priority
+        loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        assert min(embedder.priorities) > loop_priority
+    # The loop went on between every two batches, not only once they were all done.
+    assert seen == sorted(seen)
+    assert len(set(seen)) == 3
 
 
 async def test_a_provider_error_becomes_a_failure_with_its_code() -> None:

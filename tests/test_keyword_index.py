@@ -16,11 +16,10 @@ from ezhr_graphql.repositories import keywords
 from ezhr_graphql.repositories.keywords import KeywordRepository, KeywordScope, KeywordTerm
 from ezhr_graphql.services.retrieval.terms import query_terms
 from tests.conftest import GraphQLClient, PeopleFactory
-from tests.knowledge import wait_indexed
+from tests.knowledge import UPDATE_DOCUMENT, wait_indexed
 from tests.test_hybrid_retrieval import (
     FMLA,
     LEAVE,
-    UPDATE_DOCUMENT,
     files,
     knowledge,
     library,

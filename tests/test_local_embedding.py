@@ -1,13 +1,24 @@
-"""The NumPy all-MiniLM-L6-v2 encoder, checked against sentence-transformers' own output."""
+"""The local all-MiniLM-L6-v2 encoder on each of its runtimes (ONNX Runtime and NumPy),
+checked against sentence-transformers' own output and against reference vectors."""
 
 from __future__ import annotations
 
+import json
+import math
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ezhr_graphql.rag.local_embedding import MiniLMEncoder
+from ezhr_graphql.rag.minilm import MiniLMEncoder, resolve_runtime
+from ezhr_graphql.rag.minilm.encoder import PADDING_ALLOWANCE, similar_lengths
+
+# Vectors of the NumPy encoder as it stood before ONNX Runtime came in, one text at a
+# time (see tests/fixtures/README.md): whatever runs the model must keep their meaning.
+REFERENCE_VECTORS = Path(__file__).resolve().parent / "fixtures" / "minilm-reference.json"
+# Cosine between a vector and its reference: float32 rounding gives about 1 - 1e-7.
+SAME_MEANING = 0.9999
 
 LEAVE_QUESTION = "How many days of annual leave do I get?"
 VIETNAMESE = "Nhân viên được nghỉ phép năm 12 ngày có hưởng lương."
@@ -22,9 +33,60 @@ REFERENCE = {
 }
 
 
-@pytest.fixture(scope="module")
-def encoder() -> MiniLMEncoder:
-    return MiniLMEncoder.load()
+@pytest.fixture(scope="module", params=["onnx", "numpy"])
+def encoder(request: pytest.FixtureRequest) -> MiniLMEncoder:
+    return MiniLMEncoder.load(request.param)
+
+
+def reference() -> tuple[list[str], np.ndarray]:
+    data = json.loads(REFERENCE_VECTORS.read_text(encoding="utf-8"))
+    return data["texts"], np.array(data["vectors"], dtype=np.float32)
+
+
+def test_vectors_keep_their_meaning(encoder: MiniLMEncoder) -> None:
+    texts, expected = reference()
+    assert len(texts) >= 8
+    # Together (batched by length, padded) and one at a time.
+    for vectors in (encoder.encode(texts), encoder.encode(texts, batch_size=1)):
+        cosines = np.sum(vectors * expected, axis=1)
+        assert cosines.min() >= SAME_MEANING, dict(zip(texts, cosines.tolist(), strict=True))
+        np.testing.assert_allclose(vectors, expected, atol=1e-4)
+
+
+def test_batches_side_by_side_give_what_one_at_a_time_gives() -> None:
+    texts, expected = reference()
+    side_by_side = MiniLMEncoder.load("onnx", threads=3).encode(texts, batch_size=2)
+    one_at_a_time = MiniLMEncoder.load("onnx", threads=1).encode(texts, batch_size=2)
+    np.testing.assert_allclose(side_by_side, one_at_a_time, atol=1e-6)
+    np.testing.assert_allclose(side_by_side, expected, atol=1e-4)
+
+
+def test_the_runtimes_agree() -> None:
+    texts, _ = reference()
+    onnx, numpy = MiniLMEncoder.load("onnx"), MiniLMEncoder.load("numpy")
+    assert (onnx.runtime, numpy.runtime) == ("onnx", "numpy")
+    cosines = np.sum(onnx.encode(texts) * numpy.encode(texts), axis=1)
+    assert cosines.min() >= SAME_MEANING
+
+
+def test_auto_takes_onnx_runtime_when_installed() -> None:
+    assert resolve_runtime("auto") == "onnx"
+    assert resolve_runtime("numpy") == "numpy"
+    with pytest.raises(ValueError, match="unknown runtime"):
+        resolve_runtime("torch")  # type: ignore[arg-type]
+
+
+def test_batches_take_texts_of_similar_length() -> None:
+    lengths = [256, 12, 250, 14, 256, 13, 100, 2]
+    batches = list(similar_lengths(lengths, batch_size=3))
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    assert batches == [[7], [1, 5, 3], [6], [2, 0, 4]]
+    for batch in batches:
+        real = sum(lengths[i] for i in batch)
+        assert max(lengths[i] for i in batch) * len(batch) <= real * (1 + PADDING_ALLOWANCE)
+    assert list(similar_lengths([5] * 5, batch_size=2)) == [[0, 1], [2, 3], [4]]
+    # Any padding: sorted by length, cut every batch_size texts.
+    assert list(similar_lengths(lengths, 3, math.inf)) == [[7, 1, 5], [3, 6, 2], [0, 4]]
 
 
 def test_matches_sentence_transformers(encoder: MiniLMEncoder) -> None:

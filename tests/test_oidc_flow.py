@@ -5,7 +5,6 @@ one-time code for the same token `login` gives."""
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -19,7 +18,7 @@ from starlette.applications import Starlette
 
 from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
-from ezhr_graphql.models import User
+from ezhr_graphql.models import EmploymentType, User
 from ezhr_graphql.services.security import key_id
 from ezhr_graphql.services.sso.flow import FlowSealer, FlowState
 from tests.conftest import TEST_SECRET, GraphQLClient, PeopleFactory, make_settings
@@ -186,21 +185,15 @@ async def test_each_sign_in_brings_the_account_up_to_date_by_issuer_and_subject(
 
 
 async def test_the_providers_claims_reach_the_employee_attributes(
-    sso_app: Starlette, caplog: pytest.LogCaptureFixture
+    sso_app: Starlette, container: Container
 ) -> None:
-    with caplog.at_level(logging.DEBUG, logger="ezhr_graphql.services.sso.accounts"):
-        await signed_in(sso_app, "alice")
+    signed = await signed_in(sso_app, "alice")
     # Alice's claims come from userinfo: the provider puts none in the ID token.
-    (record,) = [r for r in caplog.records if "has the attributes" in r.getMessage()]
-    assert record.args is not None
-    assert record.args[1] == [
-        "country",
-        "department",
-        "employment_type",
-        "groups",
-        "office",
-        "preferred_language",
-    ]
+    async with container.db.read() as session:
+        user = await session.get_one(User, uuid.UUID(signed["user"]["id"]))
+    assert (user.country, user.office, user.department) == ("VN", "Hanoi", "People")
+    assert user.employment_type is EmploymentType.FULL_TIME
+    assert list(user.groups or []) == ["staff", "vn-all"]
 
 
 async def test_a_code_replayed_at_the_provider_is_refused(sso_app: Starlette) -> None:

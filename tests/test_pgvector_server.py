@@ -4,19 +4,10 @@ HNSW index, with SQLAlchemy on asyncpg."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
-
-from tests.pgvector_server import running_pgvector
-
-
-@pytest.fixture(scope="session")
-def pgvector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_pgvector(tmp_path_factory.mktemp("pgvector")) as url:
-        yield url
 
 
 def literal(vector: list[float]) -> str:

@@ -16,6 +16,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ezhr_graphql.rag import ChatTurn, EmbeddingSpec, LLMError, LlmSpec, ModelRegistry
+from ezhr_graphql.rag.embeddings import LocalEmbedder
+from ezhr_graphql.settings import Settings
 from tests.conftest import serving
 
 
@@ -156,3 +158,16 @@ async def test_remote_embedding_errors_have_codes(fake_url: str) -> None:
     with pytest.raises(LLMError) as caught:
         await asyncio.to_thread(registry.embedder(wrong_size).embed_documents, ["leave"])
     assert caught.value.code == "EMBEDDING_MISMATCH"
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "numpy"])
+def test_the_local_embedding_model_runs_where_configured(runtime: str) -> None:
+    settings = Settings(knowledge={"local_embedding_runtime": runtime})
+    registry = ModelRegistry(
+        allow_scripted=False,
+        local_embedding_runtime=settings.knowledge.local_embedding_runtime,
+    )
+    embedder = registry.embedder(EmbeddingSpec("local", "all-MiniLM-L6-v2", 384))
+    assert isinstance(embedder, LocalEmbedder)
+    assert embedder.runtime == runtime
+    assert embedder.embed_query("How much leave?").shape == (1, 384)

@@ -3,9 +3,23 @@ number of SQL statements, whatever its size."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from ezhr_graphql.container import Container
-from ezhr_graphql.models import ChatMessage, Folder, MessageRole
-from tests.conftest import GraphQLClient, PeopleFactory, StatementCounter
+from ezhr_graphql.models import (
+    AudienceAttribute,
+    ChatMessage,
+    Collection,
+    Document,
+    DocumentStatus,
+    Folder,
+    MessageRole,
+)
+from ezhr_graphql.repositories.audience import AudienceRepository
+from ezhr_graphql.repositories.knowledge import CollectionRepository
+from ezhr_graphql.services.attributes import Attributes
+from tests.conftest import GraphQLClient, PeopleFactory, Person, StatementCounter
 from tests.factories import make_agent, make_sessions
 
 SESSIONS_WITH_NESTED = """
@@ -82,3 +96,120 @@ async def test_listing_agents_with_models_costs_a_fixed_number_of_statements(
     large, edges = await _statements(gql, count_statements, AGENTS_WITH_MODELS, 20, admin.token)
     assert edges == 20
     assert small == large == 3  # page, LLMs, embedding models
+
+
+DOCUMENTS_WITH_AUDIENCES = """
+query ($collection: ID!, $first: Int!) {
+  documents(collectionId: $collection, first: $first) {
+    ... on DocumentConnection {
+      edges { node { title audience { countries groups everyone } } }
+    }
+  }
+}"""
+COLLECTIONS_WITH_AUDIENCES = """
+query ($first: Int!) {
+  collections(first: $first) {
+    ... on CollectionConnection { edges { node { name audience { countries everyone } } } }
+  }
+}"""
+USERS_WITH_ATTRIBUTES = """
+query ($first: Int!) {
+  users(first: $first) {
+    ... on UserConnection { edges { node { email attributes { country groups } } } }
+  }
+}"""
+
+
+async def _audience_library(
+    container: Container, admin: Person, member: Person
+) -> tuple[str, uuid.UUID]:
+    """A collection a public agent answers from, of 30 documents for Vietnam (the
+    member's country) and 30 for the United States, each of a group too."""
+    agent = await make_agent(container, admin)
+    async with container.db.transaction() as session:
+        services = container.services(session)
+        await services.users.set_attributes(member.id, Attributes(country="VN", groups=("all",)))
+        collection = Collection(name="Policies", embedding_model_id=agent.embedding_model_id)
+        session.add(collection)
+        await session.flush()
+        await CollectionRepository.from_session(session).set_for_agent(agent.id, [collection.id])
+        audiences = AudienceRepository.from_session(session)
+        await audiences.set_collection(collection.id, {AudienceAttribute.COUNTRY: ["VN", "US"]})
+        for i in range(60):
+            document = Document(
+                collection_id=collection.id,
+                filename=f"{i}.md",
+                kind="markdown",
+                size_bytes=1,
+                content_hash=f"{i:064}",
+                title=f"Policy {i}",
+                status=DocumentStatus.READY,
+            )
+            session.add(document)
+            await session.flush()
+            country = "VN" if i % 2 else "US"
+            await audiences.set_document(
+                document.id,
+                {AudienceAttribute.COUNTRY: [country], AudienceAttribute.GROUP: ["all", f"g{i}"]},
+            )
+        return str(collection.id), agent.embedding_model_id
+
+
+async def _page(
+    gql: GraphQLClient, counter: StatementCounter, query: str, variables: dict[str, Any], token: str
+) -> tuple[int, list[dict[str, Any]]]:
+    counter.count = 0
+    data = await gql.data(query, variables, token=token)
+    edges: list[dict[str, Any]] = next(iter(data.values()))["edges"]
+    return counter.count, edges
+
+
+async def test_lists_with_audiences_and_attributes_cost_the_same_whatever_their_size(
+    gql: GraphQLClient,
+    people: PeopleFactory,
+    container: Container,
+    count_statements: StatementCounter,
+) -> None:
+    admin, member = await people.admin(), await people.member()
+    collection, model = await _audience_library(container, admin, member)
+    for _ in range(30):
+        await people.member()
+    async with container.db.transaction() as session:
+        for i in range(30):
+            session.add(Collection(name=f"c{i}", embedding_model_id=model))
+    for person in (admin, member):
+        await gql.data("{ viewer { email } }", token=person.token)  # warm the user cache
+
+    counts = {}
+    for who, person in (("admin", admin), ("member", member)):
+        for first in (5, 30):
+            variables = {"collection": collection, "first": first}
+            n, edges = await _page(
+                gql, count_statements, DOCUMENTS_WITH_AUDIENCES, variables, person.token
+            )
+            assert len(edges) == first
+            if who == "member":  # the Vietnamese ones only (odd numbers)
+                assert all(int(e["node"]["title"].split()[-1]) % 2 for e in edges)
+                assert all(e["node"]["audience"] is None for e in edges)
+            counts[who, "documents", first] = n
+    for query, name in (
+        (COLLECTIONS_WITH_AUDIENCES, "collections"),
+        (USERS_WITH_ATTRIBUTES, "users"),
+    ):
+        for first in (5, 30):
+            n, edges = await _page(gql, count_statements, query, {"first": first}, admin.token)
+            assert len(edges) == first
+            counts["admin", name, first] = n
+    # Documents: the collection, the page, the audiences (an admin); the member's
+    # attributes, whether they may read the collection, the page (members see no
+    # audiences). Collections: the page, the audiences. Users: the page.
+    assert counts == {
+        ("admin", "documents", 5): 3,
+        ("admin", "documents", 30): 3,
+        ("member", "documents", 5): 3,
+        ("member", "documents", 30): 3,
+        ("admin", "collections", 5): 2,
+        ("admin", "collections", 30): 2,
+        ("admin", "users", 5): 1,
+        ("admin", "users", 30): 1,
+    }, count_statements.statements

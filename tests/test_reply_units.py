@@ -110,8 +110,10 @@ class FakeRetriever:
 
     passages: list[Passage]
     questions: list[str] = field(default_factory=list)
+    readers: list[uuid.UUID] = field(default_factory=list)
 
-    async def knowledge_of(self, agent: Any) -> Knowledge:
+    async def knowledge_of(self, agent: Any, reader_id: uuid.UUID) -> Knowledge:
+        self.readers.append(reader_id)
         return Knowledge(agent.id, [], top_k=4, threshold=0.0)
 
     async def retrieve(self, knowledge: Knowledge, question: str) -> list[Passage]:
@@ -275,6 +277,8 @@ async def test_a_first_question_goes_to_retrieval_as_it_is_without_the_model(
     models = RecordingModels()
     plan = await planner(container, models, retriever).plan(sent.reply.id)
     assert retriever.questions == ["How many days of annual leave?"]
+    # Retrieval is for the member who asks: their attributes decide what they may read.
+    assert retriever.readers == [talk.member.id]
     # Nothing to condense: the model is asked nothing before it answers.
     (model,) = models.built
     assert model.completed == []

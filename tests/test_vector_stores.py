@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from ezhr_graphql import migrations
 from ezhr_graphql.app import create_app
@@ -20,35 +21,14 @@ from ezhr_graphql.services.ingestion import embedding_spec
 from ezhr_graphql.settings import Settings
 from ezhr_graphql.vectors import PgVectorStore, SearchScope, TableVectorStore, VectorRows
 from ezhr_graphql.vectors.base import Vectors
+from ezhr_graphql.vectors.pgvector import table_name
 from tests.conftest import GraphQLClient, PeopleFactory, make_settings
 from tests.databases import DbUnderTest
 from tests.factories import make_agent, make_sessions
 from tests.knowledge import HANDBOOK, make_collection, upload, wait_indexed
-from tests.pgvector_server import running_pgvector
 from tests.test_replies import SEND
 
 DIMS = 16
-
-
-@pytest.fixture(scope="session")
-def pgvector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_pgvector(tmp_path_factory.mktemp("pgvector")) as url:
-        yield url
-
-
-@pytest.fixture(params=["database", "pgvector"])
-async def store(
-    request: pytest.FixtureRequest, container: Container
-) -> AsyncIterator[TableVectorStore | PgVectorStore]:
-    if request.param == "database":
-        yield TableVectorStore(container.db)
-        return
-    pg = PgVectorStore(request.getfixturevalue("pgvector_url"), ef_search=40)
-    await pg.check()
-    try:
-        yield pg
-    finally:
-        await pg.close()
 
 
 def unit(rng: np.random.Generator, n: int) -> Vectors:
@@ -84,6 +64,21 @@ async def test_store_contract(store: TableVectorStore | PgVectorStore) -> None:
     excluded = await store.search(SearchScope(model, DIMS, {small: 1}, {docs[1]}), target, 5)
     assert len(excluded) == 5
     assert all(h.document_id == docs[0] for h in excluded)
+
+    # Only some documents (a reader's audience): k hits of theirs, however few they are
+    # among the rows searched, and nothing when none may be returned.
+    both = {small: 1, big: 1}
+    best = np.sort(vectors[docs[0]] @ target)[-5:][::-1]
+    # Again and again: PostgreSQL plans a statement prepared often once for all values.
+    for _ in range(8):
+        scope = SearchScope(model, DIMS, both, only_documents={docs[0]})
+        only = await store.search(scope, target, 5)
+        assert len(only) == 5
+        assert all(h.document_id == docs[0] for h in only)
+        assert [h.score for h in only] == pytest.approx([float(x) for x in best], abs=1e-4)
+    assert await store.search(SearchScope(model, DIMS, both, only_documents=()), target, 5) == []
+    mixed = SearchScope(model, DIMS, both, {docs[0]}, only_documents={docs[0], docs[1]})
+    assert {h.document_id for h in await store.search(mixed, target, 5)} == {docs[1]}
 
     await store.delete_chunks(model, chunk_ids[docs[0]][:10])
     await store.delete_document(docs[1])
@@ -191,3 +186,29 @@ async def _model_row(container: Container, model_id: uuid.UUID) -> EmbeddingMode
         row = await session.get(EmbeddingModel, model_id)
     assert row is not None
     return row
+
+
+async def test_pgvector_keeps_finding_k_when_the_plan_of_a_filtered_search_is_cached(
+    pgvector_url: str,
+) -> None:
+    """One document in twenty may be returned; after five executions PostgreSQL may
+    plan the prepared statement once for all values (an index scan whose filter then
+    leaves fewer than k): the search must still return k, every time."""
+    store = PgVectorStore(pgvector_url, ef_search=40)
+    await store.check()
+    rng = np.random.default_rng(11)
+    model, collection = uuid.uuid4(), uuid.uuid4()
+    docs = [uuid.uuid4() for _ in range(20)]
+    try:
+        for d in docs:
+            rows = VectorRows(d, collection, [uuid.uuid4() for _ in range(100)], unit(rng, 100))
+            await store.add(model, rows)
+        async with store.engine.begin() as conn:
+            await conn.execute(text(f'ANALYZE "{table_name(model)}"'))
+        scope = SearchScope(model, DIMS, {collection: 1}, only_documents={docs[0]})
+        query = unit(rng, 1)[0]
+        found = [len(await store.search(scope, query, 20)) for _ in range(10)]
+        assert found == [20] * 10
+    finally:
+        await store.delete_collection(model, collection)
+        await store.close()

@@ -108,7 +108,7 @@ async def evaluate(
     actor = await _evaluation_user(container, user)
     await _check_visible(container, target, actor)
     asker = Asker(container, actor, target.agent_id)
-    search = Search(container, target.agent_id)
+    search = Search(container, target.agent_id, actor.id)
     documents: dict[str, tuple[str, str]] = {}
     outcomes: list[Outcome] = []
     session_id: uuid.UUID | None = None

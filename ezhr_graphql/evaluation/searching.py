@@ -25,9 +25,11 @@ from ezhr_graphql.services.retrieval import Knowledge
 class Search:
     """The agent's search, as its replies run it."""
 
-    def __init__(self, container: Container, agent_id: uuid.UUID) -> None:
+    def __init__(self, container: Container, agent_id: uuid.UUID, reader_id: uuid.UUID) -> None:
         self.container = container
         self.agent_id = agent_id
+        # Who asks: the search reads only what their attributes admit, as their chat does.
+        self.reader_id = reader_id
         self._knowledge: Knowledge | None = None
         self._names: dict[uuid.UUID, tuple[str, str]] = {}
 
@@ -52,7 +54,7 @@ class Search:
         if self._knowledge is None:
             async with self.container.db.read() as session:
                 agent = await session.get_one(Agent, self.agent_id)
-            self._knowledge = await self.container.retriever.knowledge_of(agent)
+            self._knowledge = await self.container.retriever.knowledge_of(agent, self.reader_id)
         return self._knowledge
 
     async def _name(self, documents: list[uuid.UUID]) -> None:

@@ -2,6 +2,7 @@
 
 from ezhr_graphql.models.agent import Agent, AnswerMode, UnsupportedNumbers, Visibility
 from ezhr_graphql.models.ai_model import EmbeddingModel, LlmModel
+from ezhr_graphql.models.audience import AudienceAttribute, CollectionAudience, DocumentAudience
 from ezhr_graphql.models.chat import (
     ChatFeedback,
     ChatMessage,
@@ -22,21 +23,25 @@ from ezhr_graphql.models.knowledge import (
     DocumentStatus,
     agent_collection,
 )
-from ezhr_graphql.models.user import Role, SignInCode, User
+from ezhr_graphql.models.user import EmploymentType, Role, SignInCode, User
 
 __all__ = [
     "Agent",
     "AnswerMode",
+    "AudienceAttribute",
     "ChatFeedback",
     "ChatMessage",
     "ChatSession",
     "ChunkVector",
     "Collection",
+    "CollectionAudience",
     "Document",
+    "DocumentAudience",
     "DocumentChunk",
     "DocumentContent",
     "DocumentStatus",
     "EmbeddingModel",
+    "EmploymentType",
     "FinishReason",
     "Folder",
     "Grounding",

@@ -17,6 +17,10 @@ NAME_LENGTH = 200
 EMAIL_LENGTH = 320
 DESCRIPTION_LENGTH = 2000
 URL_LENGTH = 2000
+# An office, a department or a group, as users and audiences name them.
+ATTRIBUTE_LENGTH = 100
+# A BCP 47 language tag as people use them ("vi", "en-US", "zh-Hant-TW").
+LANGUAGE_LENGTH = 35
 
 
 def name_type() -> Unicode:

@@ -4,11 +4,18 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Unicode, text
+from sqlalchemy import JSON, ForeignKey, Index, Unicode, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ezhr_graphql.db.base import Base, SoftDeleteMixin, TimestampedMixin
-from ezhr_graphql.models.types import EMAIL_LENGTH, enum_type, live_unique, name_type
+from ezhr_graphql.models.types import (
+    ATTRIBUTE_LENGTH,
+    EMAIL_LENGTH,
+    LANGUAGE_LENGTH,
+    enum_type,
+    live_unique,
+    name_type,
+)
 
 # OpenID Connect: an issuer is a short https URL; a subject at most 255 ASCII
 # characters (OpenID Connect Core, section 2). Together they stay within SQL
@@ -25,6 +32,13 @@ class Role(StrEnum):
 
 # Live users signed in through single sign-on, one per identity at the provider.
 _LIVE_IDENTITY = "deleted_at IS NULL AND sso_subject IS NOT NULL"
+
+
+class EmploymentType(StrEnum):
+    FULL_TIME = "FULL_TIME"
+    PART_TIME = "PART_TIME"
+    CONTRACTOR = "CONTRACTOR"
+    INTERN = "INTERN"
 
 
 class User(TimestampedMixin, SoftDeleteMixin, Base):
@@ -47,6 +61,20 @@ class User(TimestampedMixin, SoftDeleteMixin, Base):
     password_hash: Mapped[str] = mapped_column(Unicode(255))
     display_name: Mapped[str] = mapped_column(name_type())
     role: Mapped[Role] = mapped_column(enum_type(Role), default=Role.MEMBER)
+    # What HR policies depend on, and what the audiences of knowledge are matched with
+    # (see models/audience.py). Changed only through UserService.set_attributes; None
+    # is "not known", which no audience constraining that attribute admits.
+    country: Mapped[str | None] = mapped_column(Unicode(2), default=None)  # ISO 3166-1 alpha-2
+    office: Mapped[str | None] = mapped_column(Unicode(ATTRIBUTE_LENGTH), default=None)
+    department: Mapped[str | None] = mapped_column(Unicode(ATTRIBUTE_LENGTH), default=None)
+    employment_type: Mapped[EmploymentType | None] = mapped_column(
+        enum_type(EmploymentType), default=None
+    )
+    preferred_language: Mapped[str | None] = mapped_column(
+        Unicode(LANGUAGE_LENGTH), default=None
+    )  # a BCP 47 tag: "en", "vi", "en-US"
+    # Free-form groups (None for rows from before they were kept: no groups).
+    groups: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     # Set while an administrator has deactivated the account: its tokens are refused
     # and it cannot sign in.
     deactivated_at: Mapped[datetime | None] = mapped_column(default=None)

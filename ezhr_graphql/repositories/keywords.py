@@ -10,8 +10,9 @@ deployment already has, filtered to what an agent may use before the top k.
 - **Anything else** (SQL Server): ``LIKE`` over the chunk text and title in the
   agent's collections, ranked by how many terms match; the reranker scores them.
 
-Only the live rows are searched: a chunk replaced or deleted leaves the index in the
-transaction that removes it. The terms are ORed (a question's words are not all in its
+Only the live rows are searched (a chunk replaced or deleted leaves the index in the
+transaction that removes it), of the documents whose audiences admit the reader who
+asks (see repositories/audience.py). The terms are ORed (a question's words are not all in its
 answer), rarest first: the words that match a large part of the index cost the most
 to rank and tell the least, so they are left to the reranker once the rarer ones
 already cover ``BUDGET`` rows. When even the rarest word is that common, the rarest
@@ -48,6 +49,7 @@ from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
 
 from ezhr_graphql.models import Document, DocumentChunk
 from ezhr_graphql.models.knowledge import KEYWORD_INDEX
+from ezhr_graphql.repositories.audience import Reader, admits
 
 # Rows ranked at most (the sum of the chosen terms' document frequencies), per dialect:
 # ranking costs about 10 ms per thousand rows on SQLite.
@@ -74,8 +76,13 @@ class KeywordTerm:
 
 @dataclass(frozen=True, slots=True)
 class KeywordScope:
+    """The chunks a search may return: those of ``collections``, but not of
+    ``exclude_documents``, and, with a ``reader``, only of the documents whose
+    audiences admit the reader (``None``: whoever they are for)."""
+
     collections: Collection[uuid.UUID]
     exclude_documents: Collection[uuid.UUID] = ()
+    reader: Reader | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +172,13 @@ _TERMS = table(
 
 
 def _filters(scope: KeywordScope) -> list[ColumnElement[bool]]:
-    """What an agent may use: its collections, without the documents it leaves out."""
+    """What an agent may use: its collections, without the documents it leaves out,
+    and what the reader's attributes admit (in the statement, before its LIMIT)."""
     filters: list[ColumnElement[bool]] = [Document.collection_id.in_(list(scope.collections))]
     if scope.exclude_documents:
         filters.append(Document.id.not_in(list(scope.exclude_documents)))
+    if scope.reader is not None:
+        filters.append(admits(scope.reader))
     return filters
 
 

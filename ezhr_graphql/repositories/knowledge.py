@@ -5,17 +5,21 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
 
 from ezhr_graphql.models import (
     Agent,
     Collection,
     Document,
+    DocumentAudience,
     DocumentChunk,
     DocumentContent,
     DocumentStatus,
+    Visibility,
     agent_collection,
 )
 from ezhr_graphql.repositories.ai_model import NamedRepository
+from ezhr_graphql.repositories.audience import Reader, admits, collection_admits
 from ezhr_graphql.repositories.base import (
     DATETIME,
     STRING,
@@ -27,6 +31,29 @@ from ezhr_graphql.repositories.base import (
 )
 
 
+def _answered_from(
+    user_id: uuid.UUID, collection_id: SQLColumnExpression[uuid.UUID]
+) -> ColumnElement[bool]:
+    """Whether a live agent the user may use (public, or theirs) answers from the
+    collection: the only collections a member may read documents of."""
+    return (
+        select(agent_collection.c.collection_id)
+        .join(Agent, Agent.id == agent_collection.c.agent_id)
+        .where(
+            agent_collection.c.collection_id == collection_id,
+            Agent.deleted_at.is_(None),
+            or_(Agent.visibility == Visibility.PUBLIC, Agent.owner_id == user_id),
+        )
+        .exists()
+    )
+
+
+def _readable_by(user_id: uuid.UUID, reader: Reader) -> list[ColumnElement[bool]]:
+    """The documents a member may read: of a collection an agent they may use answers
+    from, whose audiences (its own and its collection's) admit them."""
+    return [_answered_from(user_id, Document.collection_id), admits(reader)]
+
+
 class CollectionRepository(NamedRepository[Collection]):
     model = Collection
     keyset = Keyset(key(Collection.name, STRING), key(Collection.id, UUID))
@@ -35,6 +62,18 @@ class CollectionRepository(NamedRepository[Collection]):
         return await self.session.scalar(
             select(Collection).where(Collection.id == id).with_for_update()
         )
+
+    async def readable(self, id: uuid.UUID, user_id: uuid.UUID, reader: Reader) -> bool:
+        """Whether a member may read documents of the collection: an agent they may use
+        answers from it, and its audience admits them."""
+        found = await self.session.scalar(
+            select(Collection.id).where(
+                Collection.id == id,
+                _answered_from(user_id, Collection.id),
+                collection_admits(Collection.id, reader),
+            )
+        )
+        return found is not None
 
     async def of_agent(self, agent_id: uuid.UUID) -> list[Collection]:
         rows = await self.session.scalars(
@@ -122,11 +161,24 @@ class DocumentRepository(Repository[Document]):
         first: int,
         after: str | None,
         status: DocumentStatus | None = None,
+        readable_by: tuple[uuid.UUID, Reader] | None = None,
     ) -> Page[Document]:
+        """A page of the collection's documents; with ``readable_by`` (a member and
+        what they hold), of those they may read only."""
         stmt = select(Document).where(Document.collection_id == collection_id)
         if status is not None:
             stmt = stmt.where(Document.status == status)
+        if readable_by is not None:
+            stmt = stmt.where(*_readable_by(*readable_by))
         return await self.keyset.page(self.session, stmt, first, after)
+
+    async def get_readable(
+        self, id: uuid.UUID, user_id: uuid.UUID, reader: Reader
+    ) -> Document | None:
+        """The document, if the member may read it (see :func:`_readable_by`)."""
+        return await self.session.scalar(
+            select(Document).where(Document.id == id, *_readable_by(user_id, reader))
+        )
 
     async def by_hash(self, collection_id: uuid.UUID, content_hash: str) -> Document | None:
         return await self.session.scalar(
@@ -153,16 +205,6 @@ class DocumentRepository(Repository[Document]):
         found.update({c: int(n) for c, n in rows})
         return found
 
-    async def outdated_in(self, collection_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        if not collection_ids:
-            return set()
-        rows = await self.session.scalars(
-            select(Document.id).where(
-                Document.collection_id.in_(collection_ids), Document.outdated.is_(True)
-            )
-        )
-        return set(rows)
-
     async def content(self, document_id: uuid.UUID) -> bytes | None:
         return await self.session.scalar(
             select(DocumentContent.data).where(DocumentContent.document_id == document_id)
@@ -171,6 +213,9 @@ class DocumentRepository(Repository[Document]):
     async def delete_with_content(self, document_id: uuid.UUID) -> None:
         await self.session.execute(
             delete(DocumentContent).where(DocumentContent.document_id == document_id)
+        )
+        await self.session.execute(
+            delete(DocumentAudience).where(DocumentAudience.document_id == document_id)
         )
         await self.session.execute(
             delete(Document)

@@ -1,5 +1,5 @@
-"""Collections and documents (administrators only), and which collections an agent
-answers from.
+"""Collections and documents (administrators manage them; members read the documents
+they may), their audiences, and which collections an agent answers from.
 
 Work for the ingestion queue, and removing the vectors of a deleted document, is
 registered on the transaction and done once it commits (``after_commit``), so that a
@@ -13,8 +13,6 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,79 +25,34 @@ from ezhr_graphql.models import (
     DocumentContent,
     DocumentStatus,
 )
-from ezhr_graphql.models.types import NAME_LENGTH
 from ezhr_graphql.rag.parsing import ParseError, detect_kind
 from ezhr_graphql.repositories.agent import AgentRepository
 from ezhr_graphql.repositories.ai_model import EmbeddingModelRepository
+from ezhr_graphql.repositories.audience import AudienceRepository, Reader
 from ezhr_graphql.repositories.base import Page
 from ezhr_graphql.repositories.knowledge import (
     ChunkRepository,
     CollectionRepository,
     DocumentRepository,
 )
+from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services import validation
 from ezhr_graphql.services.actor import Actor
+from ezhr_graphql.services.attributes import reader_values
 from ezhr_graphql.services.ingestion import Ingestion, IngestionQueue, IngestJob
+from ezhr_graphql.services.knowledge_fields import (
+    CollectionFields,
+    DocumentFields,
+    audience_rows,
+    clean_filename,
+)
 from ezhr_graphql.settings import KnowledgeSettings
 
 logger = logging.getLogger(__name__)
 
-MAX_TAGS = 20
-TAG_LENGTH = 50
 MAX_COLLECTIONS_PER_AGENT = 20
 
-
-@dataclass(frozen=True, slots=True)
-class CollectionFields:
-    name: str | None = None
-    description: str | None = None
-    embedding_model_id: uuid.UUID | None = None
-
-    def cleaned(self) -> dict[str, Any]:
-        return validation.clean(
-            self,
-            {
-                "name": validation.NAME,
-                "description": validation.DESCRIPTION,
-                "embedding_model_id": validation.unchanged,
-            },
-        )
-
-
-def _tags(tags: list[str]) -> list[str]:
-    if len(tags) > MAX_TAGS:
-        raise InvalidInputError("tags", f"a document has at most {MAX_TAGS} tags")
-    cleaned = [validation.text("tags", t, TAG_LENGTH) for t in tags]
-    return list(dict.fromkeys(cleaned))
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentFields:
-    """Metadata an administrator may give a document; ``None`` leaves it as it is
-    (on upload: as the file says)."""
-
-    title: str | None = None
-    effective_date: date | None = None
-    outdated: bool | None = None
-    tags: list[str] | None = None
-
-    def cleaned(self) -> dict[str, Any]:
-        return validation.clean(
-            self,
-            {
-                "title": validation.texts("title", NAME_LENGTH, required=False),
-                "effective_date": validation.unchanged,
-                "outdated": validation.unchanged,
-                "tags": _tags,
-            },
-        )
-
-
-def clean_filename(filename: str | None) -> str:
-    """The file's base name without control characters, bounded; never empty."""
-    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-    printable = "".join(c for c in base if c.isprintable()).strip()
-    return printable[:NAME_LENGTH] or "document"
+__all__ = ["CollectionFields", "DocumentFields", "KnowledgeService", "Uploaded"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +80,7 @@ class KnowledgeService:
         self.chunks = ChunkRepository.from_session(session)
         self.agents = AgentRepository.from_session(session)
         self.embedding_models = EmbeddingModelRepository.from_session(session)
+        self.audiences = AudienceRepository.from_session(session)
 
     def _queue(self, job: IngestJob) -> None:
         """Queue ``job`` once the transaction commits."""
@@ -168,6 +122,7 @@ class KnowledgeService:
     async def create_collection(self, actor: Actor, fields: CollectionFields) -> Collection:
         actor.require_admin()
         values = fields.cleaned()
+        audience = audience_rows(fields)
         for required in ("name", "embedding_model_id"):
             if required not in values:
                 field = validation.camel(required)
@@ -176,13 +131,22 @@ class KnowledgeService:
         await self._unique_name(values["name"])
         collection = self.collections.add(Collection(**values))
         await self.collections.flush()
+        if audience is not None:
+            await self.audiences.set_collection(collection.id, audience)
         return collection
 
     async def update_collection(
         self, actor: Actor, id: uuid.UUID, fields: CollectionFields
     ) -> Collection:
+        """Change a collection. A new embedding model re-embeds it in the background; a
+        new audience applies from the next question on, and nothing is embedded again.
+
+        Raises:
+            NotFoundError, InvalidInputError, ConflictError.
+        """
         collection = await self.collection(actor, id)
         values = fields.cleaned()
+        audience = audience_rows(fields)
         if "name" in values:
             await self._unique_name(values["name"], collection)
         model_id = values.pop("embedding_model_id", None)
@@ -191,6 +155,8 @@ class KnowledgeService:
         if model_id is not None:
             await self._embedding_model(model_id)
             self._reembed(collection, model_id)
+        if audience is not None:
+            await self.audiences.set_collection(collection.id, audience)
         await self.collections.flush()
         return collection
 
@@ -242,12 +208,34 @@ class KnowledgeService:
 
     # --- documents --------------------------------------------------------------
 
+    async def _reader(self, actor: Actor) -> Reader:
+        """What the actor holds of each attribute audiences constrain, as stored now."""
+        return reader_values(await UserRepository.from_session(self.session).get(actor.id))
+
     async def document(self, actor: Actor, id: uuid.UUID) -> Document:
-        actor.require_admin()
-        found = await self.documents.get(id)
+        """Any document, for an administrator; for a member, one of a collection an
+        agent they may use answers from, whose audiences admit them.
+
+        Raises:
+            NotFoundError: no such document, or not one the member may read.
+        """
+        if actor.is_admin:
+            found = await self.documents.get(id)
+        else:
+            found = await self.documents.get_readable(id, actor.id, await self._reader(actor))
         if found is None:
             raise NotFoundError("Document", id)
         return found
+
+    async def managed_document(self, actor: Actor, id: uuid.UUID) -> Document:
+        """A document to change (administrators only).
+
+        Raises:
+            ForbiddenError: the actor is not an administrator.
+            NotFoundError: no such document.
+        """
+        actor.require_admin()
+        return await self.document(actor, id)
 
     async def document_page(
         self,
@@ -257,8 +245,21 @@ class KnowledgeService:
         after: str | None,
         status: DocumentStatus | None = None,
     ) -> Page[Document]:
-        await self.collection(actor, collection_id)
-        return await self.documents.page_in(collection_id, first, after, status)
+        """A page of a collection's documents: every one, for an administrator; for a
+        member, those :meth:`document` would show them.
+
+        Raises:
+            NotFoundError: no such collection, or none the member may read from.
+        """
+        if actor.is_admin:
+            await self.collection(actor, collection_id)
+            return await self.documents.page_in(collection_id, first, after, status)
+        reader = await self._reader(actor)
+        if not await self.collections.readable(collection_id, actor.id, reader):
+            raise NotFoundError("Collection", collection_id)
+        return await self.documents.page_in(
+            collection_id, first, after, status, readable_by=(actor.id, reader)
+        )
 
     async def upload(
         self,
@@ -278,6 +279,7 @@ class KnowledgeService:
         """
         await self.collection(actor, collection_id)
         values = fields.cleaned()
+        audience = audience_rows(fields)
         if len(data) > self.settings.max_upload_bytes:
             raise LimitExceededError(
                 "uploadSize",
@@ -312,15 +314,26 @@ class KnowledgeService:
         await self.documents.flush()
         self.session.add(DocumentContent(document_id=document.id, data=data))
         await self.documents.flush()
+        if audience is not None:
+            await self.audiences.set_document(document.id, audience)
         self._queue(IngestJob.document(document))
         return Uploaded(document, duplicate=False)
 
     async def update_document(
         self, actor: Actor, id: uuid.UUID, fields: DocumentFields
     ) -> Document:
-        document = await self.document(actor, id)
+        """Change a document's metadata and audience; nothing is indexed again (a new
+        audience applies from the next question on).
+
+        Raises:
+            NotFoundError, InvalidInputError.
+        """
+        document = await self.managed_document(actor, id)
+        audience = audience_rows(fields)
         for name, value in fields.cleaned().items():
             setattr(document, name, value)
+        if audience is not None:
+            await self.audiences.set_document(document.id, audience)
         await self.documents.flush()
         return document
 
@@ -332,7 +345,7 @@ class KnowledgeService:
         self._queue(IngestJob.document(document))
 
     async def reindex_document(self, actor: Actor, id: uuid.UUID) -> Document:
-        document = await self.document(actor, id)
+        document = await self.managed_document(actor, id)
         self._requeue(document)
         await self.documents.flush()
         return document
@@ -345,7 +358,7 @@ class KnowledgeService:
         return collection
 
     async def delete_document(self, actor: Actor, id: uuid.UUID) -> Document:
-        document = await self.document(actor, id)
+        document = await self.managed_document(actor, id)
         await self.chunks.delete_of_document(id)
         await self.documents.delete_with_content(id)
         collection_id = document.collection_id

@@ -22,6 +22,7 @@ from ezhr_graphql.repositories.sign_in_code import SignInCodeRepository
 from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services import validation
 from ezhr_graphql.services.actor import Actor
+from ezhr_graphql.services.attributes import Attributes
 from ezhr_graphql.services.passwords import PasswordPolicy
 from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
 from ezhr_graphql.services.user_changes import UserChanges
@@ -152,6 +153,41 @@ class UserService:
         user = await self._target(actor, user_id)
         user.role = role
         return await self._changed(user)
+
+    async def set_attributes(self, user_id: uuid.UUID, attributes: Attributes) -> User:
+        """The one way a user's attributes change (country, office, department,
+        employment type, preferred language, groups): checked, then all replaced by
+        ``attributes`` (``None`` and no groups clear them). What knowledge the user may
+        read follows from the next question on. Callers decide who may do this: the
+        API lets administrators only; single sign-on applies an identity provider's
+        claims. To change some only, pass ``dataclasses.replace(Attributes.of(user),
+        ...)``.
+
+        Raises:
+            NotFoundError: no such (live) user.
+            InvalidInputError: an attribute is malformed (unknown country code, too
+                long, too many groups...), naming it.
+        """
+        cleaned = attributes.cleaned()
+        user = await self.users.get(user_id)
+        if user is None:
+            raise NotFoundError("User", user_id)
+        cleaned.apply(user)
+        await self.users.flush()
+        return user
+
+    async def update_attributes(
+        self, actor: Actor, user_id: uuid.UUID, attributes: Attributes
+    ) -> User:
+        """An administrator sets a user's attributes (their own included): see
+        :meth:`set_attributes`.
+
+        Raises:
+            ForbiddenError: the actor is not an administrator.
+            NotFoundError, InvalidInputError: see :meth:`set_attributes`.
+        """
+        actor.require_admin()
+        return await self.set_attributes(user_id, attributes)
 
     async def delete(self, actor: Actor, user_id: uuid.UUID) -> User:
         user = await self._target(actor, user_id)

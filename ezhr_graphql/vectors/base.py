@@ -35,12 +35,19 @@ class Hit:
 @dataclass(frozen=True, slots=True)
 class SearchScope:
     """Collections to search, with the index version the database holds for each (a
-    store that caches vectors reloads a collection whose version moved)."""
+    store that caches vectors reloads a collection whose version moved).
+
+    Within them, a search returns no chunk of ``exclude_documents`` and, when
+    ``only_documents`` is set, none but those of ``only_documents``: both are applied
+    inside the search, before its top k (what a reader may not read is never a hit,
+    and never takes the place of one).
+    """
 
     embedding_model_id: uuid.UUID
     dimensions: int
     collections: dict[uuid.UUID, int]
     exclude_documents: Collection[uuid.UUID] = ()
+    only_documents: Collection[uuid.UUID] | None = None
 
 
 class VectorStore(Protocol):

@@ -156,30 +156,29 @@ class PgVectorStore:
     async def search(self, scope: SearchScope, query: Vectors, k: int) -> list[Hit]:
         if not scope.collections or k <= 0:
             return []
-        params = {
+        params: dict[str, object] = {
             "q": literal(query.reshape(-1)),
             "collections": list(scope.collections),
             "excluded": list(scope.exclude_documents),
             "k": k,
         }
+        if scope.only_documents is not None:
+            if not scope.only_documents:
+                return []
+            params["only"] = list(scope.only_documents)
         async with self.engine.begin() as conn:
             name = await self._table(conn, scope.embedding_model_id, scope.dimensions)
-            statement = text(
-                "SELECT chunk_id, document_id, embedding <=> CAST(:q AS vector) AS distance "
-                f'FROM "{name}" WHERE collection_id = ANY(:collections) '
-                "AND NOT (document_id = ANY(:excluded)) "
-                "ORDER BY distance LIMIT :k"
-            )
             await conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(self.ef_search, k)}"))
             if self._iterative:
                 await conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-            rows = list(await conn.execute(statement, params))
-            if len(rows) < k and not self._iterative:
-                # Before pgvector 0.8 the filter applies after the HNSW scan, which can
-                # come back short when the collections are a small part of the table:
-                # then search exactly (the collection index keeps that cheap).
-                await conn.execute(text("SET LOCAL enable_indexscan = off"))
-                rows = list(await conn.execute(statement, params))
+            rows = list(await conn.execute(text(_nearest(name, scope)), params))
+            if len(rows) < k:
+                # The index scan comes back short when the filters leave a small part of
+                # the table (before pgvector 0.8 they apply after it; from 0.8 it gives
+                # up after hnsw.max_scan_tuples). Then rank the filtered rows exactly: a
+                # statement of its own, as a plan PostgreSQL cached for the other one
+                # would scan the index again whatever the settings say.
+                rows = list(await conn.execute(text(_exact(name, scope)), params))
         hits = [Hit(row[0], row[1], 1.0 - float(row[2])) for row in rows]
         hits.sort(key=lambda hit: hit.score, reverse=True)  # relaxed order
         return hits
@@ -187,3 +186,29 @@ class PgVectorStore:
     async def close(self) -> None:
         if self._owns_engine:
             await self.engine.dispose()
+
+
+def _filtered(name: str, scope: SearchScope) -> str:
+    """The rows a search may return, with their distance to ``:q``: the filters are
+    the statement's own (one array each, whatever their length), so no row they leave
+    out takes the place of one before the LIMIT."""
+    only = "AND document_id = ANY(:only) " if scope.only_documents is not None else ""
+    return (
+        "SELECT chunk_id, document_id, embedding <=> CAST(:q AS vector) AS distance "
+        f'FROM "{name}" WHERE collection_id = ANY(:collections) '
+        f"AND NOT (document_id = ANY(:excluded)) {only}"
+    )
+
+
+def _nearest(name: str, scope: SearchScope) -> str:
+    """The ``:k`` nearest, through the HNSW index."""
+    return _filtered(name, scope) + "ORDER BY distance LIMIT :k"
+
+
+def _exact(name: str, scope: SearchScope) -> str:
+    """The ``:k`` nearest, exactly: filtered first (OFFSET 0 keeps the planner from
+    ordering by the HNSW index), through the collection and document indexes."""
+    return (
+        f"SELECT chunk_id, document_id, distance FROM ({_filtered(name, scope)}OFFSET 0) "
+        "AS filtered ORDER BY distance LIMIT :k"
+    )

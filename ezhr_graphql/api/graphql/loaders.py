@@ -22,8 +22,10 @@ from ezhr_graphql.models import (
     LlmModel,
     User,
 )
+from ezhr_graphql.models.audience import AudienceAttribute
 from ezhr_graphql.repositories.agent import AgentRepository
 from ezhr_graphql.repositories.ai_model import EmbeddingModelRepository, LlmModelRepository
+from ezhr_graphql.repositories.audience import AudienceRepository
 from ezhr_graphql.repositories.base import Repository
 from ezhr_graphql.repositories.chat import ChatMessageRepository, FolderRepository
 from ezhr_graphql.repositories.knowledge import CollectionRepository
@@ -92,6 +94,25 @@ def _collections_by_agent(db: Database) -> DataLoader[uuid.UUID, list[Collection
     return DataLoader(load_fn=load)
 
 
+AudienceRows = dict[AudienceAttribute, list[str]]
+
+
+def _audiences(db: Database, documents: bool) -> DataLoader[uuid.UUID, AudienceRows]:
+    """The audiences of documents (or of collections), by id, one statement a batch."""
+
+    async def load(ids: Sequence[uuid.UUID]) -> list[AudienceRows]:
+        async with db.read() as session:
+            repository = AudienceRepository.from_session(session)
+            unique = list(set(ids))
+            if documents:
+                found = await repository.of_documents(unique)
+            else:
+                found = await repository.of_collections(unique)
+        return [found.get(id, {}) for id in ids]
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     """The DataLoaders of one operation, each built on first use: most operations use
     one or two of them, and a subscription, held open for as long as a tab is, none
@@ -142,6 +163,14 @@ class Loaders:
     @cached_property
     def collections_by_agent(self) -> DataLoader[uuid.UUID, list[Collection]]:
         return _collections_by_agent(self._db)
+
+    @cached_property
+    def audience_by_document_id(self) -> DataLoader[uuid.UUID, AudienceRows]:
+        return _audiences(self._db, documents=True)
+
+    @cached_property
+    def audience_by_collection_id(self) -> DataLoader[uuid.UUID, AudienceRows]:
+        return _audiences(self._db, documents=False)
 
 
 def resolved_or_awaitable(

@@ -1,14 +1,14 @@
 """A document's new chunks: read and cut from its bytes, then swapped in for its old
 ones.
 
-Parsing is synchronous and runs in a worker thread. The new chunks' vectors are written
-beside the old ones' and the chunks swapped in by one short transaction under the
-collection's lock, so a failed or superseded run leaves what was indexed intact.
+Parsing is synchronous and runs on a background thread, below the event loop in CPU
+priority. The new chunks' vectors are written beside the old ones' and the chunks
+swapped in by one short transaction under the collection's lock, so a failed or
+superseded run leaves what was indexed intact.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ from ezhr_graphql.rag.parsing import (
     chunk_document,
     parse_document,
 )
+from ezhr_graphql.rag.threads import run_in_background
 from ezhr_graphql.repositories.knowledge import (
     ChunkRepository,
     CollectionRepository,
@@ -119,13 +120,13 @@ def parse_and_chunk(
 
 
 async def cut(data: bytes, source: Source, settings: KnowledgeSettings) -> NewChunks:
-    """Parse the document's bytes in a worker thread and cut them into new chunks.
+    """Parse the document's bytes on a background thread and cut them into new chunks.
 
     Raises:
         Failed: the file cannot be read as text (the parser's code), or ``NO_TEXT``.
     """
     try:
-        parsed, chunks = await asyncio.to_thread(parse_and_chunk, data, source.filename, settings)
+        parsed, chunks = await run_in_background(parse_and_chunk, data, source.filename, settings)
     except ParseError as exc:
         raise Failed(exc.code, exc.reason) from exc
     if not chunks:

@@ -2,12 +2,11 @@
 
 A collection is embedded with its model and, while it moves to another, with that one
 too: :func:`collection_models` says which, as of now. :class:`Embedding` runs a model
-over texts in batches, on worker threads.
+over texts in batches, on background threads (below the event loop in CPU priority).
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import numpy as np
 from ezhr_graphql.db import Database
 from ezhr_graphql.models import EmbeddingModel
 from ezhr_graphql.rag import EmbeddingSpec, LLMError, ModelRegistry
+from ezhr_graphql.rag.threads import run_in_background
 from ezhr_graphql.repositories.knowledge import CollectionRepository
 from ezhr_graphql.services.ingestion.progress import Failed
 from ezhr_graphql.settings import KnowledgeSettings
@@ -87,12 +87,12 @@ class Embedding:
         """
         spec = embedding_spec(model, self.secret)
         try:
-            embedder = await asyncio.to_thread(self.models.embedder, spec)
+            embedder = await run_in_background(self.models.embedder, spec)
             parts: list[Vectors] = []
             size = self.settings.embed_batch_size
             for start in range(0, len(texts), size):
                 batch = list(texts[start : start + size])
-                parts.append(await asyncio.to_thread(embedder.embed_documents, batch))
+                parts.append(await run_in_background(embedder.embed_documents, batch))
                 if on_batch is not None:
                     await on_batch(start + len(batch))
         except LLMError as exc:

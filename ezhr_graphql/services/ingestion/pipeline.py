@@ -1,9 +1,10 @@
 """Running ingestion jobs: a stored document becomes chunks and vectors, off the
 request path.
 
-Parsing and embedding run in worker threads; the event loop only moves rows. A
-document's new chunks and vectors are written beside the old ones and swapped in by
-one short transaction, so a failed or superseded run leaves what was indexed intact.
+Parsing and embedding run on background threads, below the event loop in CPU priority
+(:mod:`ezhr_graphql.rag.threads`); the event loop only moves rows. A document's new
+chunks and vectors are written beside the old ones and swapped in by one short
+transaction, so a failed or superseded run leaves what was indexed intact.
 Progress goes to the document's row and to its broker channel (see
 :mod:`~ezhr_graphql.services.ingestion.progress`).
 """

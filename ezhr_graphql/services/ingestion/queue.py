@@ -29,7 +29,8 @@ class IngestionQueue(Protocol):
 
 class LocalIngestionQueue:
     """The embedded default: one background task in this process works through jobs
-    in order; parsing and embedding run in threads, so requests are never stalled."""
+    in order; parsing and embedding run on background threads, so requests are never
+    stalled."""
 
     def __init__(self, ingestion: Ingestion) -> None:
         self.ingestion = ingestion

@@ -44,7 +44,8 @@ class Answers:
         agent = found.agent
         knowledge = None
         if self.retriever is not None and branch:
-            knowledge = await self.retriever.knowledge_of(agent)
+            # What the asker may read: the session's owner (admins included).
+            knowledge = await self.retriever.knowledge_of(agent, found.chat.owner_id)
         if knowledge is not None:
             if agent.answer_mode is AnswerMode.EXTRACTIVE:
                 answered = await self._quote(plan, knowledge, branch)

@@ -3,9 +3,12 @@
 Each of the agent's collections is searched with the embedding model it is indexed
 with (during a model change, the old one, until the swap), and by keywords, side by
 side. Both legs fetch a pool of candidates larger than the agent's ``top_k``, with the
-same filters applied inside the search: the agent's collections only, outdated
+same filters applied inside the search: the agent's collections only, the documents
+whose audiences admit the reader who asks (their own and their collection's), outdated
 documents left out unless the agent includes them, and only chunks that are indexed
-now (a replaced or deleted chunk is gone from both). Vector hits under the agent's
+now (a replaced or deleted chunk is gone from both). The vector leg is given the
+documents it may return, or those it may not when they are fewer; the keyword leg
+matches the audiences in its own statement. Vector hits under the agent's
 similarity threshold are not used; a passage the keyword leg found is kept whatever its
 cosine (a small English embedding model gives Vietnamese passages low ones).
 """
@@ -19,13 +22,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.db import Database
 from ezhr_graphql.models import Agent, Document, DocumentChunk, EmbeddingModel
 from ezhr_graphql.rag import ModelRegistry
 from ezhr_graphql.rag.embeddings import LOCAL_EMBEDDING_LANGUAGES
+from ezhr_graphql.repositories.audience import AudienceRepository, Readable, Reader
 from ezhr_graphql.repositories.keywords import KeywordHit, KeywordRepository, KeywordScope
-from ezhr_graphql.repositories.knowledge import CollectionRepository, DocumentRepository
+from ezhr_graphql.repositories.knowledge import CollectionRepository
+from ezhr_graphql.repositories.user import UserRepository
+from ezhr_graphql.services.attributes import reader_values
 from ezhr_graphql.services.ingestion import embedding_spec
 from ezhr_graphql.services.retrieval.passage import Passage
 from ezhr_graphql.services.retrieval.rerank import Candidate, rerank
@@ -44,13 +51,23 @@ def pool_size(top_k: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Knowledge:
-    """What an agent answers from; ``None`` from :meth:`Retriever.knowledge_of` means
-    the agent has no collections and answers as a plain chat."""
+    """What an agent answers from, for one reader; ``None`` from
+    :meth:`Retriever.knowledge_of` means the agent has no collections and answers as
+    a plain chat.
+
+    ``reader``: what the reader holds of each attribute audiences constrain (the
+    keyword leg matches audiences with it). ``readable``: the documents of the
+    collections the reader may read, when known; a hit of any other document (one
+    that became searchable after they were listed) is dropped.
+    """
 
     agent_id: uuid.UUID
     scopes: list[tuple[EmbeddingModel, SearchScope]]
     top_k: int
     threshold: float
+    reader: Reader | None = None
+    readable: frozenset[uuid.UUID] | None = None
+    outdated: frozenset[uuid.UUID] = frozenset()
 
     def reads(self, language: str) -> bool:
         """Whether the cosines of its embedding models mean something for questions in
@@ -62,9 +79,43 @@ class Knowledge:
         )
 
     def keyword_scope(self) -> KeywordScope:
+        """The keyword leg's filters: the same as the vector leg's, the audiences
+        matched in its own statement (no list of documents to send)."""
         collections = {c for _, scope in self.scopes for c in scope.collections}
+        if self.reader is not None:
+            return KeywordScope(collections, self.outdated, self.reader)
         excluded = {d for _, scope in self.scopes for d in scope.exclude_documents}
         return KeywordScope(collections, excluded)
+
+    def admits(self, document_id: uuid.UUID) -> bool:
+        return self.readable is None or document_id in self.readable
+
+
+@dataclass(frozen=True, slots=True)
+class _Documents:
+    """The documents of an agent's collections a reader may use, and per collection
+    the filter its search applies: the shorter of the list of documents it may
+    return and the list of those it may not."""
+
+    usable: frozenset[uuid.UUID]
+    barred: frozenset[uuid.UUID]
+    outdated: frozenset[uuid.UUID]
+    collections: frozenset[uuid.UUID]
+
+    @classmethod
+    def of(cls, rows: list[Readable], include_outdated: bool) -> _Documents:
+        outdated = set() if include_outdated else {r.document_id for r in rows if r.outdated}
+        usable = {r.document_id for r in rows if r.admitted} - outdated
+        barred = {r.document_id for r in rows} - usable
+        collections = {r.collection_id for r in rows if r.document_id in usable}
+        return cls(
+            frozenset(usable), frozenset(barred), frozenset(outdated), frozenset(collections)
+        )
+
+    def scope(self, model: EmbeddingModel, versions: dict[uuid.UUID, int]) -> SearchScope:
+        if len(self.usable) < len(self.barred):
+            return SearchScope(model.id, model.dimensions, versions, only_documents=self.usable)
+        return SearchScope(model.id, model.dimensions, versions, self.barred)
 
 
 class Retriever:
@@ -84,32 +135,50 @@ class Retriever:
         self.secret = secret
         self.keyword_search = keyword_search
 
-    async def knowledge_of(self, agent: Agent) -> Knowledge | None:
+    async def knowledge_of(self, agent: Agent, reader_id: uuid.UUID) -> Knowledge | None:
+        """What ``agent`` answers from for the user ``reader_id``: the documents of its
+        collections whose audiences admit the user's attributes as stored now (nothing
+        the client sends), found in one statement per question. A collection none of
+        whose documents the user may read is not searched at all."""
         async with self.db.read() as session:
             collections = await CollectionRepository.from_session(session).of_agent(agent.id)
             if not collections:
                 return None
-            excluded: set[uuid.UUID] = set()
-            if not agent.include_outdated:
-                excluded = await DocumentRepository.from_session(session).outdated_in(
-                    [c.id for c in collections]
-                )
+            reader = reader_values(await UserRepository.from_session(session).get(reader_id))
+            rows = await AudienceRepository.from_session(session).documents_of(
+                [c.id for c in collections], reader
+            )
+            documents = _Documents.of(rows, agent.include_outdated)
             by_model: dict[uuid.UUID, dict[uuid.UUID, int]] = defaultdict(dict)
             for collection in collections:
-                by_model[collection.embedding_model_id][collection.id] = collection.index_version
-            rows = await session.scalars(
-                select(EmbeddingModel).where(EmbeddingModel.id.in_(list(by_model)))
-            )
-            models = {row.id: row for row in rows}
+                if collection.id in documents.collections:
+                    by_model[collection.embedding_model_id][collection.id] = (
+                        collection.index_version
+                    )
+            models = await self._models(session, list(by_model))
         scopes = [
-            (
-                models[model_id],
-                SearchScope(model_id, models[model_id].dimensions, versions, excluded),
-            )
+            (models[model_id], documents.scope(models[model_id], versions))
             for model_id, versions in by_model.items()
             if model_id in models
         ]
-        return Knowledge(agent.id, scopes, agent.top_k, agent.similarity_threshold)
+        return Knowledge(
+            agent.id,
+            scopes,
+            agent.top_k,
+            agent.similarity_threshold,
+            reader,
+            documents.usable,
+            documents.outdated,
+        )
+
+    @staticmethod
+    async def _models(
+        session: AsyncSession, ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, EmbeddingModel]:
+        if not ids:
+            return {}
+        rows = await session.scalars(select(EmbeddingModel).where(EmbeddingModel.id.in_(ids)))
+        return {row.id: row for row in rows}
 
     async def retrieve(self, knowledge: Knowledge, question: str) -> list[Passage]:
         """The agent's ``top_k`` passages for ``question``, best first.
@@ -163,6 +232,7 @@ class Retriever:
         gone (replaced since the vectors were loaded) not at all."""
         used = [h for h in vector if h.score >= knowledge.threshold]
         loaded = await self._load([h.chunk_id for h in used] + [h.chunk_id for h in keyword])
+        loaded = {c: found for c, found in loaded.items() if knowledge.admits(found.document_id)}
         candidates: dict[uuid.UUID, Candidate] = {}
         for rank, hit in enumerate(used, start=1):
             if (candidate := loaded.get(hit.chunk_id)) is not None:

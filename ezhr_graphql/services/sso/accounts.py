@@ -8,9 +8,11 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ezhr_graphql.models import Role, User
+from ezhr_graphql.errors import InvalidInputError
+from ezhr_graphql.models import EmploymentType, Role, User
 from ezhr_graphql.oidc_settings import OidcSettings
 from ezhr_graphql.repositories.user import UserRepository
+from ezhr_graphql.services.attributes import Attributes
 from ezhr_graphql.services.sso.claims import DirectoryAttributes, Identity, role_for
 from ezhr_graphql.services.sso.errors import SignInError, SignInFailure
 from ezhr_graphql.services.user_changes import UserChanges
@@ -88,9 +90,42 @@ class SsoAccounts:
     async def _apply_directory_attributes(
         self, user: User, attributes: DirectoryAttributes
     ) -> None:
-        """Where the employee attributes the provider asserts (country, office,
-        department, employment type, preferred language, groups: see
-        :func:`directory_attributes`) are to be stored on ``user``. Users have no
-        attribute columns yet, so nothing is stored: they are only logged, by name."""
-        present = sorted(name for name, value in attributes.items() if value)
-        logger.debug("single sign-on: user %s has the attributes %s", user.id, present)
+        """The employee attributes the provider asserts (see
+        :func:`directory_attributes`) replace the user's, checked as
+        ``UserService.set_attributes`` checks them. A malformed claim (a country
+        that is no ISO code, an unknown employment type...) is logged, and the user
+        keeps the attributes stored before: a directory's typo must not lock anyone
+        out, nor widen what they may read."""
+        try:
+            asserted = _attributes(attributes).cleaned()
+        except (ValueError, InvalidInputError) as exc:
+            logger.warning(
+                "single sign-on: user %s keeps their attributes: the provider's are malformed (%s)",
+                user.id,
+                exc,
+            )
+            return
+        asserted.apply(user)
+
+
+def _attributes(claimed: DirectoryAttributes) -> Attributes:
+    """The attributes of ``claimed``, as given (not checked yet).
+
+    Raises:
+        ValueError: the employment type is none of ours.
+    """
+
+    def text(name: str) -> str | None:
+        value = claimed.get(name)
+        return value if isinstance(value, str) else None
+
+    employment = text("employment_type")
+    groups = claimed.get("groups")
+    return Attributes(
+        country=text("country"),
+        office=text("office"),
+        department=text("department"),
+        employment_type=EmploymentType(employment.strip().upper()) if employment else None,
+        preferred_language=text("preferred_language"),
+        groups=tuple(groups) if isinstance(groups, list) else (),
+    )

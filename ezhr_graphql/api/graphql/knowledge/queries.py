@@ -1,4 +1,5 @@
-"""Collections and documents, for administrators."""
+"""Collections (administrators), and documents: every one for administrators, those a
+member may read for members (anything else is NotFound, as if it did not exist)."""
 
 from __future__ import annotations
 
@@ -29,10 +30,11 @@ T = TypeVar("T")
 
 
 def read_knowledge(
-    info: Info, act: Callable[[KnowledgeService, Actor], Awaitable[T]]
+    info: Info, act: Callable[[KnowledgeService, Actor], Awaitable[T]], *, admin: bool = True
 ) -> Awaitable[T | UserErrorType]:
-    """``act`` on the knowledge, as an administrator."""
-    return resolve.query(info.context, lambda s, a: act(s.knowledge, a), _same, admin=True)
+    """``act`` on the knowledge, as an administrator (or any signed-in user, who sees
+    what the service lets them)."""
+    return resolve.query(info.context, lambda s, a: act(s.knowledge, a), _same, admin=admin)
 
 
 def _same(value: T) -> T:
@@ -60,7 +62,11 @@ class KnowledgeQueries:
 
         return await read_knowledge(info, act)
 
-    @strawberry.field(description="Documents of a collection, newest first (admins only).")
+    @strawberry.field(
+        description="Documents of a collection, newest first. Administrators see every one; "
+        "a member, the collection's documents whose audiences admit them, of a collection "
+        "an agent they may use answers from (else NotFound)."
+    )
     async def documents(
         self,
         info: Info,
@@ -78,11 +84,14 @@ class KnowledgeQueries:
             )
             return Connection[Document].of(page, Document.from_model)
 
-        return await read_knowledge(info, act)
+        return await read_knowledge(info, act, admin=False)
 
-    @strawberry.field(description="One document, with its ingestion status (admins only).")
+    @strawberry.field(
+        description="One document, with its ingestion status. A member gets NotFound for a "
+        "document they may not read (see `documents`)."
+    )
     async def document(self, info: Info, id: strawberry.ID) -> DocumentResult:
         async def act(service: KnowledgeService, actor: Actor) -> Document:
             return Document.from_model(await service.document(actor, parse_id(id)))
 
-        return await read_knowledge(info, act)
+        return await read_knowledge(info, act, admin=False)

@@ -18,19 +18,23 @@ from ezhr_graphql.errors import DomainError
 @strawberry.type
 class KnowledgeSubscriptions:
     @strawberry.subscription(
-        description="A document's ingestion as it happens (admins only): its current state "
-        "first, then each stage and batch of chunks, ending with READY or FAILED."
+        description="A document's ingestion as it happens: its current state first, then "
+        "each stage and batch of chunks, ending with READY or FAILED. Members may follow "
+        "only the documents they may read (see `document`); any other is NOT_FOUND."
     )
     async def ingestion_progress(
         self, info: Info, document_id: strawberry.ID
     ) -> AsyncGenerator[IngestionProgress, None]:
         ctx = info.context
-        ctx.require_admin()
+        actor = ctx.require_actor()
         try:
             target = parse_id(document_id, "documentId")
         except DomainError as exc:
             raise GraphQLError(exc.message, extensions={"code": "INVALID_INPUT"}) from exc
         try:
+            if not actor.is_admin:  # NotFound when the member may not read it
+                async with ctx.db.read() as session:
+                    await ctx.container.services(session).knowledge.document(actor, target)
             with open_subscription("ingestionProgress"):
                 async for progress in ctx.container.ingestion_progress.follow(target):
                     yield IngestionProgress.of(target, progress)

@@ -15,8 +15,11 @@ from ezhr_graphql.api.graphql.errors import UserErrorType
 from ezhr_graphql.api.graphql.loaders import resolved_or_awaitable
 from ezhr_graphql.api.graphql.pagination import Connection
 from ezhr_graphql.api.graphql.scalars import gid, input_fields, parse_optional_id
+from ezhr_graphql.api.graphql.users.types import EmploymentType
+from ezhr_graphql.models import AudienceAttribute
 from ezhr_graphql.models import Collection as CollectionRow
 from ezhr_graphql.models import Document as DocumentRow
+from ezhr_graphql.services.attributes import Audience as AudienceValue
 from ezhr_graphql.services.ingestion import Progress
 from ezhr_graphql.services.knowledge import CollectionFields, DocumentFields
 
@@ -32,6 +35,66 @@ class DocumentStatus(Enum):
     )
 
 
+@strawberry.type(
+    description="Who a collection or document is for: per attribute of a user, the values "
+    "it applies to. An empty list does not constrain its attribute; with every list "
+    "empty it is for everyone. A user is admitted when, for every list that is not "
+    "empty, their value is in it (groups: they are in one of them); a user with no "
+    "value for such an attribute is not. A document is read by the users both its own "
+    "and its collection's audiences admit."
+)
+class Audience:
+    countries: list[str] = strawberry.field(description="ISO 3166-1 alpha-2 country codes.")
+    offices: list[str] = strawberry.field(description="Offices or locations.")
+    departments: list[str] = strawberry.field(description="Departments.")
+    employment_types: list[EmploymentType] = strawberry.field(description="Employment types.")
+    groups: list[str] = strawberry.field(description="Groups: a user in any of them.")
+    everyone: bool = strawberry.field(description="True when no list constrains anything.")
+
+    @classmethod
+    def of(cls, rows: dict[AudienceAttribute, list[str]]) -> Self:
+        value = AudienceValue.of(rows)
+        return cls(
+            countries=list(value.countries),
+            offices=list(value.offices),
+            departments=list(value.departments),
+            employment_types=[EmploymentType[t.name] for t in value.employment_types],
+            groups=list(value.groups),
+            everyone=value.everyone,
+        )
+
+
+@strawberry.input(
+    description="Who a collection or document is for (replaces its audience); an empty "
+    "or omitted list does not constrain its attribute, so `{}` is everyone. At most 100 "
+    "values per list; offices, departments and groups up to 100 characters each, "
+    "compared as written."
+)
+class AudienceInput:
+    countries: list[str] = strawberry.field(
+        default_factory=list, description="ISO 3166-1 alpha-2 country codes (VN, US...)."
+    )
+    offices: list[str] = strawberry.field(default_factory=list, description="Offices.")
+    departments: list[str] = strawberry.field(default_factory=list, description="Departments.")
+    employment_types: list[EmploymentType] = strawberry.field(
+        default_factory=list, description="Employment types."
+    )
+    groups: list[str] = strawberry.field(default_factory=list, description="Groups.")
+
+    def to_audience(self) -> AudienceValue:
+        return AudienceValue(
+            countries=tuple(self.countries),
+            offices=tuple(self.offices),
+            departments=tuple(self.departments),
+            employment_types=tuple(t.to_model() for t in self.employment_types),
+            groups=tuple(self.groups),
+        )
+
+
+def _audience(value: AudienceInput | None) -> AudienceValue | None:
+    return None if value is None else value.to_audience()
+
+
 @strawberry.type(description="A set of documents agents can answer from.")
 class Collection:
     id: strawberry.ID = strawberry.field(description="Unique identifier.")
@@ -45,11 +108,17 @@ class Collection:
     updated_at: datetime = strawberry.field(description="When it last changed.")
     embedding_model_id: strawberry.Private[uuid.UUID]
     pending_embedding_model_id: strawberry.Private[uuid.UUID | None]
+    row_id: strawberry.Private[uuid.UUID]
 
     @strawberry.field(description="The embedding model its index is built with.")
     def embedding_model(self, info: Info) -> EmbeddingModel | None:
         loader = info.context.loaders.embedding_model_by_id
         return resolved_or_awaitable(loader, self.embedding_model_id, EmbeddingModel.from_model)  # type: ignore[return-value]
+
+    @strawberry.field(description="Who its documents are for (with their own audiences).")
+    async def audience(self, info: Info) -> Audience:
+        rows = await info.context.loaders.audience_by_collection_id.load(self.row_id)
+        return Audience.of(rows)
 
     @strawberry.field(description="The model it is being re-embedded with, if any.")
     def pending_embedding_model(self, info: Info) -> EmbeddingModel | None:
@@ -71,6 +140,7 @@ class Collection:
             updated_at=row.updated_at,
             embedding_model_id=row.embedding_model_id,
             pending_embedding_model_id=row.pending_embedding_model_id,
+            row_id=row.id,
         )
 
 
@@ -99,6 +169,17 @@ class Document:
     indexed_at: datetime | None = strawberry.field(description="When it was last indexed.")
     created_at: datetime = strawberry.field(description="When it was uploaded.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
+    row_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(
+        description="Who it is for, besides its collection's audience (null unless the "
+        "viewer is an administrator)."
+    )
+    async def audience(self, info: Info) -> Audience | None:
+        actor = info.context.actor
+        if actor is None or not actor.is_admin:
+            return None
+        return Audience.of(await info.context.loaders.audience_by_document_id.load(self.row_id))
 
     @classmethod
     def from_model(cls, row: DocumentRow) -> Self:
@@ -121,6 +202,7 @@ class Document:
             indexed_at=row.indexed_at,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            row_id=row.id,
         )
 
 
@@ -162,6 +244,9 @@ class CreateCollectionInput:
         description="The embedding model to index it with."
     )
     description: str = strawberry.field(default="", description="What it holds.")
+    audience: AudienceInput | None = strawberry.field(
+        default=None, description="Who its documents are for (omitted: everyone)."
+    )
 
     def to_fields(self) -> CollectionFields:
         return _collection_fields(self)
@@ -175,6 +260,10 @@ class UpdateCollectionInput:
         default=None,
         description="Re-embed with this model in the background, then switch to it.",
     )
+    audience: AudienceInput | None = strawberry.field(
+        default=None,
+        description="Replaces who its documents are for; nothing is embedded again.",
+    )
 
     def to_fields(self) -> CollectionFields:
         return _collection_fields(self)
@@ -185,6 +274,7 @@ def _collection_fields(input: CreateCollectionInput | UpdateCollectionInput) -> 
         input,
         CollectionFields,
         embedding_model_id=parse_optional_id(input.embedding_model_id, "embeddingModelId"),
+        audience=_audience(input.audience),
     )
 
 
@@ -198,9 +288,14 @@ class DocumentMetadataInput:
         default=None, description="Outdated documents are left out of answers."
     )
     tags: list[str] | None = strawberry.field(default=None, description="Labels (replaces all).")
+    audience: AudienceInput | None = strawberry.field(
+        default=None,
+        description="Who it is for (replaces its audience; on upload, omitted is everyone). "
+        "Nothing is indexed again.",
+    )
 
     def to_fields(self) -> DocumentFields:
-        return input_fields(self, DocumentFields)
+        return input_fields(self, DocumentFields, audience=_audience(self.audience))
 
 
 CollectionResult = Annotated[

