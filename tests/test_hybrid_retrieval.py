@@ -246,5 +246,7 @@ async def test_a_retrieval_costs_the_same_statements_whatever_its_size(
             count_statements.count = 0
             assert await which.retrieve(know, question)
             counts.append(count_statements.count)
-    # Keyword statistics, keyword search, loading the passages; vectors: loading only.
-    assert counts == [3, 1] * 3, count_statements.statements
+    # Keyword statistics (SQLite reuses the term counts it read a moment ago), keyword
+    # search, loading the passages; vectors: loading only.
+    statistics = 0 if container.db.engine.dialect.name == "sqlite" else 1
+    assert counts == [2 + statistics, 1] * 3, count_statements.statements

@@ -13,10 +13,15 @@ from sqlalchemy import select, text
 from ezhr_graphql.container import Container
 from ezhr_graphql.models import DocumentChunk
 from ezhr_graphql.repositories import keywords
-from ezhr_graphql.repositories.keywords import KeywordRepository, KeywordScope, KeywordTerm
+from ezhr_graphql.repositories.keywords import (
+    KeywordRepository,
+    KeywordScope,
+    KeywordTerm,
+    TermCounts,
+)
 from ezhr_graphql.services.retrieval.terms import query_terms
 from tests.conftest import GraphQLClient, PeopleFactory
-from tests.knowledge import UPDATE_DOCUMENT, wait_indexed
+from tests.knowledge import UPDATE_DOCUMENT, upload, wait_indexed
 from tests.test_hybrid_retrieval import (
     FMLA,
     LEAVE,
@@ -204,3 +209,53 @@ async def test_common_words_must_all_match_when_they_are_over_the_budget(
         texts = [row[0].lower() for row in rows]
     # The rarest words, all of them, in every chunk found.
     assert all("annual" in t and "sick" in t for t in texts)
+
+
+def test_term_counts_keep_only_fresh_counts_of_words_some_row_holds() -> None:
+    counts = TermCounts(ttl=60.0, size=3)
+    counts.remember({"leave": 40, "fmla": 2, "sabbatical": 0})
+    assert counts.known(["fmla", "leave", "sabbatical"]) == (
+        {"fmla": 2.0, "leave": 40.0},
+        ["sabbatical"],  # not held by any row yet: read again at the next question
+    )
+    counts.remember({"annual": 7, "sick": 3})  # over the size: forgets, keeps the newest
+    assert counts.known(["leave", "annual", "sick"]) == ({"annual": 7.0, "sick": 3.0}, ["leave"])
+    stale = TermCounts(ttl=0.0)
+    stale.remember({"leave": 40})
+    assert stale.known(["leave"]) == ({}, ["leave"])
+
+
+async def test_a_word_a_new_document_brings_is_searched_for_at_once(
+    client: httpx.AsyncClient, gql: GraphQLClient, people: PeopleFactory, container: Container
+) -> None:
+    """Counts shared between searches, as the retriever shares them, neither hide a
+    word indexed since nor are read again while fresh."""
+    lib = await library(client, gql, people, container, files(LEAVE))
+    collection = lib.collections[0]
+    scope = KeywordScope([uuid.UUID(collection)])
+    shared = TermCounts()
+
+    async def search(question: str) -> set[str]:
+        async with container.db.read() as session:
+            found = await KeywordRepository(session, shared).search(
+                scope, query_terms(question).terms, 20
+            )
+        return {str(hit.document_id) for hit in found}
+
+    assert await search("sabbatical") == set()
+    assert await search("leave") == {lib.documents["leave.md"]}
+    sent = await upload(
+        client,
+        lib.admin.token,
+        collection,
+        "sabbatical.md",
+        b"# Sabbatical\n\nA sabbatical of three months follows seven years of service.\n",
+    )
+    new = sent["document"]["id"]
+    assert (await wait_indexed(gql, lib.admin.token, new))["status"] == "READY"
+    assert await search("sabbatical") == {new}
+    if dialect(container) == "sqlite":  # the only dialect that counts rows per word
+        fresh, missing = shared.known(["sabbatical", "leave"])
+        assert missing == []
+        assert fresh["sabbatical"] == 1
+        assert fresh["leave"] > 1

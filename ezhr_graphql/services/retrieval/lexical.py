@@ -30,22 +30,18 @@ from ezhr_graphql.services.retrieval.terms import TOKEN, QueryTerms, canonical_t
 NUMBER_WEIGHT = 1.5
 PASSAGE, SENTENCE = 0.6, 0.4
 SENTENCE_TERMS, SENTENCE_PAIRS = 0.75, 0.25
-# A word, or where a sentence ends: . ! ? ; or : before a space, or a new line.
-_PIECE = re.compile(r"[^\W_]+|[.!?;:](?=\s)|\n")
+# Where a sentence ends: . ! ? ; or : before a space, or a new line.
+_SENTENCE_END = re.compile(r"[.!?;:](?=\s)|\n")
 
 
 def sentences(text: str) -> list[list[str]]:
-    """``text``'s sentences as lists of lower-case words."""
+    """``text``'s sentences as lists of lower-case words (cut at each end, then into
+    words by the C regex engine: a passage is read once per question)."""
     found: list[list[str]] = []
-    current: list[str] = []
-    for piece in _PIECE.findall(canonical_tones(text.lower())):
-        if piece[0].isalnum():
-            current.append(piece)
-        elif current:
-            found.append(current)
-            current = []
-    if current:
-        found.append(current)
+    for part in _SENTENCE_END.split(canonical_tones(text.lower())):
+        words = TOKEN.findall(part)
+        if words:
+            found.append(words)
     return found
 
 

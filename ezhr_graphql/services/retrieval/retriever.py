@@ -29,7 +29,12 @@ from ezhr_graphql.models import Agent, Document, DocumentChunk, EmbeddingModel
 from ezhr_graphql.rag import ModelRegistry
 from ezhr_graphql.rag.embeddings import LOCAL_EMBEDDING_LANGUAGES
 from ezhr_graphql.repositories.audience import AudienceRepository, Readable, Reader
-from ezhr_graphql.repositories.keywords import KeywordHit, KeywordRepository, KeywordScope
+from ezhr_graphql.repositories.keywords import (
+    KeywordHit,
+    KeywordRepository,
+    KeywordScope,
+    TermCounts,
+)
 from ezhr_graphql.repositories.knowledge import CollectionRepository
 from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services.attributes import reader_values
@@ -134,6 +139,7 @@ class Retriever:
         self.models = models
         self.secret = secret
         self.keyword_search = keyword_search
+        self.term_counts = TermCounts()
 
     async def knowledge_of(self, agent: Agent, reader_id: uuid.UUID) -> Knowledge | None:
         """What ``agent`` answers from for the user ``reader_id``: the documents of its
@@ -188,15 +194,19 @@ class Retriever:
         """
         pool = pool_size(knowledge.top_k)
         terms = query_terms(question) if self.keyword_search else QueryTerms((), ())
-        keyword = asyncio.ensure_future(self._keywords(knowledge, terms, pool))
-        await asyncio.sleep(0)  # the keyword query starts before the vector leg runs
+        # The vector leg first, to its worker thread (embedding the question, then the
+        # matrix product): SQLite's statements run on the event loop, so the keyword
+        # leg started first would be done before the vector leg began.
+        vector = asyncio.ensure_future(self._vectors(knowledge, question, pool))
+        await asyncio.sleep(0)
         try:
-            vector = await self._vectors(knowledge, question, pool)
+            keyword = await self._keywords(knowledge, terms, pool)
+            found = await vector
         except BaseException:
-            keyword.cancel()
-            await asyncio.gather(keyword, return_exceptions=True)
+            vector.cancel()
+            await asyncio.gather(vector, return_exceptions=True)
             raise
-        candidates = await self._candidates(knowledge, vector, await keyword, pool)
+        candidates = await self._candidates(knowledge, found, keyword, pool)
         return rerank(terms, candidates, knowledge.top_k)
 
     async def _keywords(
@@ -205,14 +215,19 @@ class Retriever:
         if not terms:
             return []
         async with self.db.read() as session:
-            return await KeywordRepository(session).search(
+            return await KeywordRepository(session, self.term_counts).search(
                 knowledge.keyword_scope(), terms.search, pool
             )
 
     async def embed(self, model: EmbeddingModel, question: str) -> Vectors:
-        """The question's vector for ``model`` (in a worker thread)."""
-        embedder = await asyncio.to_thread(self.models.embedder, embedding_spec(model, self.secret))
-        return await asyncio.to_thread(embedder.embed_query, question)
+        """The question's vector for ``model``, in one worker thread job (the model is
+        built there the first time)."""
+        spec = embedding_spec(model, self.secret)
+
+        def embed() -> Vectors:
+            return self.models.embedder(spec).embed_query(question)
+
+        return await asyncio.to_thread(embed)
 
     async def _vectors(self, knowledge: Knowledge, question: str, pool: int) -> list[Hit]:
         """The vector leg's hits over every scope, best first (one per chunk)."""

@@ -117,6 +117,8 @@ def _moved(match: re.Match[str], first: bool) -> str:
 def canonical_tones(text: str) -> str:
     """``text`` with every such tone on the second vowel (NFC), so that both styles
     compare equal."""
+    if text.isascii():  # no tone mark to move, and NFC already: most passages
+        return text
     decomposed = unicodedata.normalize("NFD", text)
     moved = _FIRST_VOWEL_TONE.sub(lambda m: _moved(m, True), decomposed)
     return unicodedata.normalize("NFC", moved)
