@@ -8,15 +8,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ezhr_graphql.container import Container
 from ezhr_graphql.models import (
     Agent,
+    AnswerMode,
     ChatMessage,
     ChatSession,
     Folder,
     MessageRole,
+    MessageStatus,
+    UnsupportedNumbers,
     Visibility,
 )
 from tests.conftest import GraphQLClient, PeopleFactory, Person, StatementCounter
@@ -52,7 +55,9 @@ async def _message(
     container: Container, session_id: uuid.UUID, content: str, **values: Any
 ) -> uuid.UUID:
     async with container.db.transaction() as db:
-        row = ChatMessage(session_id=session_id, role=MessageRole.USER, content=content, **values)
+        row = ChatMessage(
+            session_id=session_id, content=content, **{"role": MessageRole.USER, **values}
+        )
         db.add(row)
         await db.flush()
         return row.id
@@ -201,8 +206,119 @@ async def test_the_list_reads_only_what_the_query_asks_for_in_one_statement(
     count_statements.count = 0
     fragments = await gql.data(THROUGH_A_FRAGMENT, token=member.token)
     assert count_statements.count == 1
+    (statement,) = count_statements.statements[-1:]
+    # The agent's name and the message's content, not the columns no field shows.
+    assert "agent.name" in statement
+    assert "chat_message.content" in statement
+    assert "system_prompt" not in statement
+    assert "citations" not in statement
     nodes = {
         uuid.UUID(edge["node"]["id"]): edge["node"] for edge in fragments["chatSessions"]["edges"]
     }
     assert nodes[s["talked"]]["lastMessage"] == {"content": "newest"}
     assert nodes[s["private"]]["agent"] is None
+
+
+FIELDS = """
+query ($name: String!) {
+  __type(name: $name) {
+    fields { name type { ...Named ofType { ...Named ofType { ...Named ofType { ...Named } } } } }
+  }
+}
+fragment Named on __Type { name kind fields { name type { kind ofType { kind } } } }
+"""
+
+
+async def _selections(gql: GraphQLClient, person: Person, type_name: str) -> dict[str, str]:
+    """Each field of the type, as a selection: an object's scalar fields under it."""
+    described = await gql.data(FIELDS, {"name": type_name}, token=person.token)
+    selections = {}
+    for field in described["__type"]["fields"]:
+        named = field["type"]
+        while named["kind"] in ("NON_NULL", "LIST"):
+            named = named["ofType"]
+        if named["kind"] != "OBJECT":
+            selections[field["name"]] = field["name"]
+            continue
+        leaves = [
+            sub["name"]
+            for sub in named["fields"]
+            if "SCALAR" in (sub["type"]["kind"], (sub["type"]["ofType"] or {}).get("kind"))
+            or "ENUM" in (sub["type"]["kind"], (sub["type"]["ofType"] or {}).get("kind"))
+        ]
+        selections[field["name"]] = f"{field['name']} {{ {' '.join(leaves)} }}"
+    return selections
+
+
+async def test_each_field_of_the_agent_and_the_message_alone_shows_what_it_shows_alone(
+    gql: GraphQLClient, people: PeopleFactory, container: Container
+) -> None:
+    """The list reads only the columns the selected fields show: each field, asked
+    alone, shows what the single session shows (values unlike any placeholder)."""
+    member, s = await _a_member_with_everything(container, people)
+    async with container.db.transaction() as db:
+        session = await db.get(ChatSession, s["talked"])
+        assert session is not None
+        await db.execute(
+            update(Agent)
+            .where(Agent.id == session.agent_id)
+            .values(
+                description="Leave and benefits",
+                system_prompt="Answer from the handbook.",
+                starter_messages=["How much leave?"],
+                temperature=0.7,
+                top_k=7,
+                similarity_threshold=0.25,
+                include_outdated=True,
+                answer_mode=AnswerMode.EXTRACTIVE,
+                general_chat=False,
+                unsupported_numbers=UnsupportedNumbers.REFUSE,
+                no_answer_message="Not in the handbook.",
+                max_tokens=321,
+            )
+        )
+    async with container.db.read() as db:
+        first = await db.scalar(
+            select(ChatMessage.id).where(
+                ChatMessage.session_id == s["talked"], ChatMessage.content == "first"
+            )
+        )
+    await _message(  # a second version of the newest message: siblings to count
+        container,
+        s["talked"],
+        "Fifteen days [1].",
+        parent_id=first,
+        role=MessageRole.ASSISTANT,
+        status=MessageStatus.STREAMING,
+        prompt_tokens=11,
+        completion_tokens=12,
+        error_code="LLM_TIMEOUT",
+        time_to_first_token_ms=13,
+        latency_ms=14,
+        finish_reason="STOP",
+        grounding="SUPPORTED",
+        citations=[{"title": "Leave", "quote": "15 days", "documentId": str(uuid.uuid4())}],
+        unsupported_spans=["15"],
+    )
+    agent_fields = await _selections(gql, member, "Agent")
+    message_fields = await _selections(gql, member, "ChatMessage")
+    assert {"systemPrompt", "llmModel", "noAnswerMessages"} <= set(agent_fields)
+    assert {"citations", "siblingCount", "timeToFirstTokenMs"} <= set(message_fields)
+    for nested, fields in (("agent", agent_fields), ("lastMessage", message_fields)):
+        for name, selection in fields.items():
+            node = f"id {nested} {{ {selection} }}"
+            listed = await gql.data(
+                f"{{ chatSessions(first: 50) {{ ... on ChatSessionConnection "
+                f"{{ edges {{ node {{ {node} }} }} }} }} }}",
+                token=member.token,
+            )
+            (talked,) = (
+                edge["node"]
+                for edge in listed["chatSessions"]["edges"]
+                if edge["node"]["id"] == str(s["talked"])
+            )
+            one = f"chatSession(id: $id) {{ ... on ChatSession {{ {node} }} }}"
+            alone = await gql.data(
+                f"query ($id: ID!) {{ {one} }}", {"id": str(s["talked"])}, token=member.token
+            )
+            assert talked == alone["chatSession"], (nested, name)

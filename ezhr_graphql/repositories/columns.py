@@ -6,12 +6,17 @@ each row an identity and instance state that the session tracks. These lists rea
 their columns with plain Core statements instead (which filter soft-deleted rows
 themselves) into the named tuples below. Their fields are the ORM attributes of the
 same names, so whatever reads an ORM row (an API type's ``from_model``) reads these too.
+
+A list may also leave out the columns the query shows nothing of (see
+:class:`~ezhr_graphql.repositories.session_list.Beside`): converting a column costs
+more than reading it. What it left out holds the placeholder of :data:`UNREAD`, a
+value of the column's type that no field shows.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from ezhr_graphql.models import (
@@ -83,3 +88,43 @@ class FolderColumns(NamedTuple):
     id: uuid.UUID
     name: str
     created_at: datetime
+
+
+_NO_ID = uuid.UUID(int=0)
+_NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+# What a column a list left out holds, by name (never shown: see the module's doc).
+UNREAD: dict[str, Any] = {
+    "name": "",
+    "description": "",
+    "system_prompt": "",
+    "starter_messages": [],
+    "temperature": 0.0,
+    "top_k": 0,
+    "similarity_threshold": 0.0,
+    "include_outdated": False,
+    "answer_mode": AnswerMode.EXTRACTIVE,
+    "general_chat": False,
+    "unsupported_numbers": UnsupportedNumbers.FLAG,
+    "visibility": Visibility.PRIVATE,
+    "created_at": _NO_TIME,
+    "updated_at": _NO_TIME,
+    "llm_model_id": _NO_ID,
+    "embedding_model_id": _NO_ID,
+    "no_answer_message": "",
+    "max_tokens": None,
+    "id": _NO_ID,
+    "parent_id": None,
+    "role": MessageRole.USER,
+    "content": "",
+    "status": MessageStatus.COMPLETED,
+    "prompt_tokens": None,
+    "completion_tokens": None,
+    "error_code": None,
+    "time_to_first_token_ms": None,
+    "latency_ms": None,
+    "citations": [],
+    "finish_reason": None,
+    "grounding": None,
+    "unsupported_spans": None,
+}

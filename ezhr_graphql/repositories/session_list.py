@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    null,
     or_,
     select,
     true,
@@ -32,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ezhr_graphql.models import Agent, ChatMessage, ChatSession, Folder, Visibility
 from ezhr_graphql.repositories.base import DATETIME, UUID, Keyset, Page, key
 from ezhr_graphql.repositories.columns import (
+    UNREAD,
     AgentColumns,
     FolderColumns,
     MessageColumns,
@@ -41,11 +44,18 @@ from ezhr_graphql.repositories.columns import (
 
 @dataclass(frozen=True)
 class Beside:
-    """What to read beside each session; what is not asked for stays ``None``."""
+    """What to read beside each session; what is not asked for stays ``None``.
+
+    ``agent_columns`` and ``message_columns``: the only columns of the agent and of
+    the message to read (``None``: all of them); the others hold placeholders (see
+    :data:`~ezhr_graphql.repositories.columns.UNREAD`).
+    """
 
     agent: bool = False
     last_message: bool = False
     folder: bool = False
+    agent_columns: frozenset[str] | None = None
+    message_columns: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +134,25 @@ def _ranked(page: FromClause) -> FromClause:
 
 # The columns read beside a session, less those the session's own hold already (an
 # agent's id is the session's agent_id; a message's session_id, the session's id).
+# The first of each is always read: the row has an agent (a message) where it is not
+# null.
 AGENT_READ = AgentColumns._fields[1:]
 MESSAGE_READ = MessageColumns._fields[1:]
+
+
+def _read(table: Any, names: tuple[str, ...], only: frozenset[str] | None) -> list[Any]:
+    """``table``'s columns ``names``, NULL in the place of those not in ``only``."""
+    return [
+        table[name] if only is None or i == 0 or name in only else null()
+        for i, name in enumerate(names)
+    ]
+
+
+def _unread(names: tuple[str, ...], only: frozenset[str] | None) -> list[tuple[int, Any]]:
+    """Positions among ``names`` that :func:`_read` left NULL, with their placeholders."""
+    if only is None:
+        return []
+    return [(i, UNREAD[name]) for i, name in enumerate(names) if i and name not in only]
 
 
 def _beside(inner: Select[Any], beside: Beside, admin: bool) -> Select[Any]:
@@ -138,10 +165,10 @@ def _beside(inner: Select[Any], beside: Beside, admin: bool) -> Select[Any]:
     columns: list[ColumnElement[Any]] = [page.c[name] for name in SessionColumns._fields]
     joined: FromClause = page
     if beside.agent:
-        columns += [_AGENT[name] for name in AGENT_READ]
+        columns += _read(_AGENT, AGENT_READ, beside.agent_columns)
         joined = joined.outerjoin(Agent.__table__, _visible_agent(page, admin))
     if beside.last_message:
-        columns += [_MESSAGE[name] for name in MESSAGE_READ]
+        columns += _read(_MESSAGE, MESSAGE_READ, beside.message_columns)
         found = and_(_MESSAGE.id == page.c.last_message_id, _MESSAGE.deleted_at.is_(None))
         joined = joined.outerjoin(ChatMessage.__table__, found)
     if beside.folder:
@@ -196,6 +223,8 @@ class _Rows:
         self.message_at = at
         at += len(MESSAGE_READ) if beside.last_message else 0
         self.folder_at = at
+        self.agent_unread = _unread(AGENT_READ, beside.agent_columns)
+        self.message_unread = _unread(MESSAGE_READ, beside.message_columns)
 
     def split(self, row: Any) -> ListedSession:
         beside = self.beside
@@ -205,14 +234,24 @@ class _Rows:
             # Null on a session's own row: not the agent's first session, or no agent
             # the owner may see.
             if row[self.agent_at] is not None:
-                values = row[self.agent_at : self.message_at]
+                values = _filled(row[self.agent_at : self.message_at], self.agent_unread)
                 self.agents[session.agent_id] = AgentColumns(session.agent_id, *values)
             agent = self.agents.get(session.agent_id)
         if beside.last_message and row[self.message_at] is not None:
-            message = MessageColumns(session.id, *row[self.message_at : self.folder_at])
+            values = _filled(row[self.message_at : self.folder_at], self.message_unread)
+            message = MessageColumns(session.id, *values)
         if beside.folder and row[self.folder_at] is not None:
             folder = FolderColumns._make(row[self.folder_at :])
         return ListedSession(session, agent, message, folder)
+
+
+def _filled(values: Sequence[Any], unread: list[tuple[int, Any]]) -> Sequence[Any]:
+    if not unread:
+        return values
+    filled = list(values)
+    for i, placeholder in unread:
+        filled[i] = placeholder
+    return filled
 
 
 class ListedSessionRepository:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Hashable, Mapping, Sequence
 from functools import cached_property
@@ -257,12 +258,43 @@ async def prefetch(
 def node_fields(info: Any) -> set[str]:
     """Names of the fields selected under ``edges { node { ... } }`` of a connection
     result, through any fragments."""
-    names: set[str] = set()
+    return set(node_selection(info))
+
+
+def node_selection(info: Any) -> dict[str, set[str]]:
+    """The fields selected under ``edges { node { ... } }`` of a connection result,
+    each with the names of the fields selected under it (empty for a leaf), through
+    any fragments."""
+    selected: dict[str, set[str]] = {}
     for root in info.selected_fields:
         for edges in _fields(root.selections, "edges"):
             for node in _fields(edges.selections, "node"):
-                names.update(f.name for f in _fields(node.selections, None))
-    return names
+                for field in _fields(node.selections, None):
+                    under = selected.setdefault(field.name, set())
+                    under.update(f.name for f in _fields(field.selections, None))
+    return selected
+
+
+_CAPITAL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def columns_shown(
+    fields: set[str], columns: Sequence[str], computed: Mapping[str, tuple[str, ...]]
+) -> frozenset[str] | None:
+    """The columns a type's selected ``fields`` show: a field ``computed`` names shows
+    the columns it lists; any other, the column of its name in snake_case. ``None``
+    (every column) when a field is neither, so a field added later reads everything
+    until it is named."""
+    shown: set[str] = set()
+    for field in fields - {"__typename"}:
+        if field in computed:
+            shown.update(computed[field])
+            continue
+        column = _CAPITAL.sub("_", field).lower()
+        if column not in columns:
+            return None
+        shown.add(column)
+    return frozenset(shown)
 
 
 def _fields(selections: Sequence[Any], name: str | None) -> list[SelectedField]:

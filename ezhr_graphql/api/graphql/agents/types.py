@@ -61,6 +61,16 @@ class LocalizedText:
     text: str = strawberry.field(description="The message.")
 
 
+# The columns the fields of Agent that are not a column of their own name show (see
+# loaders.columns_shown).
+AGENT_COMPUTED: dict[str, tuple[str, ...]] = {
+    "noAnswerMessages": ("no_answer_message",),
+    "llmModel": ("llm_model_id",),
+    "embeddingModel": ("embedding_model_id",),
+    "collections": (),
+}
+
+
 @strawberry.type(description="An assistant configured to answer from a company's HR documents.")
 class Agent:
     id: strawberry.ID = strawberry.field(description="Unique identifier.")

@@ -8,8 +8,9 @@ from collections.abc import Callable
 import strawberry
 
 from ezhr_graphql.api.graphql import resolve
-from ezhr_graphql.api.graphql.agents.types import Agent
+from ezhr_graphql.api.graphql.agents.types import AGENT_COMPUTED, Agent
 from ezhr_graphql.api.graphql.chat.types import (
+    MESSAGE_COMPUTED,
     UNLOADED,
     ChatMessage,
     ChatSession,
@@ -21,7 +22,7 @@ from ezhr_graphql.api.graphql.chat.types import (
     MessageConnectionResult,
 )
 from ezhr_graphql.api.graphql.context import Info
-from ezhr_graphql.api.graphql.loaders import Loaders, node_fields
+from ezhr_graphql.api.graphql.loaders import Loaders, columns_shown, node_selection
 from ezhr_graphql.api.graphql.pagination import DEFAULT_PAGE_SIZE, Connection
 from ezhr_graphql.api.graphql.scalars import parse_id, parse_optional_id
 from ezhr_graphql.container import Services
@@ -30,12 +31,16 @@ from ezhr_graphql.repositories.session_list import Beside, Filters, ListedSessio
 
 
 def _beside(info: Info) -> Beside:
-    """What the query asks for beside each listed session: read in the same statement."""
-    selected = node_fields(info)
+    """What the query asks for beside each listed session: read in the same statement,
+    only the columns of the agent and the message that the query shows."""
+    selected = node_selection(info)
+    agent, message = selected.get("agent"), selected.get("lastMessage")
     return Beside(
-        agent="agent" in selected,
-        last_message="lastMessage" in selected,
+        agent=agent is not None,
+        last_message=message is not None,
         folder="folder" in selected,
+        agent_columns=columns_shown(agent or set(), AgentColumns._fields, AGENT_COMPUTED),
+        message_columns=columns_shown(message or set(), MessageColumns._fields, MESSAGE_COMPUTED),
     )
 
 

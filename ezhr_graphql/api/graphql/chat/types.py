@@ -125,6 +125,15 @@ class Citation:
         )
 
 
+# The columns the fields of ChatMessage that are not a column of their own name show
+# (see loaders.columns_shown): the versions of a message are its parent's children.
+MESSAGE_COMPUTED: dict[str, tuple[str, ...]] = {
+    "siblings": ("parent_id",),
+    "siblingCount": ("parent_id",),
+    "siblingIndex": ("parent_id",),
+}
+
+
 @strawberry.type(description="A message of a chat session.")
 class ChatMessage:
     id: strawberry.ID = strawberry.field(description="Unique identifier.")
