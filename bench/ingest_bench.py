@@ -193,8 +193,7 @@ async def ingest_speed(folder: Path, runtime: str) -> float:
             embedder = await asyncio.to_thread(LocalEmbedder, runtime=runtime)  # type: ignore[arg-type]
             assert embedder.runtime == runtime
             started = time.perf_counter()
-            for job in jobs.jobs:
-                await container.ingestion.run(job)
+            await container.ingestion.run_all(jobs.jobs)
             elapsed = time.perf_counter() - started
             ready, chunks, failed = await indexed(container)
         finally:

@@ -61,8 +61,7 @@ async def _seed(settings: Settings) -> str:
             result = await seed(session, container.hasher, settings.seed.admin_email, password)
             services = container.services(session, ingestion_queue=jobs if local else None)
             samples = await seed_samples(services.knowledge, result)
-        for job in jobs.jobs:
-            await container.ingestion.run(job)
+        await container.ingestion.run_all(jobs.jobs)
     finally:
         await container.close()
     made = ", ".join(result.created + samples.created) or "nothing (already seeded)"
@@ -234,10 +233,13 @@ async def _ingest(settings: Settings, paths: list[Path], collection: str, agent:
         for line in loaded.report:
             print(line)
         if local:
-            for number, job in enumerate(jobs.jobs, start=1):
-                print(f"indexing {number}/{len(jobs.jobs)}", end="\r", flush=True)
-                await container.ingestion.run(job)
-            print(f"indexed {len(jobs.jobs)} documents" + " " * 20)
+            total = len(jobs.jobs)
+
+            def indexed(done: int) -> None:
+                print(f"indexed {done}/{total}", end="\r", flush=True)
+
+            await container.ingestion.run_all(jobs.jobs, indexed)
+            print(f"indexed {total} documents" + " " * 20)
         else:
             print(f"queued {loaded.new_documents} documents for the workers")
         return 0

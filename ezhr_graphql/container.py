@@ -359,4 +359,4 @@ def build_queue(settings: Settings, ingestion: Ingestion) -> IngestionQueue:
         from ezhr_graphql.jobs import RedisIngestionQueue
 
         return RedisIngestionQueue(settings.redis_url, settings.knowledge.queue_name)
-    return LocalIngestionQueue(ingestion)
+    return LocalIngestionQueue(ingestion, settings.knowledge.ingest_concurrency)

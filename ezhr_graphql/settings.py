@@ -226,6 +226,9 @@ class KnowledgeSettings(BaseModel):
     chunk_size: int = Field(default=256, ge=64, le=8192)
     chunk_overlap: int = Field(default=32, ge=0, le=1024)
     embed_batch_size: int = Field(default=32, ge=1, le=2048)
+    # Documents this process indexes side by side (`ingest`, the seed, the embedded
+    # queue): one document's parsing and writing overlap another's embedding.
+    ingest_concurrency: int = Field(default=2, ge=1, le=16)
     # What runs the local embedding model: ONNX Runtime, or NumPy (slower; the same
     # vectors). "auto" takes ONNX Runtime when it is installed.
     local_embedding_runtime: Literal["auto", "onnx", "numpy"] = "auto"

@@ -225,6 +225,57 @@ async def test_the_local_queue_drops_duplicates_and_outlives_a_failing_job() -> 
         await queue.close()
 
 
+class SideBySide:
+    """An ingestion whose jobs each wait until ``width`` of them run at once."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.running = 0
+        self.most = 0
+        self.ran: list[IngestJob] = []
+        self.all_in = asyncio.Event()
+        self.settings = KnowledgeSettings(ingest_concurrency=width)
+
+    async def run(self, job: IngestJob) -> None:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        if self.running == self.width:
+            self.all_in.set()
+        await self.all_in.wait()
+        self.running -= 1
+        self.ran.append(job)
+
+    async def recover(self, queue: IngestionQueue) -> int:
+        return 0
+
+
+async def test_the_local_queue_runs_as_many_jobs_side_by_side_as_configured() -> None:
+    ingestion = SideBySide(2)
+    queue = LocalIngestionQueue(cast(Ingestion, ingestion), concurrency=2)
+    await queue.start()
+    try:
+        jobs = [IngestJob("document", str(uuid.uuid4()), 1) for _ in range(5)]
+        for job in jobs:
+            await queue.submit(job)
+        await asyncio.wait_for(queue.join(), 5)  # a lone worker would wait forever
+        assert sorted(ingestion.ran, key=jobs.index) == jobs
+        assert ingestion.most == 2
+    finally:
+        await queue.close()
+
+
+async def test_run_all_runs_every_job_once_at_most_concurrency_at_a_time() -> None:
+    ingestion = SideBySide(3)
+    jobs = [IngestJob("document", str(uuid.uuid4()), 1) for _ in range(7)]
+    heard: list[int] = []
+    run_all = Ingestion.run_all
+    await asyncio.wait_for(run_all(cast(Ingestion, ingestion), jobs, heard.append), 5)
+    assert sorted(ingestion.ran, key=jobs.index) == jobs
+    assert ingestion.most == 3
+    assert heard == list(range(1, 8))
+    await run_all(cast(Ingestion, ingestion), [])  # nothing to run
+
+
 @pytest.mark.parametrize("queue_type", [LocalIngestionQueue, RedisIngestionQueue])
 def test_every_queue_has_what_the_protocol_asks(queue_type: type) -> None:
     for name in ("submit", "depth", "close"):

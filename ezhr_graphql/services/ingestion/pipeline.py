@@ -82,6 +82,25 @@ class Ingestion:
         self.reporter = ProgressReporter(db, broker)
         self.embedding = Embedding(models, secret, settings)
 
+    async def run_all(
+        self, jobs: Sequence[IngestJob], on_done: Callable[[int], None] | None = None
+    ) -> None:
+        """Run ``jobs``, ``settings.ingest_concurrency`` at a time, started in order;
+        ``on_done`` hears how many have finished after each."""
+        pending = iter(jobs)
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            for job in pending:  # shared: each job is taken once
+                await self.run(job)
+                done += 1
+                if on_done is not None:
+                    on_done(done)
+
+        workers = min(self.settings.ingest_concurrency, len(jobs))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+
     async def run(self, job: IngestJob) -> None:
         try:
             target = uuid.UUID(job.target_id)

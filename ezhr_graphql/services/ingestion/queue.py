@@ -28,14 +28,15 @@ class IngestionQueue(Protocol):
 
 
 class LocalIngestionQueue:
-    """The embedded default: one background task in this process works through jobs
-    in order; parsing and embedding run on background threads, so requests are never
-    stalled."""
+    """The embedded default: ``concurrency`` background tasks in this process work
+    through jobs in order; parsing and embedding run on background threads, so
+    requests are never stalled."""
 
-    def __init__(self, ingestion: Ingestion) -> None:
+    def __init__(self, ingestion: Ingestion, concurrency: int = 1) -> None:
         self.ingestion = ingestion
+        self.concurrency = concurrency
         self._queue: asyncio.Queue[IngestJob] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._pending: set[str] = set()
 
     async def submit(self, job: IngestJob) -> None:
@@ -49,7 +50,10 @@ class LocalIngestionQueue:
         return self._queue.qsize()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._work(), name="ingestion")
+        self._tasks = [
+            asyncio.create_task(self._work(), name=f"ingestion-{n}")
+            for n in range(self.concurrency)
+        ]
         try:
             await self.ingestion.recover(self)
         except Exception:
@@ -71,6 +75,6 @@ class LocalIngestionQueue:
         await self._queue.join()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
