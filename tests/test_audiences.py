@@ -24,6 +24,7 @@ from tests.knowledge import (
     FIXTURES,
     HANDBOOK,
     SET_COLLECTIONS,
+    UPDATE_AGENT,
     UPDATE_DOCUMENT,
     answer_from,
     ask,
@@ -163,6 +164,32 @@ async def _index_state(container: Container, document_id: str) -> tuple[Any, ...
             [tuple(v) for v in vectors],
             collection.index_version,
         )
+
+
+async def test_an_agent_that_chats_without_documents_chats_with_whom_none_is_for(
+    policies: Policies, gql: GraphQLClient, container: Container, live_url: str
+) -> None:
+    """Documents a member's audiences exclude are as if they did not exist: an agent
+    that chats when it has no document chats with that member, rather than saying
+    its no-answer message (which would tell them documents exist)."""
+    changed = await gql.data(
+        UPDATE_AGENT,
+        {"id": str(policies.agent), "input": {"generalChat": True}},
+        policies.admin.token,
+    )
+    assert changed["updateAgent"]["__typename"] == "Agent", changed
+    nowhere = await policies.employee(office="Remote")
+    chatted = await reply(container, live_url, nowhere, policies.agent)
+    assert chatted["content"], chatted
+    assert chatted["content"] != NO_ANSWER
+    assert chatted["citations"] == []
+
+    # A member some document is for, asking what none of them answers: the agent
+    # has documents for them, and says it cannot answer from them.
+    in_vietnam = await policies.employee(country="VN")
+    (session,) = await make_sessions(container, in_vietnam, policies.agent, 1)
+    unrelated = await ask(live_url, in_vietnam, session.id, "Which dog breeds are allowed?")
+    assert (unrelated.message["content"], unrelated.message["citations"]) == (NO_ANSWER, [])
 
 
 async def test_changing_an_audience_embeds_nothing_again_and_applies_at_once(

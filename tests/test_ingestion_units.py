@@ -276,6 +276,18 @@ async def test_run_all_runs_every_job_once_at_most_concurrency_at_a_time() -> No
     await run_all(cast(Ingestion, ingestion), [])  # nothing to run
 
 
+async def test_run_all_goes_on_past_a_failing_job() -> None:
+    ingestion = FakeIngestion()
+    ingestion.settings = KnowledgeSettings(ingest_concurrency=2)  # type: ignore[attr-defined]
+    ingestion.release.set()
+    jobs = [IngestJob("document", str(uuid.uuid4()), 1) for _ in range(4)]
+    jobs.insert(1, IngestJob("document", "boom", 1))
+    heard: list[int] = []
+    await asyncio.wait_for(Ingestion.run_all(cast(Ingestion, ingestion), jobs, heard.append), 5)
+    assert sorted(ingestion.ran, key=jobs.index) == jobs  # every job ran, once
+    assert heard == [1, 2, 3, 4, 5]
+
+
 @pytest.mark.parametrize("queue_type", [LocalIngestionQueue, RedisIngestionQueue])
 def test_every_queue_has_what_the_protocol_asks(queue_type: type) -> None:
     for name in ("submit", "depth", "close"):

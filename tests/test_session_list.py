@@ -22,6 +22,7 @@ from ezhr_graphql.models import (
     UnsupportedNumbers,
     Visibility,
 )
+from ezhr_graphql.repositories.columns import UNREAD
 from tests.conftest import GraphQLClient, PeopleFactory, Person, StatementCounter
 from tests.factories import make_agent, make_sessions
 
@@ -270,8 +271,8 @@ async def test_each_field_of_the_agent_and_the_message_alone_shows_what_it_shows
                 top_k=7,
                 similarity_threshold=0.25,
                 include_outdated=True,
-                answer_mode=AnswerMode.EXTRACTIVE,
-                general_chat=False,
+                answer_mode=AnswerMode.GENERATIVE,
+                general_chat=True,
                 unsupported_numbers=UnsupportedNumbers.REFUSE,
                 no_answer_message="Not in the handbook.",
                 max_tokens=321,
@@ -300,6 +301,17 @@ async def test_each_field_of_the_agent_and_the_message_alone_shows_what_it_shows
         citations=[{"title": "Leave", "quote": "15 days", "documentId": str(uuid.uuid4())}],
         unsupported_spans=["15"],
     )
+    async with container.db.read() as db:
+        agent = await db.get(Agent, session.agent_id)
+        message = await db.scalar(
+            select(ChatMessage).where(ChatMessage.content == "Fifteen days [1].")
+        )
+    assert agent is not None
+    assert message is not None
+    for row in (agent, message):  # were a placeholder shown, the comparison would see it
+        for column in row.__table__.columns:
+            if column.name in UNREAD:
+                assert getattr(row, column.name) != UNREAD[column.name], column.name
     agent_fields = await _selections(gql, member, "Agent")
     message_fields = await _selections(gql, member, "ChatMessage")
     assert {"systemPrompt", "llmModel", "noAnswerMessages"} <= set(agent_fields)

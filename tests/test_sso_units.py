@@ -10,8 +10,9 @@ import jwt
 import pytest
 from pydantic import ValidationError
 
-from ezhr_graphql.models import Role
+from ezhr_graphql.models import EmploymentType, Role, User
 from ezhr_graphql.oidc_settings import ATTRIBUTE_NAMES, ClaimNames, OidcSettings
+from ezhr_graphql.services.sso.accounts import apply_directory_attributes
 from ezhr_graphql.services.sso.claims import (
     MAX_GROUPS,
     claim,
@@ -31,15 +32,9 @@ ENTRA = ClaimNames(
 )
 
 
-def test_every_attribute_is_in_the_mapping_whatever_the_claims() -> None:
-    assert directory_attributes({}, ClaimNames()) == {
-        "country": None,
-        "office": None,
-        "department": None,
-        "employment_type": None,
-        "preferred_language": None,
-        "groups": [],
-    }
+def test_every_configured_attribute_is_in_the_mapping_whatever_the_claims() -> None:
+    # By default only the language (locale) and the groups have a claim.
+    assert directory_attributes({}, ClaimNames()) == {"preferred_language": None, "groups": []}
     assert tuple(directory_attributes({}, ENTRA)) == ATTRIBUTE_NAMES
 
 
@@ -66,8 +61,8 @@ def test_attributes_are_read_from_the_configured_claims() -> None:
 def test_an_attribute_set_to_null_is_not_read() -> None:
     names = ClaimNames(preferred_language=None, groups=None)
     attributes = directory_attributes({"locale": "en", "groups": ["a"]}, names)
-    assert attributes["preferred_language"] is None
-    assert attributes["groups"] == []
+    assert "preferred_language" not in attributes
+    assert "groups" not in attributes
 
 
 def test_nested_and_dotted_claim_names() -> None:
@@ -292,3 +287,47 @@ def test_single_sign_on_is_configured_from_the_environment(
     assert (oidc.claims.department, oidc.claims.country) == ("department", "address.country")
     assert oidc.claims.groups == "groups"
     assert oidc.password_sign_in is False
+
+
+def _employee() -> User:
+    return User(
+        email="employee@example.com",
+        password_hash="x",
+        role=Role.MEMBER,
+        country="VN",
+        office="Hanoi",
+        department="People",
+        employment_type=EmploymentType.FULL_TIME,
+        preferred_language="vi",
+        groups=["staff", "executives"],
+    )
+
+
+def test_attributes_without_a_configured_claim_keep_what_an_administrator_set() -> None:
+    user = _employee()
+    apply_directory_attributes(user, directory_attributes({"locale": "en-US"}, ClaimNames()))
+    assert (user.country, user.office, user.department) == ("VN", "Hanoi", "People")
+    assert user.employment_type == EmploymentType.FULL_TIME
+    assert user.preferred_language == "en-US"  # configured (locale): the provider's
+    assert user.groups == []  # configured, and the provider sends none now
+
+
+def test_a_malformed_claim_leaves_its_attribute_unknown_and_the_rest_applied() -> None:
+    user = _employee()
+    claims = {
+        "ctry": "UK",  # not an ISO code (GB is): must not keep VN
+        "officeLocation": "Singapore",
+        "department": "People",
+        "jobType": "SEASONAL",  # none of ours
+        "locale": "vi-VN",
+        "groups": ["staff", "x" * 500],  # "executives" taken away; one group too long
+    }
+    apply_directory_attributes(user, directory_attributes(claims, ENTRA))
+    assert user.country is None
+    assert user.employment_type is None
+    assert (user.office, user.department, user.preferred_language) == (
+        "Singapore",
+        "People",
+        "vi-VN",
+    )
+    assert user.groups == ["staff"]

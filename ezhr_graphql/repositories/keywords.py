@@ -224,12 +224,12 @@ class TermCounts:
 
     Counting a common token's rows reads its whole list of rows (1-2 ms at 100k
     chunks, every question): the counts only choose which terms to rank within the
-    budget, and may be as old as PostgreSQL's planner statistics the other dialect
-    chooses by. Only tokens some row holds are kept, so a word a new document brings
-    is searched for as soon as it is indexed.
+    budget, and may be a few seconds old, as PostgreSQL's planner statistics the other
+    dialect chooses by are older still. Only tokens some row holds are kept, so a word
+    a new document brings is searched for as soon as it is indexed.
     """
 
-    def __init__(self, ttl: float = 60.0, size: int = 20_000) -> None:
+    def __init__(self, ttl: float = 10.0, size: int = 20_000) -> None:
         self.ttl = ttl
         self.size = size
         self._counts: dict[str, tuple[int, float]] = {}

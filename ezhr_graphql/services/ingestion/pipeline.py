@@ -86,14 +86,18 @@ class Ingestion:
         self, jobs: Sequence[IngestJob], on_done: Callable[[int], None] | None = None
     ) -> None:
         """Run ``jobs``, ``settings.ingest_concurrency`` at a time, started in order;
-        ``on_done`` hears how many have finished after each."""
+        ``on_done`` hears how many have finished after each. A job that fails is
+        logged and the others go on, as in a queue."""
         pending = iter(jobs)
         done = 0
 
         async def worker() -> None:
             nonlocal done
             for job in pending:  # shared: each job is taken once
-                await self.run(job)
+                try:
+                    await self.run(job)
+                except Exception:
+                    logger.exception("ingestion job %s failed", job.kind)
                 done += 1
                 if on_done is not None:
                     on_done(done)

@@ -19,6 +19,7 @@ from ezhr_graphql.models import (
     agent_collection,
 )
 from ezhr_graphql.rag.prompts import answer_system_prompt
+from ezhr_graphql.repositories.audience import admits
 from ezhr_graphql.services import conversation
 from ezhr_graphql.services.answering import extractive, queries
 from ezhr_graphql.services.answering.guards import Guards
@@ -53,7 +54,7 @@ class Answers:
                 answered = await self._generate(plan, found, knowledge, branch)
             if answered:
                 return
-            if not agent.general_chat or await self._holds_documents(found):
+            if not agent.general_chat or await self._holds_documents(found, knowledge):
                 self.no_answer(plan, found)
                 return
         if agent.general_chat:
@@ -143,9 +144,10 @@ class Answers:
             no_answer=messages.get(plan.language, messages["en"]),
         )
 
-    async def _holds_documents(self, found: Found) -> bool:
+    async def _holds_documents(self, found: Found, knowledge: Knowledge) -> bool:
         """Whether the agent's collections hold a document that can be answered from
-        (ready, or indexed before and being indexed again)."""
+        (ready, or indexed before and being indexed again) for the asker: one their
+        audiences exclude is as if it did not exist, so its agent chats instead."""
         query = (
             select(Document.id)
             .join(agent_collection, agent_collection.c.collection_id == Document.collection_id)
@@ -157,6 +159,8 @@ class Answers:
             )
             .limit(1)
         )
+        if knowledge.reader is not None:
+            query = query.where(admits(knowledge.reader))
         async with self.planner.db.read() as session:
             return (await session.scalar(query)) is not None
 

@@ -198,8 +198,8 @@ class Retriever:
         # matrix product): SQLite's statements run on the event loop, so the keyword
         # leg started first would be done before the vector leg began.
         vector = asyncio.ensure_future(self._vectors(knowledge, question, pool))
-        await asyncio.sleep(0)
         try:
+            await asyncio.sleep(0)
             keyword = await self._keywords(knowledge, terms, pool)
             found = await vector
         except BaseException:

@@ -4,7 +4,9 @@ takes the email, name, role and employee attributes the provider asserts."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +14,7 @@ from ezhr_graphql.errors import InvalidInputError
 from ezhr_graphql.models import EmploymentType, Role, User
 from ezhr_graphql.oidc_settings import OidcSettings
 from ezhr_graphql.repositories.user import UserRepository
-from ezhr_graphql.services.attributes import Attributes
+from ezhr_graphql.services.attributes import MAX_GROUPS, Attributes
 from ezhr_graphql.services.sso.claims import DirectoryAttributes, Identity, role_for
 from ezhr_graphql.services.sso.errors import SignInError, SignInFailure
 from ezhr_graphql.services.user_changes import UserChanges
@@ -40,7 +42,7 @@ class SsoAccounts:
         if not user.active:
             raise SignInError(SignInFailure.ACCOUNT_DEACTIVATED, "This account is deactivated")
         changed = await self._update(user, identity)
-        await self._apply_directory_attributes(user, identity.attributes)
+        apply_directory_attributes(user, identity.attributes)
         await self.users.flush()
         if changed:
             self.changes.after_commit(self.session, user.id)
@@ -87,45 +89,54 @@ class SsoAccounts:
             user.role = role
         return (user.email, user.role) != before
 
-    async def _apply_directory_attributes(
-        self, user: User, attributes: DirectoryAttributes
-    ) -> None:
-        """The employee attributes the provider asserts (see
-        :func:`directory_attributes`) replace the user's, checked as
-        ``UserService.set_attributes`` checks them. A malformed claim (a country
-        that is no ISO code, an unknown employment type...) is logged, and the user
-        keeps the attributes stored before: a directory's typo must not lock anyone
-        out, nor widen what they may read."""
+
+def apply_directory_attributes(user: User, claimed: DirectoryAttributes) -> None:
+    """The employee attributes the provider asserts replace the user's, one by one,
+    checked as ``UserService.set_attributes`` checks them; an attribute whose claim
+    is not configured (not in ``claimed``) keeps what an administrator set.
+
+    A malformed value (a country that is no ISO code, an unknown employment type, a
+    group too long) is logged and left unknown rather than kept from before: an
+    attribute the directory took away or changed must not go on admitting the user
+    to documents for another country or group. Only the malformed group is dropped.
+    """
+    values: dict[str, Any] = {}
+    for attribute, value in claimed.items():
+        if attribute == "groups":
+            values["groups"] = tuple(_groups(user, value))
+            continue
         try:
-            asserted = _attributes(attributes).cleaned()
+            values[attribute] = _checked(attribute, value)
         except (ValueError, InvalidInputError) as exc:
             logger.warning(
-                "single sign-on: user %s keeps their attributes: the provider's are malformed (%s)",
+                "single sign-on: user %s: the provider's %s is malformed and left unknown (%s)",
                 user.id,
+                attribute,
                 exc,
             )
-            return
-        asserted.apply(user)
+            values[attribute] = None
+    dataclasses.replace(Attributes.of(user), **values).apply(user)
 
 
-def _attributes(claimed: DirectoryAttributes) -> Attributes:
-    """The attributes of ``claimed``, as given (not checked yet).
+def _checked(attribute: str, value: str | list[str] | None) -> Any:
+    """One attribute's claimed value in its stored form (``None``: not known).
 
     Raises:
-        ValueError: the employment type is none of ours.
+        ValueError: an employment type that is none of ours.
+        InvalidInputError: a value ``Attributes.cleaned`` refuses.
     """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    given: Any = EmploymentType(value.strip().upper()) if attribute == "employment_type" else value
+    return getattr(Attributes(**{attribute: given}).cleaned(), attribute)
 
-    def text(name: str) -> str | None:
-        value = claimed.get(name)
-        return value if isinstance(value, str) else None
 
-    employment = text("employment_type")
-    groups = claimed.get("groups")
-    return Attributes(
-        country=text("country"),
-        office=text("office"),
-        department=text("department"),
-        employment_type=EmploymentType(employment.strip().upper()) if employment else None,
-        preferred_language=text("preferred_language"),
-        groups=tuple(groups) if isinstance(groups, list) else (),
-    )
+def _groups(user: User, claimed: str | list[str] | None) -> list[str]:
+    """The claimed groups that are well formed (each checked alone)."""
+    kept: list[str] = []
+    for group in claimed if isinstance(claimed, list) else []:
+        try:
+            kept += Attributes(groups=(group,)).cleaned().groups
+        except InvalidInputError as exc:
+            logger.warning("single sign-on: user %s: a malformed group dropped (%s)", user.id, exc)
+    return list(dict.fromkeys(kept))[:MAX_GROUPS]

@@ -89,12 +89,15 @@ def groups_value(value: Any) -> list[str]:
 
 
 def directory_attributes(claims: Mapping[str, Any], names: ClaimNames) -> DirectoryAttributes:
-    """Every attribute of :data:`ATTRIBUTE_NAMES`, read from the claim configured for
-    it: ``None`` (``[]`` for groups) when it is not configured, absent or unusable."""
+    """The attributes of :data:`ATTRIBUTE_NAMES` a claim is configured for, read from
+    it: ``None`` (``[]`` for groups) when the claim is absent or unusable. An attribute
+    no claim is configured for is left out: the provider says nothing of it."""
     attributes: DirectoryAttributes = {}
     for attribute in ATTRIBUTE_NAMES:
         name = names.attribute(attribute)
-        value = None if name is None else claim(claims, name)
+        if name is None:
+            continue
+        value = claim(claims, name)
         attributes[attribute] = groups_value(value) if attribute == "groups" else text_value(value)
     return attributes
 
