@@ -5,6 +5,7 @@ again."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from ezhr_graphql.container import Container
-from ezhr_graphql.models import AnswerMode, ChunkVector, Collection, DocumentChunk
+from ezhr_graphql.models import Agent, AnswerMode, ChunkVector, Collection, DocumentChunk
 from ezhr_graphql.models import Document as DocumentRow
 from tests.conftest import GraphQLClient, PeopleFactory, Person
 from tests.factories import make_agent, make_sessions
@@ -190,6 +191,30 @@ async def test_an_agent_that_chats_without_documents_chats_with_whom_none_is_for
     (session,) = await make_sessions(container, in_vietnam, policies.agent, 1)
     unrelated = await ask(live_url, in_vietnam, session.id, "Which dog breeds are allowed?")
     assert (unrelated.message["content"], unrelated.message["citations"]) == (NO_ANSWER, [])
+
+
+async def test_an_audience_narrowed_while_a_question_is_answered_is_checked_again(
+    policies: Policies, gql: GraphQLClient, container: Container
+) -> None:
+    """What a reader may read is worked out when a question comes; a document whose
+    audience no longer admits them by the time its passages load is left out."""
+    in_vietnam = await policies.employee(country="VN")
+    async with container.db.read() as session:
+        agent = await session.get(Agent, policies.agent)
+    assert agent is not None
+    worked_out = await container.retriever.knowledge_of(agent, in_vietnam.id)
+    assert worked_out is not None
+    knowledge = dataclasses.replace(worked_out, threshold=-1.0)
+    before = await container.retriever.retrieve(knowledge, QUESTION)
+    assert {str(p.document_id) for p in before} == {policies.vietnam}
+
+    narrowed = await gql.data(
+        UPDATE_DOCUMENT,
+        {"id": policies.vietnam, "input": {"audience": {"countries": ["US"]}}},
+        policies.admin.token,
+    )
+    assert narrowed["updateDocument"]["__typename"] == "Document", narrowed
+    assert await container.retriever.retrieve(knowledge, QUESTION) == []
 
 
 async def test_changing_an_audience_embeds_nothing_again_and_applies_at_once(

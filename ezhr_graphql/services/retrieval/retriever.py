@@ -28,7 +28,7 @@ from ezhr_graphql.db import Database
 from ezhr_graphql.models import Agent, Document, DocumentChunk, EmbeddingModel
 from ezhr_graphql.rag import ModelRegistry
 from ezhr_graphql.rag.embeddings import LOCAL_EMBEDDING_LANGUAGES
-from ezhr_graphql.repositories.audience import AudienceRepository, Readable, Reader
+from ezhr_graphql.repositories.audience import AudienceRepository, Readable, Reader, admits
 from ezhr_graphql.repositories.keywords import (
     KeywordHit,
     KeywordRepository,
@@ -246,7 +246,8 @@ class Retriever:
         hits under the threshold only as the keyword leg's, and hits whose chunk is
         gone (replaced since the vectors were loaded) not at all."""
         used = [h for h in vector if h.score >= knowledge.threshold]
-        loaded = await self._load([h.chunk_id for h in used] + [h.chunk_id for h in keyword])
+        chunk_ids = [h.chunk_id for h in used] + [h.chunk_id for h in keyword]
+        loaded = await self._load(chunk_ids, knowledge.reader)
         loaded = {c: found for c, found in loaded.items() if knowledge.admits(found.document_id)}
         candidates: dict[uuid.UUID, Candidate] = {}
         for rank, hit in enumerate(used, start=1):
@@ -267,23 +268,31 @@ class Retriever:
             candidate.cosine_bound = floor
         return list(candidates.values())
 
-    async def _load(self, chunk_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Candidate]:
+    async def _load(
+        self, chunk_ids: Sequence[uuid.UUID], reader: Reader | None
+    ) -> dict[uuid.UUID, Candidate]:
+        """The chunks ``chunk_ids`` of the documents whose audiences admit ``reader``
+        now: one whose audience changed since the reader's knowledge was worked out
+        is checked again here, in the statement that loads the passages."""
         if not chunk_ids:
             return {}
-        async with self.db.read() as session:
-            rows = await session.execute(
-                select(
-                    DocumentChunk.id,
-                    DocumentChunk.document_id,
-                    DocumentChunk.heading_path,
-                    DocumentChunk.page,
-                    DocumentChunk.text,
-                    Document.title,
-                    Document.filename,
-                )
-                .join(Document, Document.id == DocumentChunk.document_id)
-                .where(DocumentChunk.id.in_(list(dict.fromkeys(chunk_ids))))
+        statement = (
+            select(
+                DocumentChunk.id,
+                DocumentChunk.document_id,
+                DocumentChunk.heading_path,
+                DocumentChunk.page,
+                DocumentChunk.text,
+                Document.title,
+                Document.filename,
             )
+            .join(Document, Document.id == DocumentChunk.document_id)
+            .where(DocumentChunk.id.in_(list(dict.fromkeys(chunk_ids))))
+        )
+        if reader is not None:
+            statement = statement.where(admits(reader))
+        async with self.db.read() as session:
+            rows = await session.execute(statement)
             return {
                 chunk_id: Candidate(
                     chunk_id=chunk_id,
