@@ -62,8 +62,9 @@ class User(TimestampedMixin, SoftDeleteMixin, Base):
     display_name: Mapped[str] = mapped_column(name_type())
     role: Mapped[Role] = mapped_column(enum_type(Role), default=Role.MEMBER)
     # What HR policies depend on, and what the audiences of knowledge are matched with
-    # (see models/audience.py). Changed only through UserService.set_attributes; None
-    # is "not known", which no audience constraining that attribute admits.
+    # (see models/audience.py). Always checked by services/attributes.py (by
+    # UserService.set_attributes, and at single sign-on); None is "not known", which no
+    # audience constraining that attribute admits.
     country: Mapped[str | None] = mapped_column(Unicode(2), default=None)  # ISO 3166-1 alpha-2
     office: Mapped[str | None] = mapped_column(Unicode(ATTRIBUTE_LENGTH), default=None)
     department: Mapped[str | None] = mapped_column(Unicode(ATTRIBUTE_LENGTH), default=None)

@@ -140,19 +140,19 @@ AGENT_READ = AgentColumns._fields[1:]
 MESSAGE_READ = MessageColumns._fields[1:]
 
 
+def _reads(only: frozenset[str] | None, i: int, name: str) -> bool:
+    """Whether the ``i``-th of the columns read beside a session, ``name``, is read."""
+    return only is None or i == 0 or name in only
+
+
 def _read(table: Any, names: tuple[str, ...], only: frozenset[str] | None) -> list[Any]:
     """``table``'s columns ``names``, NULL in the place of those not in ``only``."""
-    return [
-        table[name] if only is None or i == 0 or name in only else null()
-        for i, name in enumerate(names)
-    ]
+    return [table[name] if _reads(only, i, name) else null() for i, name in enumerate(names)]
 
 
 def _unread(names: tuple[str, ...], only: frozenset[str] | None) -> list[tuple[int, Any]]:
     """Positions among ``names`` that :func:`_read` left NULL, with their placeholders."""
-    if only is None:
-        return []
-    return [(i, UNREAD[name]) for i, name in enumerate(names) if i and name not in only]
+    return [(i, UNREAD[name]) for i, name in enumerate(names) if not _reads(only, i, name)]
 
 
 def _beside(inner: Select[Any], beside: Beside, admin: bool) -> Select[Any]:

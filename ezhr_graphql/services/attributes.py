@@ -10,12 +10,16 @@ a short text. Text is compared as stored: trimmed, in Unicode NFC, case kept.
 from __future__ import annotations
 
 import unicodedata
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.errors import InvalidInputError
 from ezhr_graphql.models import AudienceAttribute, EmploymentType, User
 from ezhr_graphql.models.types import ATTRIBUTE_LENGTH
+from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services import codes, validation
 
 MAX_GROUPS = 50
@@ -201,3 +205,10 @@ def reader_values(user: User | None) -> dict[AudienceAttribute, frozenset[str]]:
     if user.groups:
         values[AudienceAttribute.GROUP] = frozenset(user.groups)
     return values
+
+
+async def reader_of(
+    session: AsyncSession, user_id: uuid.UUID
+) -> dict[AudienceAttribute, frozenset[str]]:
+    """:func:`reader_values` of the user ``user_id`` as stored now."""
+    return reader_values(await UserRepository.from_session(session).get(user_id))

@@ -35,10 +35,9 @@ from ezhr_graphql.repositories.knowledge import (
     CollectionRepository,
     DocumentRepository,
 )
-from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services import validation
 from ezhr_graphql.services.actor import Actor
-from ezhr_graphql.services.attributes import reader_values
+from ezhr_graphql.services.attributes import reader_of
 from ezhr_graphql.services.ingestion import Ingestion, IngestionQueue, IngestJob
 from ezhr_graphql.services.knowledge_fields import (
     CollectionFields,
@@ -210,7 +209,7 @@ class KnowledgeService:
 
     async def _reader(self, actor: Actor) -> Reader:
         """What the actor holds of each attribute audiences constrain, as stored now."""
-        return reader_values(await UserRepository.from_session(self.session).get(actor.id))
+        return await reader_of(self.session, actor.id)
 
     async def document(self, actor: Actor, id: uuid.UUID) -> Document:
         """Any document, for an administrator; for a member, one of a collection an

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.db import Database
-from ezhr_graphql.errors import AuthenticationError
+from ezhr_graphql.errors import AuthenticationError, PermissionDeniedError
 from ezhr_graphql.services.throttle import LoginThrottle
-from ezhr_graphql.services.users import Session, UserService
+from ezhr_graphql.services.users import PASSWORDS_OFF, Session, UserService
 
 
 class SignIn:
@@ -32,7 +32,11 @@ class SignIn:
             LimitExceededError: ``loginAttempts``: too many failures for this email or
                 from this address lately.
             AuthenticationError: unknown email or wrong password (each a failure).
+            PermissionDeniedError: password sign-in is turned off (before anything is
+                read or counted), or the account is deactivated.
         """
+        if not self.users(None).password_sign_in:
+            raise PermissionDeniedError(PASSWORDS_OFF)
         await self.throttle.check(email, address)
         async with self.db.read() as session:
             user = await self.users(session).find_login(email)

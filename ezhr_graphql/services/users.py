@@ -96,15 +96,15 @@ class UserService:
         return await self.users.get_by_email(email)
 
     async def login(self, user: User | None, password: str) -> Session:
-        """Raises:
-        PermissionDeniedError: password sign-in is turned off, or the password is
-            right but the account is deactivated.
+        """The caller (:class:`~ezhr_graphql.services.signin.SignIn`) has checked that
+        password sign-in is on.
+
+        Raises:
+        PermissionDeniedError: the password is right but the account is deactivated.
         AuthenticationError: unknown email, wrong password, or an account that has
             no password (single sign-on only). Each costs one hash check, so
             response times do not tell which.
         """
-        if not self.password_sign_in:
-            raise PermissionDeniedError(PASSWORDS_OFF)
         if user is None or not user.password_hash:
             await self.hasher.verify(self.hasher.decoy, password)
             raise AuthenticationError("Invalid email or password")
@@ -155,13 +155,14 @@ class UserService:
         return await self._changed(user)
 
     async def set_attributes(self, user_id: uuid.UUID, attributes: Attributes) -> User:
-        """The one way a user's attributes change (country, office, department,
-        employment type, preferred language, groups): checked, then all replaced by
-        ``attributes`` (``None`` and no groups clear them). What knowledge the user may
-        read follows from the next question on. Callers decide who may do this: the
-        API lets administrators only; single sign-on applies an identity provider's
-        claims. To change some only, pass ``dataclasses.replace(Attributes.of(user),
-        ...)``.
+        """A user's attributes (country, office, department, employment type,
+        preferred language, groups) checked, then all replaced by ``attributes``
+        (``None`` and no groups clear them). What knowledge the user may read follows
+        from the next question on. The caller decides who may do this (the API:
+        administrators only, see :meth:`update_attributes`); single sign-on checks the
+        provider's claims with the same rules, one attribute at a time
+        (sso/accounts.py). To change some only, pass
+        ``dataclasses.replace(Attributes.of(user), ...)``.
 
         Raises:
             NotFoundError: no such (live) user.

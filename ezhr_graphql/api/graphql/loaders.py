@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Hashable, Mapping, Sequence
 from functools import cached_property
@@ -12,6 +11,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+from strawberry.utils.str_converters import to_snake_case
 
 from ezhr_graphql.db import Database
 from ezhr_graphql.models import (
@@ -96,19 +96,18 @@ def _collections_by_agent(db: Database) -> DataLoader[uuid.UUID, list[Collection
 
 
 AudienceRows = dict[AudienceAttribute, list[str]]
+AudienceFetch = Callable[
+    [AudienceRepository, list[uuid.UUID]], Awaitable[dict[uuid.UUID, AudienceRows]]
+]
 
 
-def _audiences(db: Database, documents: bool) -> DataLoader[uuid.UUID, AudienceRows]:
-    """The audiences of documents (or of collections), by id, one statement a batch."""
+def _audiences(db: Database, fetch: AudienceFetch) -> DataLoader[uuid.UUID, AudienceRows]:
+    """The audiences ``fetch`` reads (of documents or of collections), by id, one
+    statement a batch."""
 
     async def load(ids: Sequence[uuid.UUID]) -> list[AudienceRows]:
         async with db.read() as session:
-            repository = AudienceRepository.from_session(session)
-            unique = list(set(ids))
-            if documents:
-                found = await repository.of_documents(unique)
-            else:
-                found = await repository.of_collections(unique)
+            found = await fetch(AudienceRepository.from_session(session), list(set(ids)))
         return [found.get(id, {}) for id in ids]
 
     return DataLoader(load_fn=load)
@@ -167,11 +166,11 @@ class Loaders:
 
     @cached_property
     def audience_by_document_id(self) -> DataLoader[uuid.UUID, AudienceRows]:
-        return _audiences(self._db, documents=True)
+        return _audiences(self._db, AudienceRepository.of_documents)
 
     @cached_property
     def audience_by_collection_id(self) -> DataLoader[uuid.UUID, AudienceRows]:
-        return _audiences(self._db, documents=False)
+        return _audiences(self._db, AudienceRepository.of_collections)
 
 
 def resolved_or_awaitable(
@@ -275,9 +274,6 @@ def node_selection(info: Any) -> dict[str, set[str]]:
     return selected
 
 
-_CAPITAL = re.compile(r"(?<!^)(?=[A-Z])")
-
-
 def columns_shown(
     fields: set[str], columns: Sequence[str], computed: Mapping[str, tuple[str, ...]]
 ) -> frozenset[str] | None:
@@ -290,7 +286,7 @@ def columns_shown(
         if field in computed:
             shown.update(computed[field])
             continue
-        column = _CAPITAL.sub("_", field).lower()
+        column = to_snake_case(field)
         if column not in columns:
             return None
         shown.add(column)

@@ -59,9 +59,6 @@ class SignedInConnections:
         if not connections:
             del self._by_user[watched.user_id]
 
-    def count(self, user_id: uuid.UUID) -> int:
-        return len(self._by_user.get(user_id, ()))
-
     async def user_changed(self, user_id: uuid.UUID) -> None:
         """Check each connection of ``user_id`` again (see :meth:`Watched.check`)."""
         for watched in list(self._by_user.get(user_id, ())):

@@ -39,7 +39,7 @@ from ezhr_graphql.api.guards.auth import BadCredentials, authenticate, token_fro
 from ezhr_graphql.api.guards.gate import Gate, Operation, Refused
 from ezhr_graphql.api.guards.ratelimit import claim_websocket
 from ezhr_graphql.api.guards.websocket import LimitedWebSocketAdapter, MessageRefused
-from ezhr_graphql.api.transport.connections import SignedInConnections
+from ezhr_graphql.api.transport.connections import CLOSE_CODE, SignedInConnections
 from ezhr_graphql.api.transport.timers import Timer
 from ezhr_graphql.container import Container
 
@@ -54,8 +54,9 @@ async def _close(websocket: Any, code: int, reason: str) -> None:
 
 def _release(context: object) -> None:
     """Stop what watches a closed connection: its token's expiry, its user's changes."""
-    for name in ("expiry", "watch"):
-        watcher = getattr(context, name, None)
+    if not isinstance(context, Context):
+        return
+    for watcher in (context.expiry, context.watch):
         if watcher is not None:
             watcher.cancel()
 
@@ -245,5 +246,5 @@ async def _expired(websocket: WebSocket) -> bool:
     """Close the connection, its token expired (graphql-transport-ws 4403): a client
     reconnects with a fresh token rather than streaming on a stale one."""
     with contextlib.suppress(Exception):  # already closed
-        await websocket.close(code=4403, reason="Token expired")
+        await websocket.close(code=CLOSE_CODE, reason="Token expired")
     return False

@@ -7,11 +7,15 @@ Redis one stores it as a dict); :func:`progress_channel` names the broker channe
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from ezhr_graphql.models import Document, DocumentStatus
+
+logger = logging.getLogger(__name__)
 
 TERMINAL = (DocumentStatus.READY, DocumentStatus.FAILED)
 
@@ -52,3 +56,12 @@ class IngestJob:
     @classmethod
     def reembed(cls, collection_id: uuid.UUID, model_id: uuid.UUID) -> IngestJob:
         return cls("collection", str(collection_id), 0, str(model_id))
+
+
+async def run_logged(run: Callable[[IngestJob], Awaitable[None]], job: IngestJob) -> None:
+    """``run(job)``, a failure logged rather than raised: whoever works through jobs
+    goes on with the next."""
+    try:
+        await run(job)
+    except Exception:
+        logger.exception("ingestion job %s failed", job.kind)

@@ -33,7 +33,7 @@ from ezhr_graphql.services.ingestion.chunks import (
     swap_chunks,
 )
 from ezhr_graphql.services.ingestion.embedding import Embedding, collection_models
-from ezhr_graphql.services.ingestion.jobs import IngestJob
+from ezhr_graphql.services.ingestion.jobs import IngestJob, run_logged
 from ezhr_graphql.services.ingestion.progress import Failed, Progress, ProgressReporter
 from ezhr_graphql.services.ingestion.reembed import Reembedding
 from ezhr_graphql.settings import KnowledgeSettings
@@ -94,10 +94,7 @@ class Ingestion:
         async def worker() -> None:
             nonlocal done
             for job in pending:  # shared: each job is taken once
-                try:
-                    await self.run(job)
-                except Exception:
-                    logger.exception("ingestion job %s failed", job.kind)
+                await run_logged(self.run, job)
                 done += 1
                 if on_done is not None:
                     on_done(done)

@@ -11,7 +11,8 @@ import logging
 from typing import TYPE_CHECKING, Protocol
 
 from ezhr_graphql.observe.metrics import INGESTION_QUEUE_DEPTH
-from ezhr_graphql.services.ingestion.jobs import IngestJob
+from ezhr_graphql.services.ingestion.jobs import IngestJob, run_logged
+from ezhr_graphql.tasks import stop_task
 
 if TYPE_CHECKING:
     from ezhr_graphql.services.ingestion.pipeline import Ingestion
@@ -65,9 +66,7 @@ class LocalIngestionQueue:
             self._pending.discard(job.key)
             INGESTION_QUEUE_DEPTH.set(self._queue.qsize())
             try:
-                await self.ingestion.run(job)
-            except Exception:
-                logger.exception("ingestion job %s failed", job.kind)
+                await run_logged(self.ingestion.run, job)
             finally:
                 self._queue.task_done()
 
@@ -75,6 +74,4 @@ class LocalIngestionQueue:
         await self._queue.join()
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(stop_task(task) for task in self._tasks))

@@ -36,8 +36,7 @@ from ezhr_graphql.repositories.keywords import (
     TermCounts,
 )
 from ezhr_graphql.repositories.knowledge import CollectionRepository
-from ezhr_graphql.repositories.user import UserRepository
-from ezhr_graphql.services.attributes import reader_values
+from ezhr_graphql.services.attributes import reader_of
 from ezhr_graphql.services.ingestion import embedding_spec
 from ezhr_graphql.services.retrieval.passage import Passage
 from ezhr_graphql.services.retrieval.rerank import Candidate, rerank
@@ -150,7 +149,7 @@ class Retriever:
             collections = await CollectionRepository.from_session(session).of_agent(agent.id)
             if not collections:
                 return None
-            reader = reader_values(await UserRepository.from_session(session).get(reader_id))
+            reader = await reader_of(session, reader_id)
             rows = await AudienceRepository.from_session(session).documents_of(
                 [c.id for c in collections], reader
             )

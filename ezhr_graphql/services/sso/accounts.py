@@ -14,7 +14,7 @@ from ezhr_graphql.errors import InvalidInputError
 from ezhr_graphql.models import EmploymentType, Role, User
 from ezhr_graphql.oidc_settings import OidcSettings
 from ezhr_graphql.repositories.user import UserRepository
-from ezhr_graphql.services.attributes import MAX_GROUPS, Attributes
+from ezhr_graphql.services.attributes import MAX_GROUPS, Attributes, name
 from ezhr_graphql.services.sso.claims import DirectoryAttributes, Identity, role_for
 from ezhr_graphql.services.sso.errors import SignInError, SignInFailure
 from ezhr_graphql.services.user_changes import UserChanges
@@ -136,7 +136,7 @@ def _groups(user: User, claimed: str | list[str] | None) -> list[str]:
     kept: list[str] = []
     for group in claimed if isinstance(claimed, list) else []:
         try:
-            kept += Attributes(groups=(group,)).cleaned().groups
+            kept.append(name("groups", group))
         except InvalidInputError as exc:
             logger.warning("single sign-on: user %s: a malformed group dropped (%s)", user.id, exc)
     return list(dict.fromkeys(kept))[:MAX_GROUPS]
