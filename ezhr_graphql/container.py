@@ -17,6 +17,7 @@ from ezhr_graphql.pubsub import Broker, MemoryBroker
 from ezhr_graphql.rag import ModelRegistry
 from ezhr_graphql.services.actor_cache import ActorCache
 from ezhr_graphql.services.agents import AgentService
+from ezhr_graphql.services.audit import AuditLog
 from ezhr_graphql.services.catalog import EmbeddingModelService, LlmModelService
 from ezhr_graphql.services.chat import ChatSessionService, FolderService
 from ezhr_graphql.services.ingestion import (
@@ -151,12 +152,17 @@ class Container:
         return SingleSignOn(self.db, oidc, self.settings.signing_key, self.user_changes)
 
     def services(
-        self, session: AsyncSession | None, *, ingestion_queue: IngestionQueue | None = None
+        self,
+        session: AsyncSession | None,
+        *,
+        ingestion_queue: IngestionQueue | None = None,
+        address: str | None = None,
     ) -> Services:
         """The services of one unit of work, on ``session`` (``None``: only what needs no
         database, such as checking a password). ``ingestion_queue`` replaces the
-        process's queue (the command line runs the jobs itself, to show progress)."""
-        return Services(self, session, ingestion_queue or self.ingestion_queue)
+        process's queue (the command line runs the jobs itself, to show progress).
+        ``address`` is the caller's, for the audit log."""
+        return Services(self, session, ingestion_queue or self.ingestion_queue, address)
 
     async def start(self) -> None:
         """Start background work: stop signals and the sweep of interrupted runs.
@@ -255,11 +261,16 @@ class Services:
     Each is made on first use."""
 
     def __init__(
-        self, container: Container, session: AsyncSession | None, queue: IngestionQueue
+        self,
+        container: Container,
+        session: AsyncSession | None,
+        queue: IngestionQueue,
+        address: str | None = None,
     ) -> None:
         self._container = container
         self._session = session
         self._queue = queue
+        self._address = address
 
     @property
     def session(self) -> AsyncSession:
@@ -283,6 +294,10 @@ class Services:
             policy,
             password_sign_in=c.settings.oidc.password_sign_in,
         )
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.session, self._address)
 
     @cached_property
     def agents(self) -> AgentService:

@@ -165,6 +165,10 @@ def gql(client: httpx.AsyncClient) -> GraphQLClient:
     return GraphQLClient(client)
 
 
+# The password of everyone the people fixture makes.
+PASSWORD_FOR_PEOPLE = "correct horse battery"
+
+
 @dataclass
 class Person:
     id: uuid.UUID
@@ -185,7 +189,7 @@ class PeopleFactory:
         email = email or f"{role.value.lower()}-{uuid.uuid4().hex[:8]}@example.com"
         async with self.container.db.transaction() as session:
             signed_in = await self.container.services(session).users.register(
-                email, "correct horse battery", None, role
+                email, PASSWORD_FOR_PEOPLE, None, role
             )
         return Person(signed_in.user.id, signed_in.user.email, signed_in.token)
 

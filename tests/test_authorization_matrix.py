@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from ezhr_graphql.api.graphql.schema import build_schema
 from ezhr_graphql.container import Container
 from ezhr_graphql.db import utcnow
-from ezhr_graphql.models import ChatMessage, Visibility
+from ezhr_graphql.models import AuditAction, AuditEvent, ChatMessage, Visibility
 from ezhr_graphql.models.chat import MessageStatus
 from ezhr_graphql.repositories.sign_in_code import SignInCodeRepository
 from ezhr_graphql.services.attributes import Attributes
@@ -87,6 +87,7 @@ EXPECTED: dict[str, Expect] = {
     "collection": ADMIN_ONLY,
     "documents": IN_AUDIENCE,
     "document": IN_AUDIENCE,
+    "auditLog": ADMIN_ONLY,
     # Mutation
     "register": EVERYONE,
     "login": EVERYONE,
@@ -135,6 +136,34 @@ EXPECTED: dict[str, Expect] = {
     "ingestionProgress": IN_AUDIENCE,
 }
 # fmt: on
+
+# What the audit log records for each administrator's change, made by the admin.
+AUDITED: dict[str, AuditAction] = {
+    "setUserRole": AuditAction.USER_ROLE_CHANGED,
+    "setUserAttributes": AuditAction.USER_ATTRIBUTES_CHANGED,
+    "deleteUser": AuditAction.USER_DELETED,
+    "deactivateUser": AuditAction.USER_DEACTIVATED,
+    "reactivateUser": AuditAction.USER_REACTIVATED,
+    "createEmbeddingModel": AuditAction.MODEL_CREATED,
+    "updateEmbeddingModel": AuditAction.MODEL_CHANGED,
+    "deleteEmbeddingModel": AuditAction.MODEL_DELETED,
+    "createLlmModel": AuditAction.MODEL_CREATED,
+    "updateLlmModel": AuditAction.MODEL_CHANGED,
+    "deleteLlmModel": AuditAction.MODEL_DELETED,
+    "createAgent": AuditAction.AGENT_CREATED,
+    "updateAgent": AuditAction.AGENT_CHANGED,
+    "setAgentStarterMessages": AuditAction.AGENT_CHANGED,
+    "deleteAgent": AuditAction.AGENT_DELETED,
+    "createCollection": AuditAction.COLLECTION_CREATED,
+    "updateCollection": AuditAction.COLLECTION_CHANGED,
+    "deleteCollection": AuditAction.COLLECTION_DELETED,
+    "uploadDocument": AuditAction.DOCUMENT_UPLOADED,
+    "updateDocument": AuditAction.DOCUMENT_CHANGED,
+    "reindexDocument": AuditAction.DOCUMENT_CHANGED,
+    "reindexCollection": AuditAction.COLLECTION_CHANGED,
+    "deleteDocument": AuditAction.DOCUMENT_DELETED,
+    "setAgentCollections": AuditAction.AGENT_CHANGED,
+}
 
 # Marks in names and texts no other caller may ever read back.
 OWNER_MARK = "owner-secret"
@@ -501,6 +530,9 @@ CALLS: dict[str, Call] = {
         "{ viewer { __typename active deactivatedAt singleSignOn attributes { groups } } }"
     ),
     "signInOptions": call("{ signInOptions { localAccounts singleSignOnUrl } }"),
+    "auditLog": call(
+        union("auditLog", "... on AuditEventConnection { edges { node { id action } } }")
+    ),
     "users": call(
         union(
             "users",
@@ -844,3 +876,25 @@ async def test_authorization_matrix(
 
     assert not leaks, "\n".join(leaks)
     assert not wrong, "Outcomes differ from EXPECTED:\n" + "\n".join(wrong)
+    await check_audited(world)
+
+
+async def check_audited(world: World) -> None:
+    """Each administrator's change left its event, by the admin, from the caller's
+    address; the refused attempts of the others left none."""
+    changes = [name for name in root_fields()["Mutation"] if EXPECTED[name] == ADMIN_ONLY]
+    assert sorted(changes) == sorted(AUDITED), "say what each admin mutation records"
+    async with world.container.db.read() as session:
+        rows = (
+            await session.execute(
+                select(AuditEvent.actor_id, AuditEvent.action, AuditEvent.address)
+            )
+        ).all()
+    by_admin = {action for actor, action, _ in rows if actor == world.person(Caller.ADMIN).id}
+    missing = sorted(name for name, action in AUDITED.items() if action not in by_admin)
+    assert not missing, f"changes the audit log does not show: {missing}"
+    members = {world.person(Caller.OWNER).id, world.person(Caller.OTHER).id}
+    assert not [action for actor, action, _ in rows if actor in members and action in by_admin], (
+        "a refused change was recorded"
+    )
+    assert {address for actor, _, address in rows if actor is not None} == {"127.0.0.1"}

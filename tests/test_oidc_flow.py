@@ -56,6 +56,12 @@ mutation ($id: ID!) { reactivateUser(userId: $id) { __typename ... on User { act
 PASSWORD = "correct horse battery"
 
 
+SIGN_INS = """
+{ auditLog(first: 10, filter: {actions: [SIGN_IN, SIGN_IN_FAILED]}) {
+    ... on AuditEventConnection { edges { node { action actorId details { name value } } } }
+} }
+"""
+
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[str]:
     with running_provider() as url:
@@ -284,6 +290,16 @@ async def test_a_deactivated_user_cannot_sign_in_again_until_reactivated(
         assert (await gql.data(VIEWER, token=again["token"]))["viewer"]["active"] is True
         revoked = await gql(PROTECTED, token=alice["token"])
         assert revoked["errors"][0]["message"] == "This token was revoked; sign in again"
+        # And the audit log shows each sign-in through the provider, and the refusal
+        log = await gql.data(SIGN_INS, token=admin.token)
+    events = [edge["node"] for edge in log["auditLog"]["edges"]]
+    assert [(e["action"], e["actorId"]) for e in reversed(events)] == [
+        ("SIGN_IN", alice["user"]["id"]),
+        ("SIGN_IN", alice["user"]["id"]),
+        ("SIGN_IN_FAILED", alice["user"]["id"]),
+        ("SIGN_IN", alice["user"]["id"]),
+    ]
+    assert {"name": "reason", "value": "ACCOUNT_DEACTIVATED"} in events[1]["details"]
 
 
 async def test_a_local_account_is_linked_on_a_verified_email_only(

@@ -3,6 +3,7 @@
 from ezhr_graphql.models.agent import Agent, AnswerMode, UnsupportedNumbers, Visibility
 from ezhr_graphql.models.ai_model import EmbeddingModel, LlmModel
 from ezhr_graphql.models.audience import AudienceAttribute, CollectionAudience, DocumentAudience
+from ezhr_graphql.models.audit import AuditAction, AuditEvent
 from ezhr_graphql.models.chat import (
     ChatFeedback,
     ChatMessage,
@@ -29,6 +30,8 @@ __all__ = [
     "Agent",
     "AnswerMode",
     "AudienceAttribute",
+    "AuditAction",
+    "AuditEvent",
     "ChatFeedback",
     "ChatMessage",
     "ChatSession",

@@ -8,6 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.db import Database
 from ezhr_graphql.errors import AuthenticationError, PermissionDeniedError
+from ezhr_graphql.models import User
+from ezhr_graphql.models.audit import AuditAction
+from ezhr_graphql.services.audit import AuditLog
 from ezhr_graphql.services.throttle import LoginThrottle
 from ezhr_graphql.services.users import PASSWORDS_OFF, Session, UserService
 
@@ -23,10 +26,13 @@ class SignIn:
         self.users = users
         self.throttle = throttle
 
-    async def sign_in(self, email: str, password: str, address: str) -> Session:
+    async def sign_in(
+        self, email: str, password: str, address: str, origin: str | None = None
+    ) -> Session:
         """A session for the user ``email`` names, if ``password`` is theirs. The user
         is read in a short session; the password is checked outside it (hashing is
-        slow and needs no connection).
+        slow and needs no connection). ``address`` is what the throttle counts by;
+        the audit log records the attempt, success or failure, from ``origin``.
 
         Raises:
             LimitExceededError: ``loginAttempts``: too many failures for this email or
@@ -42,8 +48,23 @@ class SignIn:
             user = await self.users(session).find_login(email)
         try:
             signed_in = await self.users(None).login(user, password)
-        except AuthenticationError:
-            await self.throttle.failed(email, address)
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            if isinstance(exc, AuthenticationError):
+                await self.throttle.failed(email, address)
+            reason = "deactivated" if isinstance(exc, PermissionDeniedError) else "credentials"
+            await self._record(user, AuditAction.SIGN_IN_FAILED, origin, reason)
             raise
         await self.throttle.succeeded(email)
+        await self._record(user, AuditAction.SIGN_IN, origin)
         return signed_in
+
+    async def _record(
+        self, user: User | None, action: AuditAction, origin: str | None, reason: str = ""
+    ) -> None:
+        """One event in the audit log, in a transaction of its own. A failure for an
+        unknown email names nobody (the email itself is not kept)."""
+        details = {"method": "password"} | ({"reason": reason} if reason else {})
+        target = None if user is None else ("User", user.id)
+        async with self.db.transaction() as session:
+            actor = None if user is None else user.id
+            AuditLog(session, origin).record(actor, action, target, details)

@@ -9,6 +9,7 @@ import strawberry
 
 from ezhr_graphql.api.graphql.errors import FORBIDDEN, UNAUTHENTICATED, top_level
 from ezhr_graphql.api.guards.auth import BadCredentials, authenticate
+from ezhr_graphql.api.guards.ratelimit import client_host, trusted_proxies
 from ezhr_graphql.services import validation
 from ezhr_graphql.services.actor import Actor
 
@@ -40,6 +41,17 @@ class Context:
     @property
     def db(self) -> Database:
         return self.container.db
+
+    @property
+    def address(self) -> str | None:
+        """The caller's address (behind a trusted proxy, the forwarded one), for the
+        audit log."""
+        scope = getattr(self.request, "scope", None)
+        if not scope:
+            return None
+        return client_host(
+            scope, trusted_proxies(self.container.settings.rate_limit.trusted_proxies)
+        )
 
     def require_actor(self) -> Actor:
         """The signed-in user.

@@ -10,6 +10,7 @@ session is never shared with sibling resolvers, which Strawberry runs concurrent
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -19,6 +20,7 @@ from ezhr_graphql.api.graphql.context import Context
 from ezhr_graphql.api.graphql.errors import Conflict, ErrorCode, UserErrorType, from_domain
 from ezhr_graphql.container import Services
 from ezhr_graphql.errors import DomainError
+from ezhr_graphql.models.audit import AuditAction
 from ezhr_graphql.services.actor import Actor
 
 T = TypeVar("T")
@@ -31,7 +33,7 @@ async def read(ctx: Context, action: Callable[[Services], Awaitable[T]]) -> T | 
     """``action`` on the services of a read session."""
     try:
         async with ctx.db.read() as session:
-            return await action(ctx.container.services(session))
+            return await action(ctx.container.services(session, address=ctx.address))
     except DomainError as exc:
         return from_domain(exc)
 
@@ -40,7 +42,7 @@ async def write(ctx: Context, action: Callable[[Services], Awaitable[T]]) -> T |
     """``action`` on the services of a transaction, committed if it returns."""
     try:
         async with ctx.db.transaction() as session:
-            result = await action(ctx.container.services(session))
+            result = await action(ctx.container.services(session, address=ctx.address))
     except DomainError as exc:
         return from_domain(exc)
     except IntegrityError as exc:
@@ -61,10 +63,22 @@ async def write(ctx: Context, action: Callable[[Services], Awaitable[T]]) -> T |
 Act = Callable[[Services, Actor], Awaitable[R]]
 
 
+def _target(row: object) -> tuple[str, uuid.UUID | None]:
+    """What a change was made to: the row it returned (an upload's document)."""
+    row = getattr(row, "document", row)
+    return type(row).__name__, getattr(row, "id", None)
+
+
 def _as_actor(
-    ctx: Context, act: Act[R], convert: Callable[[R], T], admin: bool
+    ctx: Context,
+    act: Act[R],
+    convert: Callable[[R], T],
+    admin: bool,
+    audit: AuditAction | None = None,
 ) -> Callable[[Services], Awaitable[T]]:
-    """``act`` as the signed-in user (an administrator if ``admin``), converted.
+    """``act`` as the signed-in user (an administrator if ``admin``), converted; with
+    ``audit``, the audit log records it, and the row ``act`` returned as its target,
+    in the same transaction.
 
     Raises:
         GraphQLError: ``UNAUTHENTICATED`` or ``FORBIDDEN`` (top-level errors).
@@ -72,7 +86,10 @@ def _as_actor(
     actor = ctx.require_admin() if admin else ctx.require_actor()
 
     async def action(services: Services) -> T:
-        return convert(await act(services, actor))
+        row = await act(services, actor)
+        if audit is not None:
+            services.audit.record(actor.id, audit, _target(row))
+        return convert(row)
 
     return action
 
@@ -90,12 +107,19 @@ async def query(
 
 
 async def change(
-    ctx: Context, act: Act[R], convert: Callable[[R], T], *, admin: bool = False
+    ctx: Context,
+    act: Act[R],
+    convert: Callable[[R], T],
+    *,
+    admin: bool = False,
+    audit: AuditAction | None = None,
 ) -> T | UserErrorType:
     """The usual mutation: ``act`` on the services of a fresh transaction, as the
     signed-in user (an administrator if ``admin``), and what it returns converted.
+    Every administrator's change names its ``audit`` action: the audit log records
+    who made it, on what, from where, in the change's own transaction.
 
     Raises:
         GraphQLError: ``UNAUTHENTICATED`` or ``FORBIDDEN`` (top-level errors).
     """
-    return await write(ctx, _as_actor(ctx, act, convert, admin))
+    return await write(ctx, _as_actor(ctx, act, convert, admin, audit))

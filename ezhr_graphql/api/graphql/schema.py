@@ -37,6 +37,7 @@ from ezhr_graphql.api.graphql.knowledge.queries import KnowledgeQueries
 from ezhr_graphql.api.graphql.knowledge.subscriptions import KnowledgeSubscriptions
 from ezhr_graphql.api.graphql.loaders import Loaders
 from ezhr_graphql.api.graphql.observe import OperationLabels, OperationMetrics, logged_name
+from ezhr_graphql.api.graphql.privacy.queries import PrivacyQueries
 from ezhr_graphql.api.graphql.replies.mutations import ReplyMutations
 from ezhr_graphql.api.graphql.replies.subscriptions import ReplySubscriptions
 from ezhr_graphql.api.graphql.users.mutations import UserMutations
@@ -50,7 +51,9 @@ logger = logging.getLogger("ezhr_graphql.api")
 
 
 @strawberry.type(description="Read the assistant's agents, models, chat sessions and messages.")
-class Query(UserQueries, CatalogQueries, AgentQueries, ChatQueries, KnowledgeQueries):
+class Query(
+    UserQueries, CatalogQueries, AgentQueries, ChatQueries, KnowledgeQueries, PrivacyQueries
+):
     pass
 
 

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ezhr_graphql.api.guards.ratelimit import client_host, trusted_proxies
 from ezhr_graphql.container import Container
 from ezhr_graphql.db.errors import SERVICE_UNAVAILABLE, unavailable
 from ezhr_graphql.oidc_settings import OidcSettings
@@ -92,7 +93,9 @@ class SignInRoutes:
         callback = Callback.of(request.query_params)
         state = callback.state or ""
         cookie = COOKIE_PREFIX + state if STATE_PATTERN.match(state) else None
-        response = await self._finish(sso, callback, cookie and request.cookies.get(cookie))
+        response = await self._finish(
+            sso, callback, cookie and request.cookies.get(cookie), self._address(request)
+        )
         if cookie is not None:
             # One sign-in, one use: its cookie goes whatever the outcome.
             response.delete_cookie(
@@ -100,9 +103,15 @@ class SignInRoutes:
             )
         return response
 
-    async def _finish(self, sso: SingleSignOn, callback: Callback, sealed: str | None) -> Response:
+    def _address(self, request: Request) -> str:
+        proxies = trusted_proxies(self.container.settings.rate_limit.trusted_proxies)
+        return client_host(request.scope, proxies)
+
+    async def _finish(
+        self, sso: SingleSignOn, callback: Callback, sealed: str | None, address: str
+    ) -> Response:
         try:
-            code = await sso.finish(callback, sealed)
+            code = await sso.finish(callback, sealed, address)
         except Exception as exc:
             return self._failed(exc)
         return self._to_spa(code=code)

@@ -40,7 +40,9 @@ class SsoAccounts:
         if user is None:
             user = await self._first_sign_in(identity)
         if not user.active:
-            raise SignInError(SignInFailure.ACCOUNT_DEACTIVATED, "This account is deactivated")
+            raise SignInError(
+                SignInFailure.ACCOUNT_DEACTIVATED, "This account is deactivated", user.id
+            )
         changed = await self._update(user, identity)
         apply_directory_attributes(user, identity.attributes)
         await self.users.flush()
@@ -69,6 +71,7 @@ class SsoAccounts:
             raise SignInError(
                 SignInFailure.EMAIL_IN_USE,
                 "Another account uses this email; ask an administrator to link them",
+                existing.id,
             )
         existing.sso_issuer, existing.sso_subject = identity.issuer, identity.subject
         return existing

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
 
 from ezhr_graphql.errors import DomainError
@@ -46,6 +47,10 @@ class SignInFailure(StrEnum):
 class SignInError(DomainError):
     """A single sign-on that cannot complete, and why."""
 
-    def __init__(self, failure: SignInFailure, message: str) -> None:
+    def __init__(
+        self, failure: SignInFailure, message: str, user_id: uuid.UUID | None = None
+    ) -> None:
         super().__init__(message)
         self.failure = failure
+        # The account the sign-in was for, when one is known (for the audit log).
+        self.user_id = user_id

@@ -16,11 +16,14 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from ezhr_graphql.db import Database
 from ezhr_graphql.db.base import utcnow
+from ezhr_graphql.models.audit import AuditAction
 from ezhr_graphql.oidc_settings import OidcSettings
 from ezhr_graphql.repositories.sign_in_code import SignInCodeRepository
+from ezhr_graphql.services.audit import AuditLog
 from ezhr_graphql.services.sso.accounts import SsoAccounts
 from ezhr_graphql.services.sso.claims import groups_left_out, identity
 from ezhr_graphql.services.sso.errors import SignInError, SignInFailure
@@ -89,8 +92,12 @@ class SingleSignOn:
         url = await self.provider.authorization_url(flow)
         return Started(url=url, state=flow.state, sealed=self.sealer.seal(flow))
 
-    async def finish(self, callback: Callback, sealed: str | None) -> str:
-        """The one-time code of the user the callback signs in.
+    async def finish(
+        self, callback: Callback, sealed: str | None, address: str | None = None
+    ) -> str:
+        """The one-time code of the user the callback signs in. The audit log records
+        the sign-in from ``address``, and a failure once the provider has vouched for
+        who signs in (a forged or stale callback names nobody and is only logged).
 
         Raises:
             SignInError: why the sign-in cannot complete (each :class:`SignInFailure`
@@ -106,6 +113,19 @@ class SingleSignOn:
         if not callback.code:
             raise SignInError(SignInFailure.PROVIDER_ERROR, "The provider sent no code")
         claims = await self.provider.claims(callback.code, flow)
+        try:
+            return await self._sign_in(claims, address)
+        except SignInError as exc:
+            async with self.db.transaction() as session:
+                AuditLog(session, address).record(
+                    exc.user_id,
+                    AuditAction.SIGN_IN_FAILED,
+                    None if exc.user_id is None else ("User", exc.user_id),
+                    {"method": "sso", "reason": exc.failure.value},
+                )
+            raise
+
+    async def _sign_in(self, claims: dict[str, Any], address: str | None) -> str:
         hosted = self.settings.hosted_domain
         if hosted and claims.get("hd") != hosted:
             raise SignInError(
@@ -116,6 +136,9 @@ class SingleSignOn:
         person = identity(self.provider.issuer, claims, self.settings.claims)
         async with self.db.transaction() as session:
             user = await SsoAccounts(session, self.settings, self.changes).sign_in(person)
+            AuditLog(session, address).record(
+                user.id, AuditAction.SIGN_IN, ("User", user.id), {"method": "sso"}
+            )
             return await self._issue_code(SignInCodeRepository.from_session(session), user.id)
 
     async def _issue_code(self, codes: SignInCodeRepository, user_id: uuid.UUID) -> str:

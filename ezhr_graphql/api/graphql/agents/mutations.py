@@ -18,15 +18,18 @@ from ezhr_graphql.api.graphql.errors import UserErrorType
 from ezhr_graphql.api.graphql.results import DeleteResult, deleted
 from ezhr_graphql.api.graphql.scalars import parse_id
 from ezhr_graphql.models import Agent as AgentRow
+from ezhr_graphql.models.audit import AuditAction
 from ezhr_graphql.services.actor import Actor
 from ezhr_graphql.services.agents import AgentService
 
 
 def _change(
-    info: Info, change: Callable[[AgentService, Actor], Awaitable[AgentRow]]
+    info: Info,
+    change: Callable[[AgentService, Actor], Awaitable[AgentRow]],
+    audit: AuditAction = AuditAction.AGENT_CHANGED,
 ) -> Awaitable[Agent | UserErrorType]:
     return resolve.change(
-        info.context, lambda s, a: change(s.agents, a), Agent.from_model, admin=True
+        info.context, lambda s, a: change(s.agents, a), Agent.from_model, admin=True, audit=audit
     )
 
 
@@ -34,7 +37,9 @@ def _change(
 class AgentMutations:
     @strawberry.mutation(description="Create an agent (admins only).")
     async def create_agent(self, info: Info, input: CreateAgentInput) -> AgentResult:
-        return await _change(info, lambda s, a: s.create(a, input.to_fields()))
+        return await _change(
+            info, lambda s, a: s.create(a, input.to_fields()), AuditAction.AGENT_CREATED
+        )
 
     @strawberry.mutation(
         description="Change an agent (admins only). A new embedding model re-embeds its "
@@ -54,5 +59,9 @@ class AgentMutations:
     @strawberry.mutation(description="Delete an agent; its chat sessions stay readable.")
     async def delete_agent(self, info: Info, id: strawberry.ID) -> DeleteResult:
         return await resolve.change(
-            info.context, lambda s, a: s.agents.delete(a, parse_id(id)), deleted, admin=True
+            info.context,
+            lambda s, a: s.agents.delete(a, parse_id(id)),
+            deleted,
+            admin=True,
+            audit=AuditAction.AGENT_DELETED,
         )

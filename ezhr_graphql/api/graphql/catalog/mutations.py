@@ -23,6 +23,7 @@ from ezhr_graphql.api.graphql.context import Info
 from ezhr_graphql.api.graphql.errors import UserErrorType
 from ezhr_graphql.api.graphql.results import Deleted, DeleteResult, deleted
 from ezhr_graphql.api.graphql.scalars import parse_id
+from ezhr_graphql.models.audit import AuditAction
 
 T = TypeVar("T")
 
@@ -35,6 +36,7 @@ def _create(
         lambda s, a: service(s).create(a, input.to_fields().cleaned()),
         convert,
         admin=True,
+        audit=AuditAction.MODEL_CREATED,
     )
 
 
@@ -46,12 +48,17 @@ def _update(
         lambda s, a: service(s).update(a, parse_id(id), input.to_fields().cleaned()),
         convert,
         admin=True,
+        audit=AuditAction.MODEL_CHANGED,
     )
 
 
 def _delete(info: Info, service: Service, id: strawberry.ID) -> Awaitable[Deleted | UserErrorType]:
     return resolve.change(
-        info.context, lambda s, a: service(s).delete(a, parse_id(id)), deleted, admin=True
+        info.context,
+        lambda s, a: service(s).delete(a, parse_id(id)),
+        deleted,
+        admin=True,
+        audit=AuditAction.MODEL_DELETED,
     )
 
 

@@ -27,6 +27,7 @@ from ezhr_graphql.api.graphql.knowledge.types import (
 )
 from ezhr_graphql.api.graphql.results import DeleteResult, deleted
 from ezhr_graphql.api.graphql.scalars import parse_id
+from ezhr_graphql.models.audit import AuditAction
 from ezhr_graphql.services.actor import Actor
 from ezhr_graphql.services.knowledge import DocumentFields, KnowledgeService
 
@@ -40,10 +41,12 @@ def knowledge_change(
     ctx: Context,
     act: Callable[[KnowledgeService, Actor], Awaitable[R]],
     convert: Callable[[R], T],
+    audit: AuditAction,
 ) -> Awaitable[T | UserErrorType]:
-    """An administrator's change to the knowledge; the indexing it implies is queued,
-    and the vectors of deleted documents removed, once it commits."""
-    return resolve.change(ctx, lambda s, a: act(s.knowledge, a), convert, admin=True)
+    """An administrator's change to the knowledge, recorded in the audit log; the
+    indexing it implies is queued, and the vectors of deleted documents removed, once
+    it commits."""
+    return resolve.change(ctx, lambda s, a: act(s.knowledge, a), convert, admin=True, audit=audit)
 
 
 async def _read_upload(file: Any, limit: int) -> bytes | None:
@@ -63,6 +66,7 @@ class KnowledgeMutations:
             info.context,
             lambda s, a: s.create_collection(a, input.to_fields()),
             Collection.from_model,
+            AuditAction.COLLECTION_CREATED,
         )
 
     @strawberry.mutation(
@@ -76,12 +80,16 @@ class KnowledgeMutations:
             info.context,
             lambda s, a: s.update_collection(a, parse_id(id), input.to_fields()),
             Collection.from_model,
+            AuditAction.COLLECTION_CHANGED,
         )
 
     @strawberry.mutation(description="Delete an empty collection (admins only).")
     async def delete_collection(self, info: Info, id: strawberry.ID) -> DeleteResult:
         return await knowledge_change(
-            info.context, lambda s, a: s.delete_collection(a, parse_id(id)), deleted
+            info.context,
+            lambda s, a: s.delete_collection(a, parse_id(id)),
+            deleted,
+            AuditAction.COLLECTION_DELETED,
         )
 
     @strawberry.mutation(
@@ -119,6 +127,7 @@ class KnowledgeMutations:
             lambda up: UploadedDocument(
                 document=Document.from_model(up.document), duplicate=up.duplicate
             ),
+            AuditAction.DOCUMENT_UPLOADED,
         )
 
     @strawberry.mutation(description="Change a document's metadata (admins only).")
@@ -129,6 +138,7 @@ class KnowledgeMutations:
             info.context,
             lambda s, a: s.update_document(a, parse_id(id), input.to_fields()),
             Document.from_model,
+            AuditAction.DOCUMENT_CHANGED,
         )
 
     @strawberry.mutation(
@@ -137,7 +147,10 @@ class KnowledgeMutations:
     )
     async def reindex_document(self, info: Info, id: strawberry.ID) -> DocumentResult:
         return await knowledge_change(
-            info.context, lambda s, a: s.reindex_document(a, parse_id(id)), Document.from_model
+            info.context,
+            lambda s, a: s.reindex_document(a, parse_id(id)),
+            Document.from_model,
+            AuditAction.DOCUMENT_CHANGED,
         )
 
     @strawberry.mutation(description="Index every document of a collection again.")
@@ -146,12 +159,16 @@ class KnowledgeMutations:
             info.context,
             lambda s, a: s.reindex_collection(a, parse_id(id)),
             Collection.from_model,
+            AuditAction.COLLECTION_CHANGED,
         )
 
     @strawberry.mutation(description="Delete a document, its file, chunks and vectors.")
     async def delete_document(self, info: Info, id: strawberry.ID) -> DeleteResult:
         return await knowledge_change(
-            info.context, lambda s, a: s.delete_document(a, parse_id(id)), deleted
+            info.context,
+            lambda s, a: s.delete_document(a, parse_id(id)),
+            deleted,
+            AuditAction.DOCUMENT_DELETED,
         )
 
     @strawberry.mutation(
@@ -169,4 +186,5 @@ class KnowledgeMutations:
                 [parse_id(c, "collectionIds") for c in collection_ids],
             ),
             Agent.from_model,
+            AuditAction.AGENT_CHANGED,
         )

@@ -28,6 +28,7 @@ from ezhr_graphql.api.graphql.users.types import (
 from ezhr_graphql.api.guards.ratelimit import client_address, trusted_proxies
 from ezhr_graphql.container import Services
 from ezhr_graphql.errors import AuthenticationError, LimitExceededError, PermissionDeniedError
+from ezhr_graphql.models.audit import AuditAction
 from ezhr_graphql.services.users import Session
 
 
@@ -62,7 +63,7 @@ class UserMutations:
         proxies = trusted_proxies(ctx.container.settings.rate_limit.trusted_proxies)
         try:
             signed_in = await ctx.container.sign_in.sign_in(
-                email, password, client_address(scope, proxies)
+                email, password, client_address(scope, proxies), ctx.address
             )
         except LimitExceededError as exc:
             return LimitExceeded(
@@ -98,6 +99,7 @@ class UserMutations:
             lambda s, a: s.users.set_role(a, parse_id(user_id, "userId"), role.to_model()),
             User.from_model,
             admin=True,
+            audit=AuditAction.USER_ROLE_CHANGED,
         )
 
     @strawberry.mutation(
@@ -111,6 +113,7 @@ class UserMutations:
             lambda s, a: s.users.deactivate(a, parse_id(user_id, "userId")),
             User.from_model,
             admin=True,
+            audit=AuditAction.USER_DEACTIVATED,
         )
 
     @strawberry.mutation(
@@ -123,6 +126,7 @@ class UserMutations:
             lambda s, a: s.users.reactivate(a, parse_id(user_id, "userId")),
             User.from_model,
             admin=True,
+            audit=AuditAction.USER_REACTIVATED,
         )
 
     @strawberry.mutation(
@@ -141,6 +145,7 @@ class UserMutations:
             ),
             User.from_model,
             admin=True,
+            audit=AuditAction.USER_ATTRIBUTES_CHANGED,
         )
 
     @strawberry.mutation(description="Delete a user (admins only, not themselves).")
@@ -150,4 +155,5 @@ class UserMutations:
             lambda s, a: s.users.delete(a, parse_id(user_id, "userId")),
             deleted,
             admin=True,
+            audit=AuditAction.USER_DELETED,
         )

@@ -1,0 +1,1 @@
+"""Privacy and accountability: the audit log, a member's data export and erasure."""
