@@ -26,6 +26,9 @@ from ezhr_graphql.services.ingestion import (
     LocalIngestionQueue,
     ProgressFollower,
 )
+from ezhr_graphql.services.insights.approved import ApprovedAnswerService
+from ezhr_graphql.services.insights.insights import InsightService
+from ezhr_graphql.services.insights.matching import ApprovedAnswers
 from ezhr_graphql.services.knowledge import KnowledgeService
 from ezhr_graphql.services.messages import MessageService
 from ezhr_graphql.services.passwords import PasswordPolicy
@@ -112,19 +115,7 @@ class Container:
             actors=actors,
             broker=broker,
             models=models,
-            runs=RunManager(
-                db,
-                broker,
-                Planner(
-                    db,
-                    models,
-                    settings.chat,
-                    settings.llm_secret,
-                    retriever=retriever,
-                    no_answer_message=settings.knowledge.default_no_answer_message,
-                ),
-                settings.chat,
-            ),
+            runs=build_runs(settings, db, broker, models, retriever),
             retriever=retriever,
             vector_store=store,
             ingestion=ingestion,
@@ -300,6 +291,15 @@ class Services:
         return AuditLog(self.session, self._address)
 
     @cached_property
+    def insights(self) -> InsightService:
+        c = self._container
+        return InsightService(self.session, c.models, c.settings.insights)
+
+    @cached_property
+    def approved_answers(self) -> ApprovedAnswerService:
+        return ApprovedAnswerService(self.session, self._container.models)
+
+    @cached_property
     def agents(self) -> AgentService:
         return AgentService(self.session, self.knowledge)
 
@@ -329,6 +329,23 @@ class Services:
     def knowledge(self) -> KnowledgeService:
         c = self._container
         return KnowledgeService(self.session, c.settings.knowledge, self._queue, c.ingestion)
+
+
+def build_runs(
+    settings: Settings, db: Database, broker: Broker, models: ModelRegistry, retriever: Retriever
+) -> RunManager:
+    """Replies: planned from approved answers, then the agent's knowledge or model."""
+    approved = ApprovedAnswers(db, models, settings.insights.approved_answer_similarity)
+    planner = Planner(
+        db,
+        models,
+        settings.chat,
+        settings.llm_secret,
+        retriever=retriever,
+        no_answer_message=settings.knowledge.default_no_answer_message,
+        approved=approved,
+    )
+    return RunManager(db, broker, planner, settings.chat)
 
 
 def build_broker(settings: Settings) -> Broker:

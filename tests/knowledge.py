@@ -88,7 +88,7 @@ mutation ($agent: ID!, $ids: [ID!]!) {
     __typename ... on Agent { collections { id name } }
   }
 }"""
-CITATION = "documentId title heading page quote score"
+CITATION = "documentId title heading page quote score approvedAnswer { id authorRole approvedAt }"
 CHAT = f"""
 subscription ($input: SendMessageInput!) {{
   chat(input: $input) {{

@@ -88,6 +88,8 @@ EXPECTED: dict[str, Expect] = {
     "documents": IN_AUDIENCE,
     "document": IN_AUDIENCE,
     "auditLog": ADMIN_ONLY,
+    "insights": ADMIN_ONLY,
+    "approvedAnswers": ADMIN_ONLY,
     # Mutation
     "register": EVERYONE,
     "login": EVERYONE,
@@ -129,6 +131,9 @@ EXPECTED: dict[str, Expect] = {
     "reindexCollection": ADMIN_ONLY,
     "deleteDocument": ADMIN_ONLY,
     "setAgentCollections": ADMIN_ONLY,
+    "createApprovedAnswer": ADMIN_ONLY,
+    "updateApprovedAnswer": ADMIN_ONLY,
+    "retireApprovedAnswer": ADMIN_ONLY,
     # Subscription (over websockets)
     "messageStream": OWNER_ONLY,
     "chat": OWNER_ONLY,  # refused with one ReplyFailed(code NOT_FOUND)
@@ -163,6 +168,9 @@ AUDITED: dict[str, AuditAction] = {
     "reindexCollection": AuditAction.COLLECTION_CHANGED,
     "deleteDocument": AuditAction.DOCUMENT_DELETED,
     "setAgentCollections": AuditAction.AGENT_CHANGED,
+    "createApprovedAnswer": AuditAction.APPROVED_ANSWER_CREATED,
+    "updateApprovedAnswer": AuditAction.APPROVED_ANSWER_CHANGED,
+    "retireApprovedAnswer": AuditAction.APPROVED_ANSWER_RETIRED,
 }
 
 # Marks in names and texts no other caller may ever read back.
@@ -327,6 +335,13 @@ async def build_world(world: World) -> None:
     knowledge = await make_collection(world.gql, admin.token, unique("Handbook"))
     ids["collection"], ids["minilm"] = knowledge["collection"], knowledge["model"]
     ids["document"] = await small_document(world, "The handbook.")
+
+    approved = await world.as_admin(
+        'mutation { createApprovedAnswer(input: {questions: ["Where is the gym?"], '
+        'answer: "Floor 2."}) { ... on ApprovedAnswer { id } } }',
+        {},
+    )
+    ids["approved"] = approved["createApprovedAnswer"]["id"]
 
     await restrict_to_owner(world)
 
@@ -532,6 +547,29 @@ CALLS: dict[str, Call] = {
     "signInOptions": call("{ signInOptions { localAccounts singleSignOnUrl } }"),
     "auditLog": call(
         union("auditLog", "... on AuditEventConnection { edges { node { id action } } }")
+    ),
+    "insights": call(
+        union(
+            "insights",
+            "... on InsightGroupConnection { edges { node { question examples comments } } }",
+        )
+    ),
+    "approvedAnswers": call(
+        union(
+            "approvedAnswers",
+            "... on ApprovedAnswerConnection { edges { node { id questions answer } } }",
+        )
+    ),
+    "createApprovedAnswer": call(
+        "mutation" + union('createApprovedAnswer(input: {questions: ["Q?"], answer: "A."})')
+    ),
+    "updateApprovedAnswer": call(
+        "mutation ($id: ID!)"
+        + union('updateApprovedAnswer(id: $id, input: {questions: ["Q?"], answer: "B."})'),
+        ids(id="approved"),
+    ),
+    "retireApprovedAnswer": call(
+        "mutation ($id: ID!)" + union("retireApprovedAnswer(id: $id)"), ids(id="approved")
     ),
     "users": call(
         union(

@@ -177,6 +177,11 @@ BOUNDED_LISTS = {
     "Audience.departments": "at most MAX_AUDIENCE_VALUES (100), shown to admins only",
     "Audience.employmentTypes": "one per employment type (4)",
     "Audience.groups": "at most MAX_AUDIENCE_VALUES (100), shown to admins only",
+    "AuditEvent.details": "the few facts the server records with an event (at most 6)",
+    "InsightGroup.examples": "at most EXAMPLES (3)",
+    "InsightGroup.comments": "at most COMMENTS (3)",
+    "InsightGroup.kinds": "one per kind of signal (4)",
+    "ApprovedAnswer.questions": "at most MAX_PHRASINGS (20)",
 }
 
 

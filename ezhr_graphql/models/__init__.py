@@ -2,6 +2,7 @@
 
 from ezhr_graphql.models.agent import Agent, AnswerMode, UnsupportedNumbers, Visibility
 from ezhr_graphql.models.ai_model import EmbeddingModel, LlmModel
+from ezhr_graphql.models.approved import ApprovedAnswer, ApprovedAnswerAudience
 from ezhr_graphql.models.audience import AudienceAttribute, CollectionAudience, DocumentAudience
 from ezhr_graphql.models.audit import AuditAction, AuditEvent
 from ezhr_graphql.models.chat import (
@@ -29,6 +30,8 @@ from ezhr_graphql.models.user import EmploymentType, Role, SignInCode, User
 __all__ = [
     "Agent",
     "AnswerMode",
+    "ApprovedAnswer",
+    "ApprovedAnswerAudience",
     "AudienceAttribute",
     "AuditAction",
     "AuditEvent",

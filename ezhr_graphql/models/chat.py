@@ -6,7 +6,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Unicode, UniqueConstraint, text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Unicode, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ezhr_graphql.db.base import Base, SoftDeleteMixin, TimestampedMixin
@@ -121,6 +121,9 @@ class ChatMessage(TimestampedMixin, SoftDeleteMixin, Base):
     # The seq of the last event of the reply's stream, stored with its outcome: a
     # client resuming after its stream has expired gets the end with its own seq.
     stream_seq: Mapped[int | None] = mapped_column(default=None)
+    # The relevance of the best passage retrieved for the question (Passage.score),
+    # None when nothing was searched: a low one tells HR the handbook lacks the answer.
+    best_score: Mapped[float | None] = mapped_column(Float, default=None)
 
 
 class ChatFeedback(TimestampedMixin, SoftDeleteMixin, Base):

@@ -67,6 +67,8 @@ _minilm_lock = threading.Lock()
 
 # The languages the local model (all-MiniLM-L6-v2) was trained on.
 LOCAL_EMBEDDING_LANGUAGES = frozenset({"en"})
+# The local model, as questions are compared with it (approved answers, insights).
+LOCAL_SPEC = EmbeddingSpec(provider="local", model_name=LOCAL_MODEL_NAME, dimensions=384)
 
 
 class LocalEmbedder:

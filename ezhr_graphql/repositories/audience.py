@@ -15,21 +15,33 @@ from sqlalchemy import and_, case, delete, false, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
 
-from ezhr_graphql.models import AudienceAttribute, CollectionAudience, Document, DocumentAudience
+from ezhr_graphql.models import (
+    ApprovedAnswer,
+    ApprovedAnswerAudience,
+    AudienceAttribute,
+    CollectionAudience,
+    Document,
+    DocumentAudience,
+)
 
 # What a reader holds of each attribute (several groups; one value of the others).
 Reader = Mapping[AudienceAttribute, Collection[str]]
 AudienceRows = Mapping[AudienceAttribute, Sequence[str]]
+AudienceTable = type[CollectionAudience] | type[DocumentAudience] | type[ApprovedAnswerAudience]
+# The column of each audience table naming what the audience is of.
+_OWNER: dict[type[Any], str] = {
+    CollectionAudience: "collection_id",
+    DocumentAudience: "document_id",
+    ApprovedAnswerAudience: "approved_answer_id",
+}
 
 
 def _admitted_by(
-    target: type[CollectionAudience] | type[DocumentAudience],
-    key: SQLColumnExpression[uuid.UUID],
-    reader: Reader,
+    target: AudienceTable, key: SQLColumnExpression[uuid.UUID], reader: Reader
 ) -> ColumnElement[bool]:
     """No attribute the target's audience constrains leaves the reader out: there is
     no row of it (attribute, value) for whose attribute no row holds the reader's."""
-    owner = "collection_id" if target is CollectionAudience else "document_id"
+    owner = _OWNER[target]
     rule = target.__table__.alias()
     held = target.__table__.alias()
     holds = [
@@ -60,6 +72,11 @@ def collection_admits(
 ) -> ColumnElement[bool]:
     """Whether the audience of the collection ``collection_id`` names admits ``reader``."""
     return _admitted_by(CollectionAudience, collection_id, reader)
+
+
+def approved_answer_admits(reader: Reader) -> ColumnElement[bool]:
+    """Whether the audience of an ``approved_answer`` row admits ``reader``."""
+    return _admitted_by(ApprovedAnswerAudience, ApprovedAnswer.id, reader)
 
 
 class Readable(NamedTuple):
@@ -110,6 +127,13 @@ class AudienceRepository:
         table = CollectionAudience.__table__
         return await self._of(table.c.collection_id, table.c.attribute, table.c.value, ids)
 
+    async def of_approved_answers(
+        self, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[AudienceAttribute, list[str]]]:
+        """The audience of each approved answer (values by attribute; none: everyone)."""
+        table = ApprovedAnswerAudience.__table__
+        return await self._of(table.c.approved_answer_id, table.c.attribute, table.c.value, ids)
+
     async def _of(
         self,
         owner: ColumnElement[uuid.UUID],
@@ -143,11 +167,17 @@ class AudienceRepository:
         )
         await self._insert(CollectionAudience, {"collection_id": collection_id}, audience)
 
+    async def set_approved_answer(self, answer_id: uuid.UUID, audience: AudienceRows) -> None:
+        """Replace the approved answer's audience."""
+        await self.session.execute(
+            delete(ApprovedAnswerAudience).where(
+                ApprovedAnswerAudience.approved_answer_id == answer_id
+            )
+        )
+        await self._insert(ApprovedAnswerAudience, {"approved_answer_id": answer_id}, audience)
+
     async def _insert(
-        self,
-        target: type[CollectionAudience] | type[DocumentAudience],
-        owner: dict[str, Any],
-        audience: AudienceRows,
+        self, target: AudienceTable, owner: dict[str, Any], audience: AudienceRows
     ) -> None:
         rows = [
             {**owner, "attribute": attribute, "value": value}

@@ -172,6 +172,10 @@ class Loaders:
     def audience_by_collection_id(self) -> DataLoader[uuid.UUID, AudienceRows]:
         return _audiences(self._db, AudienceRepository.of_collections)
 
+    @cached_property
+    def audience_by_approved_answer_id(self) -> DataLoader[uuid.UUID, AudienceRows]:
+        return _audiences(self._db, AudienceRepository.of_approved_answers)
+
 
 def resolved_or_awaitable(
     loader: DataLoader[K, R | None], key: K, convert: Callable[[R], T]

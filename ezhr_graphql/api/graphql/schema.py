@@ -32,6 +32,8 @@ from ezhr_graphql.api.graphql.catalog.queries import CatalogQueries
 from ezhr_graphql.api.graphql.chat.mutations import ChatMutations
 from ezhr_graphql.api.graphql.chat.queries import ChatQueries
 from ezhr_graphql.api.graphql.context import Context
+from ezhr_graphql.api.graphql.insights.mutations import InsightMutations
+from ezhr_graphql.api.graphql.insights.queries import InsightQueries
 from ezhr_graphql.api.graphql.knowledge.mutations import KnowledgeMutations
 from ezhr_graphql.api.graphql.knowledge.queries import KnowledgeQueries
 from ezhr_graphql.api.graphql.knowledge.subscriptions import KnowledgeSubscriptions
@@ -52,7 +54,13 @@ logger = logging.getLogger("ezhr_graphql.api")
 
 @strawberry.type(description="Read the assistant's agents, models, chat sessions and messages.")
 class Query(
-    UserQueries, CatalogQueries, AgentQueries, ChatQueries, KnowledgeQueries, PrivacyQueries
+    UserQueries,
+    CatalogQueries,
+    AgentQueries,
+    ChatQueries,
+    KnowledgeQueries,
+    PrivacyQueries,
+    InsightQueries,
 ):
     pass
 
@@ -65,6 +73,7 @@ class Mutation(
     ChatMutations,
     ReplyMutations,
     KnowledgeMutations,
+    InsightMutations,
 ):
     pass
 

@@ -25,6 +25,7 @@ from ezhr_graphql.services.answering import extractive, queries
 from ezhr_graphql.services.answering.guards import Guards
 from ezhr_graphql.services.answering.language import no_answer_messages
 from ezhr_graphql.services.answering.trimming import trimmed
+from ezhr_graphql.services.insights.matching import ApprovedAnswers
 from ezhr_graphql.services.retrieval import Knowledge, Passage, Retriever
 
 if TYPE_CHECKING:
@@ -32,9 +33,15 @@ if TYPE_CHECKING:
 
 
 class Answers:
-    def __init__(self, planner: Planner, retriever: Retriever | None) -> None:
+    def __init__(
+        self,
+        planner: Planner,
+        retriever: Retriever | None,
+        approved: ApprovedAnswers | None = None,
+    ) -> None:
         self.planner = planner
         self.retriever = retriever
+        self.approved = approved
 
     async def fill(self, plan: Plan, found: Found, branch: list[ChatMessage]) -> None:
         """Decide the reply of ``plan``.
@@ -43,6 +50,12 @@ class Answers:
             ReplyError, LLMError: see :meth:`Planner.plan`.
         """
         agent = found.agent
+        if self.approved is not None and branch:
+            match = await self.approved.match(agent.id, found.chat.owner_id, plan.question)
+            if match is not None:
+                # Said as written, cited as what it is: no model, nothing retrieved.
+                plan.quoted, plan.citations, plan.sources = match.answer, [match.citation()], None
+                return
         knowledge = None
         if self.retriever is not None and branch:
             # What the asker may read: the session's owner (admins included).
@@ -73,7 +86,7 @@ class Answers:
         assert self.retriever is not None
         earlier = [m.content for m in branch[:-1] if m.role is MessageRole.USER and m.content]
         asked = queries.query(plan.question, earlier)
-        passages = await self._relevant(knowledge, asked.text)
+        passages = await self._relevant(plan, knowledge, asked.text)
         clear = set()
         if knowledge.reads(plan.language):
             clear = {i for i, p in enumerate(passages) if p.clear(knowledge.threshold)}
@@ -99,7 +112,7 @@ class Answers:
         max_tokens = self.planner.max_tokens(found.agent)
         budget = model.context_window - max_tokens
         passages = fitted(
-            await self._relevant(knowledge, question), budget // 2, model.count_tokens
+            await self._relevant(plan, knowledge, question), budget // 2, model.count_tokens
         )
         if not passages:
             return False
@@ -115,12 +128,14 @@ class Answers:
         plan.guards = self._guards(plan, found, len(passages))
         return True
 
-    async def _relevant(self, knowledge: Knowledge, question: str) -> list[Passage]:
+    async def _relevant(self, plan: Plan, knowledge: Knowledge, question: str) -> list[Passage]:
         """The passages retrieved for ``question`` that reach the agent's similarity
         threshold: the keyword leg finds some passage for almost any question, and
-        the nearest passage to a question the documents do not answer is no answer."""
+        the nearest passage to a question the documents do not answer is no answer.
+        The best one's score is kept with the reply, for HR's insights."""
         assert self.retriever is not None
         passages = await self.retriever.retrieve(knowledge, question)
+        plan.best_score = max((p.score for p in passages), default=0.0)
         return [p for p in passages if p.relevant(knowledge.threshold)]
 
     async def _chat(self, plan: Plan, found: Found, branch: list[ChatMessage]) -> None:

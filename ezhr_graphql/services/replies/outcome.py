@@ -150,6 +150,7 @@ def _verdict(stored: ChatMessage, run: Run, ending: Ending) -> None:
     stored.finish_reason = run.finish if completed else None
     stored.grounding = run.grounding
     stored.unsupported_spans = list(run.unsupported)
+    stored.best_score = None if run.plan is None else run.plan.best_score
 
 
 def _end_event(run: Run, ending: Ending, stored: ChatMessage | None, seq: int) -> ReplyEvent:

@@ -38,6 +38,7 @@ from ezhr_graphql.repositories.chat import ChatMessageRepository
 from ezhr_graphql.services import conversation
 from ezhr_graphql.services.answering.guards import Guards
 from ezhr_graphql.services.answering.language import ENGLISH, detect_language
+from ezhr_graphql.services.insights.matching import ApprovedAnswers
 from ezhr_graphql.services.replies import answers
 from ezhr_graphql.services.replies.answers import fitted
 from ezhr_graphql.services.replies.events import FailureCode, ReplyError
@@ -73,6 +74,8 @@ class Plan:
     # no-answer message (``canned``).
     quoted: str | None = None
     canned: str | None = None
+    # The relevance of the best passage retrieved (None: nothing was searched).
+    best_score: float | None = None
 
     @property
     def said(self) -> str | None:
@@ -106,6 +109,7 @@ class Planner:
         secret: Callable[[str | None], str | None],
         retriever: Retriever | None = None,
         no_answer_message: str = "",
+        approved: ApprovedAnswers | None = None,
     ) -> None:
         self.db = db
         self.models = models
@@ -113,7 +117,7 @@ class Planner:
         self.secret = secret
         self.retriever = retriever
         self.no_answer_message = no_answer_message
-        self.answers = answers.Answers(self, retriever)
+        self.answers = answers.Answers(self, retriever, approved)
 
     async def plan(self, message_id: uuid.UUID) -> Plan:
         """What the run of reply ``message_id`` says, or asks its model.

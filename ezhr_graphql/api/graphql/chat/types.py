@@ -13,6 +13,7 @@ from ezhr_graphql.api.graphql.errors import ErrorCode, UserErrorType, top_level
 from ezhr_graphql.api.graphql.loaders import Deferred, Loaders, deferred
 from ezhr_graphql.api.graphql.pagination import Connection
 from ezhr_graphql.api.graphql.scalars import gid
+from ezhr_graphql.api.graphql.users.types import Role
 from ezhr_graphql.errors import InvalidInputError
 from ezhr_graphql.models import ChatMessage as ChatMessageRow
 from ezhr_graphql.models import ChatSession as ChatSessionRow
@@ -104,24 +105,50 @@ class Folder:
         return cls(id=gid(row.id), name=row.name, created_at=row.created_at)
 
 
-@strawberry.type(description="A passage of a document that a reply is grounded on.")
+@strawberry.type(description="The approved answer a reply said, and who approved it.")
+class ApprovedAnswerSource:
+    id: strawberry.ID = strawberry.field(description="The approved answer.")
+    author_role: Role = strawberry.field(description="The role of who approved it.")
+    approved_at: datetime = strawberry.field(description="When it was approved.")
+
+
+@strawberry.type(
+    description="What a reply is grounded on: a passage of a document, or an answer an "
+    "administrator approved (then `approvedAnswer` says which, and `documentId` is null)."
+)
 class Citation:
-    document_id: strawberry.ID = strawberry.field(description="The cited document.")
-    title: str = strawberry.field(description="The document's title.")
+    document_id: strawberry.ID | None = strawberry.field(
+        description="The cited document; null for an approved answer."
+    )
+    title: str = strawberry.field(
+        description="The document's title; for an approved answer, its question."
+    )
     heading: str | None = strawberry.field(description="Heading path of the passage, if any.")
     page: int | None = strawberry.field(description="Page of the passage, for paged documents.")
-    quote: str = strawberry.field(description="The passage quoted.")
+    quote: str = strawberry.field(description="The passage quoted, or the approved answer.")
     score: float = strawberry.field(description="Retrieval similarity, 0 to 1.")
+    approved_answer: ApprovedAnswerSource | None = strawberry.field(
+        description="The approved answer the reply said; null for a passage."
+    )
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Self:
+        approved = None
+        if raw.get("kind") == "APPROVED_ANSWER":
+            approved = ApprovedAnswerSource(
+                id=strawberry.ID(str(raw.get("approvedAnswerId", ""))),
+                author_role=Role[str(raw.get("authorRole", "ADMIN"))],
+                approved_at=datetime.fromisoformat(str(raw.get("approvedAt"))),
+            )
+        document = raw.get("documentId")
         return cls(
-            document_id=strawberry.ID(str(raw.get("documentId", ""))),
+            document_id=None if document is None else strawberry.ID(str(document)),
             title=str(raw.get("title", "")),
             heading=raw.get("heading"),
             page=raw.get("page"),
             quote=str(raw.get("quote", "")),
             score=float(raw.get("score", 0.0)),
+            approved_answer=approved,
         )
 
 

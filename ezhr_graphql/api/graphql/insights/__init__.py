@@ -1,0 +1,1 @@
+"""Knowledge gaps for HR admins: insights and approved answers."""

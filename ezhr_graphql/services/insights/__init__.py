@@ -1,0 +1,1 @@
+"""What HR learns from the questions asked (insights), and the answers HR approves."""

@@ -1,0 +1,143 @@
+"""Approved answers, written and managed by administrators.
+
+An answer's phrasings are embedded by the local model when it is written, so that a
+question is compared with them without embedding them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ezhr_graphql.db.base import utcnow
+from ezhr_graphql.errors import InvalidInputError, NotFoundError
+from ezhr_graphql.models import ApprovedAnswer
+from ezhr_graphql.models.approved import MAX_PHRASINGS, PHRASING_LENGTH
+from ezhr_graphql.rag import ModelRegistry
+from ezhr_graphql.rag.embeddings import LOCAL_SPEC
+from ezhr_graphql.repositories.agent import AgentRepository
+from ezhr_graphql.repositories.approved import ApprovedAnswerRepository
+from ezhr_graphql.repositories.audience import AudienceRepository
+from ezhr_graphql.repositories.base import Page
+from ezhr_graphql.services import validation
+from ezhr_graphql.services.actor import Actor
+from ezhr_graphql.services.answering.language import detect_language
+from ezhr_graphql.services.attributes import Audience
+
+ANSWER_LENGTH = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovedFields:
+    questions: Sequence[str]
+    answer: str
+    agent_id: uuid.UUID | None = None
+    audience: Audience = field(default_factory=Audience)
+
+
+def _questions(values: Sequence[str]) -> list[str]:
+    """Raises:
+    InvalidInputError: none, too many, an empty or over-long one.
+    """
+    if not values or len(values) > MAX_PHRASINGS:
+        raise InvalidInputError("questions", f"questions holds 1 to {MAX_PHRASINGS} ways of asking")
+    cleaned = [validation.text("questions", q, PHRASING_LENGTH) for q in values]
+    return list(dict.fromkeys(cleaned))
+
+
+class ApprovedAnswerService:
+    def __init__(self, session: AsyncSession, models: ModelRegistry) -> None:
+        self.session = session
+        self.models = models
+        self.answers = ApprovedAnswerRepository.from_session(session)
+        self.audiences = AudienceRepository.from_session(session)
+
+    async def page(
+        self,
+        actor: Actor,
+        agent_id: uuid.UUID | None,
+        retired: bool | None,
+        first: int,
+        after: str | None,
+    ) -> Page[ApprovedAnswer]:
+        actor.require_admin()
+        return await self.answers.page(agent_id, retired, first, after)
+
+    async def create(self, actor: Actor, fields: ApprovedFields) -> ApprovedAnswer:
+        """Raises:
+        ForbiddenError: the actor is not an administrator.
+        InvalidInputError: a field is malformed, naming it.
+        NotFoundError: no such agent.
+        """
+        actor.require_admin()
+        now = utcnow()
+        row = ApprovedAnswer(author_id=actor.id, author_role=actor.role, approved_at=now, answer="")
+        await self._fill(row, fields)
+        self.answers.add(row)
+        await self.answers.flush()
+        await self.audiences.set_approved_answer(row.id, fields.audience.cleaned())
+        return row
+
+    async def update(
+        self, actor: Actor, answer_id: uuid.UUID, fields: ApprovedFields
+    ) -> ApprovedAnswer:
+        """Replace an answer's phrasings, text, agent and audience; its hit count
+        stays, and so does whether it is retired. The editor becomes its author.
+
+        Raises:
+            ForbiddenError, InvalidInputError, NotFoundError: see :meth:`create`.
+        """
+        actor.require_admin()
+        row = await self._get(answer_id)
+        await self._fill(row, fields)
+        row.author_id, row.author_role, row.approved_at = actor.id, actor.role, utcnow()
+        await self.audiences.set_approved_answer(row.id, fields.audience.cleaned())
+        await self.answers.flush()
+        return row
+
+    async def retire(self, actor: Actor, answer_id: uuid.UUID) -> ApprovedAnswer:
+        """No question gets it from now on; it stays listed. Retiring a retired answer
+        changes nothing.
+
+        Raises:
+            ForbiddenError: the actor is not an administrator.
+            NotFoundError: no such answer.
+        """
+        actor.require_admin()
+        row = await self._get(answer_id)
+        if row.retired_at is None:
+            row.retired_at = utcnow()
+            await self.answers.flush()
+        return row
+
+    async def _get(self, answer_id: uuid.UUID) -> ApprovedAnswer:
+        row = await self.answers.get(answer_id)
+        if row is None:
+            raise NotFoundError("ApprovedAnswer", answer_id)
+        return row
+
+    async def _fill(self, row: ApprovedAnswer, fields: ApprovedFields) -> None:
+        questions = _questions(fields.questions)
+        answer = validation.text("answer", fields.answer, ANSWER_LENGTH)
+        fields.audience.cleaned()  # checked before anything is embedded
+        agents = AgentRepository.from_session(self.session)
+        if fields.agent_id is not None and await agents.get(fields.agent_id) is None:
+            raise NotFoundError("Agent", fields.agent_id)
+        languages = {detect_language(q) for q in questions}
+        if len(languages) > 1:
+            raise InvalidInputError("questions", "questions must all be in one language")
+        row.questions, row.answer, row.agent_id = questions, answer, fields.agent_id
+        row.language = languages.pop()
+        row.vectors = await self._embed(questions)
+
+    async def _embed(self, questions: list[str]) -> bytes:
+        def embed() -> bytes:
+            vectors = self.models.embedder(LOCAL_SPEC).embed_documents(questions)
+            return np.ascontiguousarray(vectors, dtype=np.float32).tobytes()
+
+        return await asyncio.to_thread(embed)

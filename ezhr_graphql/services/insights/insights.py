@@ -1,0 +1,185 @@
+"""Knowledge gaps for HR: the questions the assistant answered badly or not at all,
+similar ones grouped, never saying who asked.
+
+A group is the questions alike enough (see similarity.py), newest first; it is shown
+only when at least ``min_group_size`` different people asked them, and shows question
+text, counts and comments, never a user, a session or a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import column
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ezhr_graphql.errors import InvalidInputError
+from ezhr_graphql.rag import ModelRegistry
+from ezhr_graphql.rag.embeddings import LOCAL_SPEC
+from ezhr_graphql.repositories.base import DATETIME, STRING, Keyset, Page, key
+from ezhr_graphql.repositories.insights import InsightRepository, Signal, SignalFilter
+from ezhr_graphql.services.actor import Actor
+from ezhr_graphql.services.insights.similarity import GROUP_SIMILARITY, Question, alike
+from ezhr_graphql.settings import InsightsSettings
+
+EXAMPLES = 3
+COMMENTS = 3
+
+
+class InsightKind(StrEnum):
+    NO_ANSWER = "NO_ANSWER"  # the agent said its no-answer message
+    LOW_SCORE = "LOW_SCORE"  # answered, from a passage that scored low
+    RATED_DOWN = "RATED_DOWN"  # the asker rated the reply down
+    UNSUPPORTED = "UNSUPPORTED"  # the reply holds numbers its passages do not
+
+
+def kinds_of(signal: Signal, low_score: float) -> set[InsightKind]:
+    kinds = set()
+    if signal.no_answer:
+        kinds.add(InsightKind.NO_ANSWER)
+    elif signal.best_score is not None and signal.best_score < low_score:
+        kinds.add(InsightKind.LOW_SCORE)
+    if signal.rated_down:
+        kinds.add(InsightKind.RATED_DOWN)
+    if signal.unsupported:
+        kinds.add(InsightKind.UNSUPPORTED)
+    return kinds
+
+
+@dataclass(frozen=True, slots=True)
+class InsightQuery:
+    agent_id: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    kinds: frozenset[InsightKind] = frozenset()
+
+
+@dataclass
+class InsightGroup:
+    """Similar questions: the newest one's text, a few others, and counts."""
+
+    question: str
+    language: str
+    last_asked: datetime
+    examples: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    kinds: dict[InsightKind, int] = field(default_factory=dict)
+    count: int = 0
+    askers: set[uuid.UUID] = field(default_factory=set)
+
+    # The keyset's columns: most asked first, then the most recent.
+    @property
+    def asked(self) -> str:
+        return f"{self.count:08d}"
+
+    @property
+    def last_asked_on(self) -> date:
+        return self.last_asked.date()
+
+    @property
+    def people(self) -> int:
+        return len(self.askers)
+
+    def add(self, signal: Signal, kinds: set[InsightKind]) -> None:
+        self.count += 1
+        self.askers.add(signal.asker)
+        for kind in kinds:
+            self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        text = signal.question.strip()
+        if len(self.examples) < EXAMPLES and text not in self.examples and text != self.question:
+            self.examples.append(text)
+        comment = (signal.comment or "").strip()
+        if comment and len(self.comments) < COMMENTS and comment not in self.comments:
+            self.comments.append(comment)
+
+
+GROUPS_KEYSET = Keyset(
+    key(column("asked"), STRING, desc=True),
+    key(column("last_asked"), DATETIME, desc=True),
+    key(column("question"), STRING),
+)
+
+
+class InsightService:
+    def __init__(
+        self, session: AsyncSession, models: ModelRegistry, settings: InsightsSettings
+    ) -> None:
+        self.signals = InsightRepository.from_session(session)
+        self.models = models
+        self.settings = settings
+
+    async def groups(
+        self, actor: Actor, query: InsightQuery, first: int, after: str | None
+    ) -> Page[InsightGroup]:
+        """Groups of the newest ``max_questions`` questions with a signal that
+        ``query`` selects, most asked first (administrators only).
+
+        Raises:
+            ForbiddenError: the actor is not an administrator.
+            InvalidInputError: ``since`` is not before ``until``; a malformed cursor.
+        """
+        actor.require_admin()
+        if query.since and query.until and query.since >= query.until:
+            raise InvalidInputError("since", "since must be before until")
+        position = None if after is None else GROUPS_KEYSET.decode(after)
+        low = self.settings.low_score
+        found = await self.signals.signals(
+            SignalFilter(low, self.settings.max_questions, query.agent_id, query.since, query.until)
+        )
+        chosen = [
+            (s, kinds)
+            for s in found
+            if (kinds := kinds_of(s, low)) and (not query.kinds or kinds & query.kinds)
+        ]
+        groups = await self._grouped(chosen)
+        shown = sorted(
+            (g for g in groups if g.people >= self.settings.min_group_size),
+            key=lambda g: (-g.count, -g.last_asked.timestamp(), g.question),
+        )
+        if position is not None:
+            mark = (-int(position[0]), -position[1].timestamp(), position[2])
+            shown = [g for g in shown if (-g.count, -g.last_asked.timestamp(), g.question) > mark]
+        return Page(shown[:first], len(shown) > first, after is not None, GROUPS_KEYSET)
+
+    async def _grouped(
+        self, chosen: Sequence[tuple[Signal, set[InsightKind]]]
+    ) -> list[InsightGroup]:
+        """Each question joins the group whose first question it is most alike, if
+        alike enough, or starts one; newest first, so a group shows its newest."""
+        questions = [Question.of(s.question) for s, _ in chosen]
+        vectors = await self._vectors(questions)
+        groups: list[InsightGroup] = []
+        heads: list[int] = []  # the index of each group's first question
+        for i, ((signal, kinds), asked) in enumerate(zip(chosen, questions, strict=True)):
+            best, best_score = None, GROUP_SIMILARITY
+            for g, head in enumerate(heads):
+                score = alike(asked, questions[head], float(vectors[i] @ vectors[head]))
+                if score >= best_score:
+                    best, best_score = g, score
+            if best is None:
+                groups.append(InsightGroup(asked.text.strip(), asked.language, signal.asked_at))
+                heads.append(i)
+                best = len(groups) - 1
+            groups[best].add(signal, kinds)
+        return groups
+
+    async def _vectors(self, questions: list[Question]) -> NDArray[np.float32]:
+        """Unit vectors of the questions the local model reads (zeros for others)."""
+        readable = [i for i, q in enumerate(questions) if q.readable]
+        result = np.zeros((len(questions), LOCAL_SPEC.dimensions), dtype=np.float32)
+        if not readable:
+            return result
+
+        def embed() -> NDArray[np.float32]:
+            texts = [questions[i].text for i in readable]
+            return self.models.embedder(LOCAL_SPEC).embed_documents(texts)
+
+        result[readable] = await asyncio.to_thread(embed)
+        return result
