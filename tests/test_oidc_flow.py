@@ -62,6 +62,7 @@ SIGN_INS = """
 } }
 """
 
+
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[str]:
     with running_provider() as url:
