@@ -29,6 +29,7 @@ from ezhr_graphql.services.ingestion import (
 from ezhr_graphql.services.knowledge import KnowledgeService
 from ezhr_graphql.services.messages import MessageService
 from ezhr_graphql.services.passwords import PasswordPolicy
+from ezhr_graphql.services.privacy import ConversationPurge, DataExport, Erasure, RetentionSweep
 from ezhr_graphql.services.replies.follow import ReplyFollower
 from ezhr_graphql.services.replies.planning import Planner
 from ezhr_graphql.services.replies.quiet import QuietReplies
@@ -140,6 +141,15 @@ class Container:
         )
 
     @cached_property
+    def purge(self) -> ConversationPurge:
+        """Removes conversations for real (retention and erasure)."""
+        return ConversationPurge(self.broker)
+
+    @cached_property
+    def retention(self) -> RetentionSweep:
+        return RetentionSweep(self.db, self.purge, self.settings.privacy)
+
+    @cached_property
     def sign_in(self) -> SignIn:
         return SignIn(self.db, lambda session: self.services(session).users, self.login_throttle)
 
@@ -176,6 +186,9 @@ class Container:
         )
         await self.runs.start()
         await self.user_changes.start()
+        self._background.append(
+            asyncio.create_task(self.retention.sweep_forever(), name="privacy-sweep")
+        )
         await self.check_vector_store()
         self.models_state = "loading"
         self._background.append(asyncio.create_task(self._warm_models(), name="warm-models"))
@@ -298,6 +311,15 @@ class Services:
     @cached_property
     def audit(self) -> AuditLog:
         return AuditLog(self.session, self._address)
+
+    @cached_property
+    def data_export(self) -> DataExport:
+        return DataExport(self.session, self.audit)
+
+    @cached_property
+    def erasure(self) -> Erasure:
+        c = self._container
+        return Erasure(self.session, c.purge, c.runs, c.user_changes, self.audit)
 
     @cached_property
     def agents(self) -> AgentService:

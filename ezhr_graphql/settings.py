@@ -249,6 +249,15 @@ class KnowledgeSettings(BaseModel):
     )
 
 
+class PrivacySettings(BaseModel):
+    # Conversations (and folders) a user deleted are kept this long, then removed for
+    # real by the retention sweep; 0 removes them at the next sweep.
+    purge_grace_days: int = Field(default=30, ge=0, le=3650)
+    # How often each server process offers to sweep (one of them does, the others
+    # find the sweep taken); the first sweep comes one interval after start.
+    sweep_interval_seconds: float = Field(default=3600.0, gt=0)
+
+
 class SeedSettings(BaseModel):
     admin_email: str = "admin@example.com"
     admin_password: SecretStr | None = None
@@ -278,6 +287,8 @@ class Settings(BaseSettings):
     chat: ChatSettings = ChatSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    # Retention of conversations (see services/privacy).
+    privacy: PrivacySettings = PrivacySettings()
     # Single sign-on with an OpenID Connect provider (off by default).
     oidc: OidcSettings = OidcSettings()
     # Redis carries chat streams and signals between processes; without it they stay

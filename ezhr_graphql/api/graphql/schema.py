@@ -37,6 +37,7 @@ from ezhr_graphql.api.graphql.knowledge.queries import KnowledgeQueries
 from ezhr_graphql.api.graphql.knowledge.subscriptions import KnowledgeSubscriptions
 from ezhr_graphql.api.graphql.loaders import Loaders
 from ezhr_graphql.api.graphql.observe import OperationLabels, OperationMetrics, logged_name
+from ezhr_graphql.api.graphql.privacy.mutations import PrivacyMutations
 from ezhr_graphql.api.graphql.privacy.queries import PrivacyQueries
 from ezhr_graphql.api.graphql.replies.mutations import ReplyMutations
 from ezhr_graphql.api.graphql.replies.subscriptions import ReplySubscriptions
@@ -65,6 +66,7 @@ class Mutation(
     ChatMutations,
     ReplyMutations,
     KnowledgeMutations,
+    PrivacyMutations,
 ):
     pass
 
