@@ -99,5 +99,6 @@ class DataExport:
         return ExportFile(
             file_name=f"ezhr-export-{now:%Y%m%d-%H%M%S}.json",
             content_type=CONTENT_TYPE,
-            json=orjson.dumps(content, option=orjson.OPT_INDENT_2).decode(),
+            # default: drivers' own UUID types (asyncpg's) are written as text too.
+            json=orjson.dumps(content, default=str, option=orjson.OPT_INDENT_2).decode(),
         )
