@@ -268,6 +268,29 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return 2
 
 
+async def _sweep(settings: Settings) -> int:
+    from ezhr_graphql.container import Container
+
+    container = Container.build(settings)
+    try:
+        await container.db.ping()
+        removed = await container.retention.sweep()
+    finally:
+        await container.close()
+    if removed is None:
+        print("another process is sweeping now; nothing done")
+        return 0
+    for name, count in removed.details().items():
+        print(f"{name}: {count}")
+    return 0
+
+
+def cmd_privacy_sweep(_: argparse.Namespace) -> int:
+    settings = get_settings()
+    logs.configure(settings.log_level, json_logs=settings.log_format == "json")
+    return asyncio.run(_sweep(settings))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ezhr-graphql", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -320,6 +343,15 @@ def _add_work_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     ingest.add_argument("--agent", default="HR Assistant")
     ingest.set_defaults(func=cmd_ingest)
 
+    privacy = commands.add_parser("privacy", help="retention of conversations").add_subparsers(
+        dest="privacy_command", required=True
+    )
+    sweep = privacy.add_parser(
+        "sweep",
+        help="remove, once, the conversations past their agent's retention period and "
+        "those deleted longer ago than the grace period; print the counts",
+    )
+    sweep.set_defaults(func=cmd_privacy_sweep)
     seed_cmd = commands.add_parser("seed", help="create the demo admin, models and agent")
     seed_cmd.set_defaults(func=cmd_seed)
 

@@ -10,10 +10,17 @@ from functools import cached_property
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ezhr_graphql.adapters import (
+    build_broker,
+    build_counter,
+    build_queue,
+    build_runs,
+    build_vector_store,
+)
 from ezhr_graphql.db import Database, create_engine, create_read_engine
 from ezhr_graphql.db.engine import sqlite_path
 from ezhr_graphql.models import Agent, AnswerMode, EmbeddingModel, LlmModel
-from ezhr_graphql.pubsub import Broker, MemoryBroker
+from ezhr_graphql.pubsub import Broker
 from ezhr_graphql.rag import ModelRegistry
 from ezhr_graphql.services.actor_cache import ActorCache
 from ezhr_graphql.services.agents import AgentService
@@ -28,12 +35,11 @@ from ezhr_graphql.services.ingestion import (
 )
 from ezhr_graphql.services.insights.approved import ApprovedAnswerService
 from ezhr_graphql.services.insights.insights import InsightService
-from ezhr_graphql.services.insights.matching import ApprovedAnswers
 from ezhr_graphql.services.knowledge import KnowledgeService
 from ezhr_graphql.services.messages import MessageService
 from ezhr_graphql.services.passwords import PasswordPolicy
+from ezhr_graphql.services.privacy import ConversationPurge, DataExport, Erasure, RetentionSweep
 from ezhr_graphql.services.replies.follow import ReplyFollower
-from ezhr_graphql.services.replies.planning import Planner
 from ezhr_graphql.services.replies.quiet import QuietReplies
 from ezhr_graphql.services.replies.runs import RunManager
 from ezhr_graphql.services.replies.updates import SessionUpdates
@@ -42,16 +48,13 @@ from ezhr_graphql.services.security import PasswordHasher, TokenIssuer
 from ezhr_graphql.services.signin import SignIn
 from ezhr_graphql.services.sso import SingleSignOn
 from ezhr_graphql.services.throttle import (
-    AttemptCounter,
     LoginThrottle,
-    MemoryCounter,
     RateLimiter,
-    RedisCounter,
 )
 from ezhr_graphql.services.user_changes import UserChanges
 from ezhr_graphql.services.users import UserService
-from ezhr_graphql.settings import Environment, Settings, VectorStoreKind
-from ezhr_graphql.vectors import PgVectorStore, TableVectorStore, VectorStore
+from ezhr_graphql.settings import Environment, Settings
+from ezhr_graphql.vectors import PgVectorStore, VectorStore
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +134,15 @@ class Container:
         )
 
     @cached_property
+    def purge(self) -> ConversationPurge:
+        """Removes conversations for real (retention and erasure)."""
+        return ConversationPurge(self.broker)
+
+    @cached_property
+    def retention(self) -> RetentionSweep:
+        return RetentionSweep(self.db, self.purge, self.settings.privacy)
+
+    @cached_property
     def sign_in(self) -> SignIn:
         return SignIn(self.db, lambda session: self.services(session).users, self.login_throttle)
 
@@ -167,6 +179,9 @@ class Container:
         )
         await self.runs.start()
         await self.user_changes.start()
+        self._background.append(
+            asyncio.create_task(self.retention.sweep_forever(), name="privacy-sweep")
+        )
         await self.check_vector_store()
         self.models_state = "loading"
         self._background.append(asyncio.create_task(self._warm_models(), name="warm-models"))
@@ -300,6 +315,15 @@ class Services:
         return ApprovedAnswerService(self.session, self._container.models)
 
     @cached_property
+    def data_export(self) -> DataExport:
+        return DataExport(self.session, self.audit)
+
+    @cached_property
+    def erasure(self) -> Erasure:
+        c = self._container
+        return Erasure(self.session, c.purge, c.runs, c.user_changes, self.audit)
+
+    @cached_property
     def agents(self) -> AgentService:
         return AgentService(self.session, self.knowledge)
 
@@ -329,66 +353,3 @@ class Services:
     def knowledge(self) -> KnowledgeService:
         c = self._container
         return KnowledgeService(self.session, c.settings.knowledge, self._queue, c.ingestion)
-
-
-def build_runs(
-    settings: Settings, db: Database, broker: Broker, models: ModelRegistry, retriever: Retriever
-) -> RunManager:
-    """Replies: planned from approved answers, then the agent's knowledge or model."""
-    approved = ApprovedAnswers(db, models, settings.insights.approved_answer_similarity)
-    planner = Planner(
-        db,
-        models,
-        settings.chat,
-        settings.llm_secret,
-        retriever=retriever,
-        no_answer_message=settings.knowledge.default_no_answer_message,
-        approved=approved,
-    )
-    return RunManager(db, broker, planner, settings.chat)
-
-
-def build_broker(settings: Settings) -> Broker:
-    retention = settings.chat.stream_retention_seconds
-    if settings.redis_url:
-        from ezhr_graphql.pubsub.redis import RedisBroker
-
-        return RedisBroker(settings.redis_url, retention=retention)
-    return MemoryBroker(retention=retention)
-
-
-def build_vector_store(settings: Settings, db: Database) -> VectorStore:
-    """``auto`` means pgvector when a vector database URL is configured, else the
-    embedded store in the application database."""
-    knowledge = settings.knowledge
-    kind = knowledge.vector_store
-    if kind is VectorStoreKind.AUTO:
-        kind = VectorStoreKind.PGVECTOR if knowledge.vector_url else VectorStoreKind.DATABASE
-    if kind is VectorStoreKind.DATABASE:
-        return TableVectorStore(db)
-    url = knowledge.vector_url or settings.database.url
-    if not url.startswith("postgresql"):
-        raise ValueError("The pgvector store needs a PostgreSQL URL (EZHR_KNOWLEDGE__VECTOR_URL)")
-    if knowledge.vector_url is None:
-        return PgVectorStore(url, knowledge.hnsw_ef_search, engine=db.engine)
-    return PgVectorStore(url, knowledge.hnsw_ef_search)
-
-
-def build_counter(broker: Broker, prefix: str) -> AttemptCounter:
-    """Shared through Redis when the broker is, else this process's own (a new table
-    for each call)."""
-    redis = broker.redis
-    return MemoryCounter() if redis is None else RedisCounter(redis, prefix)
-
-
-def build_queue(settings: Settings, ingestion: Ingestion) -> IngestionQueue:
-    mode = settings.knowledge.queue
-    if mode == "auto":
-        mode = "redis" if settings.redis_url else "local"
-    if mode == "redis":
-        if not settings.redis_url:
-            raise ValueError("The redis ingestion queue needs EZHR_REDIS_URL")
-        from ezhr_graphql.jobs import RedisIngestionQueue
-
-        return RedisIngestionQueue(settings.redis_url, settings.knowledge.queue_name)
-    return LocalIngestionQueue(ingestion, settings.knowledge.ingest_concurrency)

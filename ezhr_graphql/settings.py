@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ezhr_graphql.oidc_settings import OidcSettings
+from ezhr_graphql.people_settings import InsightsSettings, PrivacySettings
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ezhr.db"
 # Used only when EZHR_ENV=development (the default) and no key is configured, so the
@@ -249,21 +250,6 @@ class KnowledgeSettings(BaseModel):
     )
 
 
-class InsightsSettings(BaseModel):
-    # A group of similar questions is shown only when at least this many different
-    # people asked them: fewer could point at who asked.
-    min_group_size: int = Field(default=3, ge=2, le=1000)
-    # A reply whose best passage scored under this is a question the handbook answers
-    # poorly (on the sample handbooks, under about 0.5 meant not at all).
-    low_score: float = Field(default=0.5, ge=0.0, le=1.0)
-    # The newest questions with a signal an insights request reads and groups.
-    max_questions: int = Field(default=1000, ge=10, le=10_000)
-    # The cosine a question must reach with a phrasing of an approved answer, in a
-    # language the local model reads, when their words differ (see
-    # services/insights/similarity.py).
-    approved_answer_similarity: float = Field(default=0.9, ge=0.5, le=1.0)
-
-
 class SeedSettings(BaseModel):
     admin_email: str = "admin@example.com"
     admin_password: SecretStr | None = None
@@ -294,6 +280,9 @@ class Settings(BaseSettings):
     knowledge: KnowledgeSettings = KnowledgeSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     insights: InsightsSettings = InsightsSettings()
+
+    # Retention of conversations (see services/privacy).
+    privacy: PrivacySettings = PrivacySettings()
     # Single sign-on with an OpenID Connect provider (off by default).
     oidc: OidcSettings = OidcSettings()
     # Redis carries chat streams and signals between processes; without it they stay

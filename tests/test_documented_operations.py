@@ -54,7 +54,7 @@ async def test_the_documented_operations_work_end_to_end(
     assert set(OPS) == {
         "SignInOptions", "RedeemSignInCode", "LogIn", "Agents", "StartSession", "Sessions",
         "Ask", "FollowReply", "AskAndStream", "Stop", "Regenerate", "Rate", "Upload",
-        "WatchIngestion",
+        "WatchIngestion", "ExportMyData", "EraseMyData",
     }  # fmt: skip
     admin = await people.admin()
     await make_agent(container, admin, name="Slow helper", llm="scripted?tokens=400&delay_ms=20")
@@ -145,3 +145,14 @@ async def test_the_documented_operations_work_end_to_end(
         live_url, admin.token, "WatchIngestion", documentId=uploaded["document"]["id"]
     )
     assert progress[-1]["status"] == "READY"
+
+    # The member downloads what the assistant holds about them, then erases it.
+    exported = await run(gql, "ExportMyData", token)
+    assert exported["__typename"] == "DataExport"
+    held = json.loads(exported["json"])
+    assert "How much leave?" in json.dumps(held)
+    erased = await run(gql, "EraseMyData", token, confirm="spa@example.com")
+    assert erased["__typename"] == "ErasedUser"
+    assert erased["sessions"] == 2
+    gone = await gql(OPS["Sessions"], {}, token)
+    assert gone["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

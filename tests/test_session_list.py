@@ -276,6 +276,7 @@ async def test_each_field_of_the_agent_and_the_message_alone_shows_what_it_shows
                 unsupported_numbers=UnsupportedNumbers.REFUSE,
                 no_answer_message="Not in the handbook.",
                 max_tokens=321,
+                retention_days=45,
             )
         )
     async with container.db.read() as db:

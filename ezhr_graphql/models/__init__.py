@@ -25,6 +25,7 @@ from ezhr_graphql.models.knowledge import (
     DocumentStatus,
     agent_collection,
 )
+from ezhr_graphql.models.lease import JobLease
 from ezhr_graphql.models.user import EmploymentType, Role, SignInCode, User
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "FinishReason",
     "Folder",
     "Grounding",
+    "JobLease",
     "LlmModel",
     "MessageRole",
     "MessageStatus",

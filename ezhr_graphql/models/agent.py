@@ -71,5 +71,9 @@ class Agent(TimestampedMixin, SoftDeleteMixin, Base):
     unsupported_numbers: Mapped[UnsupportedNumbers] = mapped_column(
         enum_type(UnsupportedNumbers), default=UnsupportedNumbers.FLAG, server_default="FLAG"
     )
+    # Days a conversation with the agent is kept after its last activity, then removed
+    # for real by the retention sweep; None keeps conversations for as long as their
+    # owners do.
+    retention_days: Mapped[int | None] = mapped_column(default=None)
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id"), index=True)
     visibility: Mapped[Visibility] = mapped_column(enum_type(Visibility), default=Visibility.PUBLIC)

@@ -105,6 +105,11 @@ class Broker(Protocol):
         """The stream's newest event, if any."""
         ...
 
+    async def delete(self, streams: list[str]) -> int:
+        """Remove ``streams`` and every event they hold (a conversation erased); how
+        many existed. Readers following one see nothing more of it."""
+        ...
+
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         """Send a signal to every process's subscribers of ``channel``."""
 

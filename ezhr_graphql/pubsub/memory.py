@@ -118,6 +118,9 @@ class MemoryBroker:
         found = self._streams.get(stream)
         return found.event(len(found) - 1) if found is not None and len(found) else None
 
+    async def delete(self, streams: list[str]) -> int:
+        return sum(self._streams.pop(name, None) is not None for name in streams)
+
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         for inbox in self._channels.get(channel, ()):
             inbox.put(message)

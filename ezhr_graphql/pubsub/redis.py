@@ -40,6 +40,10 @@ return 1
 """
 
 
+# Stream keys removed per DEL command.
+DELETE_BATCH = 500
+
+
 def _encode(event: StreamEvent) -> bytes:
     return orjson.dumps({"seq": event.seq, "kind": event.kind, "data": event.data})
 
@@ -246,6 +250,14 @@ class RedisBroker:
         with _reachable():
             entries: Any = await self._redis.xrevrange(self._key(stream), count=1)
         return _decode(entries[0][1][b"e"]) if entries else None
+
+    async def delete(self, streams: list[str]) -> int:
+        removed = 0
+        for start in range(0, len(streams), DELETE_BATCH):
+            keys = [self._key(name) for name in streams[start : start + DELETE_BATCH]]
+            with _reachable():
+                removed += int(await self._redis.delete(*keys))
+        return removed
 
     async def ping(self) -> None:
         with _reachable():

@@ -62,6 +62,7 @@ class AgentColumns(NamedTuple):
     embedding_model_id: uuid.UUID
     no_answer_message: str
     max_tokens: int | None
+    retention_days: int | None
 
 
 class MessageColumns(NamedTuple):
@@ -113,6 +114,7 @@ UNREAD: dict[str, Any] = {
     "embedding_model_id": _NO_ID,
     "no_answer_message": "",
     "max_tokens": None,
+    "retention_days": None,
     "id": _NO_ID,
     "parent_id": None,
     "role": MessageRole.USER,

@@ -1,13 +1,19 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select, update
 
 from ezhr_graphql.models import Role, User
 from ezhr_graphql.repositories.base import DATETIME, UUID, Keyset, Page, Repository, key
 
 USERS_KEYSET = Keyset(key(User.created_at, DATETIME), key(User.id, UUID))
+_USER: Table = User.__table__  # type: ignore[assignment]
+# Where erased users' addresses point: a domain that can never receive mail (RFC 2606).
+ERASED_DOMAIN = "erased.invalid"
+ERASED_NAME = "Erased user"
 
 
 class UserRepository(Repository[User]):
@@ -37,3 +43,39 @@ class UserRepository(Repository[User]):
 
     async def page(self, first: int, after: str | None) -> Page[User]:
         return await USERS_KEYSET.page(self.session, select(User), first, after)
+
+    async def email_of_any(self, user_id: uuid.UUID) -> str | None:
+        """The email of the user ``user_id``, deleted or not (``None``: no such row)."""
+        return await self.session.scalar(select(_USER.c.email).where(_USER.c.id == user_id))
+
+    async def tombstone(self, user_id: uuid.UUID, now: datetime) -> None:
+        """Leave of the user only a row other rows may point at (the agents and
+        documents they made): no email, name, password, attributes or identity at the
+        provider; deactivated, deleted, and every token they had revoked."""
+        cleared: dict[str, Any] = {
+            name: None
+            for name in (
+                "country",
+                "office",
+                "department",
+                "employment_type",
+                "preferred_language",
+                "sso_issuer",
+                "sso_subject",
+            )
+        }
+        await self.session.execute(
+            update(_USER)
+            .where(_USER.c.id == user_id)
+            .values(
+                email=f"erased-{user_id.hex}@{ERASED_DOMAIN}",
+                display_name=ERASED_NAME,
+                password_hash="",
+                groups=[],
+                deactivated_at=now,
+                deleted_at=now,
+                updated_at=now,
+                token_version=_USER.c.token_version + 1,
+                **cleared,
+            )
+        )

@@ -25,6 +25,9 @@ MAX_TOP_K = 50
 # Bounds of an agent's reply length, in tokens.
 MIN_MAX_TOKENS = 16
 MAX_MAX_TOKENS = 8192
+# Bounds of a retention period, in days (ten years at most).
+MIN_RETENTION_DAYS = 1
+MAX_RETENTION_DAYS = 3650
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +50,12 @@ class AgentFields:
     general_chat: bool | None = None
     max_tokens: int | None = None
     unsupported_numbers: UnsupportedNumbers | None = None
+    retention_days: int | None = None
+    # Clears the retention period: conversations are kept (retention_days is ignored).
+    keep_forever: bool = False
 
     def cleaned(self) -> dict[str, Any]:
-        return validation.clean(
+        values = validation.clean(
             self,
             {
                 "name": validation.NAME,
@@ -70,10 +76,16 @@ class AgentFields:
                 "general_chat": validation.unchanged,
                 "max_tokens": validation.integers("maxTokens", MIN_MAX_TOKENS, MAX_MAX_TOKENS),
                 "unsupported_numbers": validation.unchanged,
+                "retention_days": validation.integers(
+                    "retentionDays", MIN_RETENTION_DAYS, MAX_RETENTION_DAYS
+                ),
                 "llm_model_id": validation.unchanged,
                 "embedding_model_id": validation.unchanged,
             },
         )
+        if self.keep_forever:
+            values["retention_days"] = None
+        return values
 
 
 def _starter_messages(messages: list[str]) -> list[str]:

@@ -39,6 +39,7 @@ from ezhr_graphql.api.graphql.knowledge.queries import KnowledgeQueries
 from ezhr_graphql.api.graphql.knowledge.subscriptions import KnowledgeSubscriptions
 from ezhr_graphql.api.graphql.loaders import Loaders
 from ezhr_graphql.api.graphql.observe import OperationLabels, OperationMetrics, logged_name
+from ezhr_graphql.api.graphql.privacy.mutations import PrivacyMutations
 from ezhr_graphql.api.graphql.privacy.queries import PrivacyQueries
 from ezhr_graphql.api.graphql.replies.mutations import ReplyMutations
 from ezhr_graphql.api.graphql.replies.subscriptions import ReplySubscriptions
@@ -74,6 +75,7 @@ class Mutation(
     ReplyMutations,
     KnowledgeMutations,
     InsightMutations,
+    PrivacyMutations,
 ):
     pass
 

@@ -21,13 +21,13 @@ from sqlalchemy import column
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.errors import InvalidInputError
+from ezhr_graphql.people_settings import InsightsSettings
 from ezhr_graphql.rag import ModelRegistry
 from ezhr_graphql.rag.embeddings import LOCAL_SPEC
 from ezhr_graphql.repositories.base import DATETIME, STRING, Keyset, Page, key
 from ezhr_graphql.repositories.insights import InsightRepository, Signal, SignalFilter
 from ezhr_graphql.services.actor import Actor
 from ezhr_graphql.services.insights.similarity import GROUP_SIMILARITY, Question, alike
-from ezhr_graphql.settings import InsightsSettings
 
 EXAMPLES = 3
 COMMENTS = 3

@@ -23,6 +23,7 @@ from ezhr_graphql.services.replies.events import (
     ReplyFailed,
 )
 from ezhr_graphql.services.replies.state import Run
+from ezhr_graphql.services.replies.streams import stream_name
 from ezhr_graphql.services.replies.updates import SessionUpdates, StatusChanged
 from ezhr_graphql.services.replies.writer import StreamWriter
 from ezhr_graphql.settings import ChatSettings
@@ -59,6 +60,10 @@ class Outcomes:
         end = run.next_seq()  # stored with the reply, and the seq of its end
         try:
             stored, ours = await self._store_patiently(lambda: self._store(run, ending, end))
+            if stored is None:
+                # Erased meanwhile: its stream goes too, with what the run added since.
+                await self._forget(run)
+                return ending.status
         except Exception:
             logger.exception("could not store the outcome of run %s", run.message_id)
             # Never announce a reply the database does not hold: the stream says it
@@ -72,6 +77,12 @@ class Outcomes:
             ending = Ending(stored.status, ReplyError(code, "The reply was interrupted"))
         await self._announce(run, _end_event(run, ending, stored, end), ending.status)
         return ending.status
+
+    async def _forget(self, run: Run) -> None:
+        try:
+            await self.writer.broker.delete([stream_name(run.message_id)])
+        except Exception:
+            logger.warning("could not remove the stream of erased run %s", run.message_id)
 
     async def _announce(self, run: Run, end: ReplyEvent, status: MessageStatus) -> None:
         try:
@@ -116,7 +127,7 @@ class Outcomes:
         async with self.db.transaction() as session:
             stored = await ChatMessageRepository.from_session(session).get(run.message_id)
             if stored is None:
-                return None, True  # deleted meanwhile
+                return None, True  # erased meanwhile
             if stored.status is not MessageStatus.STREAMING:
                 return stored, False
             stored.content = run.text

@@ -100,6 +100,10 @@ class Agent:
         description="What a generative reply with a number its passages lack becomes."
     )
     visibility: Visibility = strawberry.field(description="Who can chat with the agent.")
+    retention_days: int | None = strawberry.field(
+        description="Days a conversation with the agent is kept after its last activity, "
+        "then removed for real; null keeps conversations until their owners delete them."
+    )
     created_at: datetime = strawberry.field(description="When it was created.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
     llm_model_id: strawberry.Private[uuid.UUID]
@@ -165,6 +169,7 @@ class Agent:
             general_chat=row.general_chat,
             unsupported_numbers=UnsupportedNumbers[row.unsupported_numbers.name],
             visibility=Visibility[row.visibility.name],
+            retention_days=row.retention_days,
             created_at=row.created_at,
             updated_at=row.updated_at,
             llm_model_id=row.llm_model_id,
@@ -215,6 +220,11 @@ class CreateAgentInput:
         default=UnsupportedNumbers.FLAG,
         description="What a generative reply with a number its passages lack becomes.",
     )
+    retention_days: int | None = strawberry.field(
+        default=None,
+        description="Days conversations are kept after their last activity, 1 to 3650 "
+        "(null: until their owners delete them).",
+    )
 
     def to_fields(self) -> AgentFields:
         return _agent_fields(self)
@@ -252,6 +262,11 @@ class UpdateAgentInput:
     unsupported_numbers: UnsupportedNumbers | None = strawberry.field(
         default=None, description="New treatment of unsupported numbers."
     )
+    retention_days: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="New retention period in days, 1 to 3650; null keeps conversations "
+        "until their owners delete them (omitted: unchanged).",
+    )
 
     def to_fields(self) -> AgentFields:
         return _agent_fields(self)
@@ -271,6 +286,8 @@ def _agent_fields(input: CreateAgentInput | UpdateAgentInput) -> AgentFields:
         unsupported_numbers=None
         if input.unsupported_numbers is None
         else UnsupportedNumbersModel[input.unsupported_numbers.name],
+        retention_days=None if input.retention_days is strawberry.UNSET else input.retention_days,
+        keep_forever=input.retention_days is None,
     )
 
 

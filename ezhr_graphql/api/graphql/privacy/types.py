@@ -13,6 +13,8 @@ from ezhr_graphql.errors import InvalidInputError
 from ezhr_graphql.models.audit import AuditAction as AuditActionModel
 from ezhr_graphql.models.audit import AuditEvent as AuditEventRow
 from ezhr_graphql.repositories.audit import AuditFilter
+from ezhr_graphql.services.privacy.erasure import Erased
+from ezhr_graphql.services.privacy.export import ExportFile
 
 
 @strawberry.enum(name="AuditAction", description="What an audit event records.")
@@ -170,4 +172,51 @@ def aware(field: str, value: datetime | None) -> datetime | None:
 AuditEventConnectionResult = Annotated[
     Connection[AuditEvent] | UserErrorType,
     strawberry.union("AuditEventConnectionResult", description="A page of audit events."),
+]
+
+
+@strawberry.type(
+    description="Everything the assistant holds about the caller, as a JSON file to save: "
+    "profile, folders, conversations (deleted ones not yet purged too, with `deletedAt`) "
+    "with every message, and the feedback they gave."
+)
+class DataExport:
+    file_name: str = strawberry.field(description="A name to save the file under.")
+    content_type: str = strawberry.field(description="The file's media type (JSON).")
+    json: str = strawberry.field(description="The file's content.")
+
+    @classmethod
+    def of(cls, export: ExportFile) -> Self:
+        return cls(file_name=export.file_name, content_type=export.content_type, json=export.json)
+
+
+@strawberry.type(
+    description="A user erased: what was removed for real (counts are all that is left)."
+)
+class ErasedUser:
+    user_id: strawberry.ID = strawberry.field(description="ID of the erased user.")
+    sessions: int = strawberry.field(description="Conversations removed.")
+    messages: int = strawberry.field(description="Messages removed (questions and replies).")
+    feedback: int = strawberry.field(description="Ratings and comments removed.")
+    folders: int = strawberry.field(description="Folders removed.")
+
+    @classmethod
+    def of(cls, erased: Erased) -> Self:
+        removed = erased.removed
+        return cls(
+            user_id=gid(erased.user_id),
+            sessions=removed.sessions,
+            messages=removed.messages,
+            feedback=removed.feedback,
+            folders=removed.folders,
+        )
+
+
+DataExportResult = Annotated[
+    DataExport | UserErrorType,
+    strawberry.union("DataExportResult", description="The caller's data, or why not."),
+]
+ErasureResult = Annotated[
+    ErasedUser | UserErrorType,
+    strawberry.union("ErasureResult", description="What an erasure removed, or why not."),
 ]
