@@ -47,6 +47,8 @@ query ($first: Int!, $after: String, $agentId: ID, $retired: Boolean) {{
 """
 ANNUAL = "How many days of annual leave do I get?"
 ANSWER = "Full-time employees get 14 days of annual leave a year (approved by HR)."
+CARRY = "Can I carry over unused annual leave?"
+CARRY_ANSWER = "Up to 5 unused days carry over into the next year."
 VIETNAMESE = "Tôi được nghỉ phép năm bao nhiêu ngày?"
 VIETNAMESE_ANSWER = "Nhân viên toàn thời gian được 14 ngày nghỉ phép năm."
 
@@ -89,11 +91,13 @@ async def test_a_paraphrase_gets_the_approved_answer_without_the_model(
     admin, member = await people.admin(), await people.member()
     agent = await chat_agent(container, admin)
     approved = await approve(gql, admin, [ANNUAL], agentId=str(agent))
+    await approve(gql, admin, [CARRY], CARRY_ANSWER, agentId=str(agent))
 
-    said = await reply(container, live_url, member, agent, "how many annual leave days do I get")
+    said = await reply(container, live_url, member, agent, "how many days of annual leave do i get")
     reworded = await reply(
         container, live_url, member, agent, "Can unused annual leave be carried over to next year?"
     )
+    other = await reply(container, live_url, member, agent, "When is payday?")
 
     assert said["content"] == ANSWER
     [citation] = said["citations"]
@@ -103,12 +107,14 @@ async def test_a_paraphrase_gets_the_approved_answer_without_the_model(
     assert citation["approvedAnswer"]["approvedAt"] == approved["approvedAt"]
     row = await stored(container, said["id"])
     assert (row.prompt_tokens, row.completion_tokens) == (None, None)  # no model was asked
-    assert reworded["content"] != ANSWER  # another question: the model chats
-    assert (await stored(container, reworded["id"])).completion_tokens
+    # Other words, in English: close enough by the embedding, the same sense and order.
+    assert reworded["content"] == CARRY_ANSWER
+    assert other["content"] not in (ANSWER, CARRY_ANSWER)  # another question: the model
+    assert (await stored(container, other["id"])).completion_tokens
     listed = await gql.data(LIST, {"first": 5}, admin.token)
-    [node] = [e["node"] for e in listed["approvedAnswers"]["edges"]]
-    assert node["hitCount"] == 1
-    assert node["lastHitAt"] is not None
+    hits = {e["node"]["id"]: e["node"] for e in listed["approvedAnswers"]["edges"]}
+    assert hits[approved["id"]]["hitCount"] == 1
+    assert hits[approved["id"]]["lastHitAt"] is not None
 
 
 async def test_one_word_that_changes_the_policy_is_not_the_approved_question(
@@ -118,15 +124,29 @@ async def test_one_word_that_changes_the_policy_is_not_the_approved_question(
     agent = await chat_agent(container, admin)
     await approve(gql, admin, [ANNUAL])
     await approve(gql, admin, [VIETNAMESE], VIETNAMESE_ANSWER)
+    approved = {
+        "Can I take annual leave before probation ends?": "Yes, from the first month.",
+        "Does the employer pay for the employee's training?": "Yes, up to $2,000.",
+        "Nhân viên hết thử việc có được nghỉ phép năm không?": "Có.",
+    }
+    for question, answer in approved.items():
+        await approve(gql, admin, [question], answer)
+    said = {ANSWER, VIETNAMESE_ANSWER, *approved.values()}
 
     for other in (
         "How many days of sick leave do I get?",
         "How many days of annual leave do contractors get?",
+        "How many days of annual leave does she get?",
+        "How many days of annual leave don't I get?",
+        "how many annual leave days do I get?",  # reordered: taken for another question
         "Tôi được nghỉ ốm bao nhiêu ngày?",  # sick leave: the local model cannot tell
         "What is the dress code?",
+        "Can I take annual leave after probation ends?",
+        "Does the employee pay for the employer's training?",  # cosine 0.998
+        "Nhân viên chưa hết thử việc có được nghỉ phép năm không?",  # not yet finished
     ):
         got = await reply(container, live_url, member, agent, other)
-        assert got["content"] not in (ANSWER, VIETNAMESE_ANSWER), other
+        assert got["content"] not in said, other
     same = await reply(container, live_url, member, agent, "Nghỉ phép năm tôi được bao nhiêu ngày?")
     assert same["content"] == VIETNAMESE_ANSWER
 

@@ -3,10 +3,11 @@ shown to administrators only when enough different people asked, never who."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ezhr_graphql.container import Container
@@ -180,7 +181,7 @@ async def test_the_time_window_narrows_and_malformed_filters_are_invalid_input(
 ) -> None:
     admin = await people.admin()
     asked = await world(container, admin)
-    long_ago = utcnow() - timedelta(days=40)
+    long_ago = (utcnow() - timedelta(days=40)).replace(hour=12, minute=0)
     for _ in range(3):
         person = await people.member()
         await asked.ask(person, LEAVE[0], finish=FinishReason.NO_ANSWER, at=long_ago)
@@ -188,9 +189,14 @@ async def test_the_time_window_narrows_and_malformed_filters_are_invalid_input(
     recent = (utcnow() - timedelta(days=30)).isoformat()
     assert await groups(gql, admin, since=recent) == []
     assert len(await groups(gql, admin, until=recent)) == 1
+    # The window is whole days: a minute around the questions finds the whole day.
+    after = (long_ago + timedelta(minutes=1)).isoformat()
+    assert len(await groups(gql, admin, since=after)) == 1
+    assert len(await groups(gql, admin, until="9999-12-31T12:00:00Z")) == 1
     for filter, field in (
         ({"agentId": "x"}, "agentId"),
         ({"since": "2026-01-01T00:00:00"}, "since"),
+        ({"until": "0001-01-01T00:00:00+01:00"}, "until"),
         ({"since": recent, "until": long_ago.isoformat()}, "since"),
     ):
         data = await gql.data(INSIGHTS, {"first": 5, "filter": filter}, admin.token)
@@ -231,6 +237,13 @@ async def test_groups_page_most_asked_first_at_a_cost_that_does_not_grow(
         after = page["pageInfo"]["endCursor"]
 
     assert counts[2] == counts[8] == 1, count_statements.statements
+    # A cursor tells no more of when than the group shows: the day.
+    padded = after + "=" * (-len(after) % 4)
+    decoded = json.loads(base64.urlsafe_b64decode(padded))
+    assert date.fromisoformat(decoded[1]) == utcnow().date()
+    forged = base64.urlsafe_b64encode(json.dumps(["x", "2026-01-01", "q"]).encode()).decode()
+    refused = await gql.data(INSIGHTS, {"first": 3, "after": forged}, admin.token)
+    assert refused["insights"]["__typename"] == "InvalidInput"
     assert len(seen) == len(topics) == len(set(seen))
     assert [count for count, _ in seen] == sorted((count for count, _ in seen), reverse=True)
 

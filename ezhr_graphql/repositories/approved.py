@@ -52,11 +52,16 @@ class ApprovedAnswerRepository(Repository[ApprovedAnswer]):
         )
         return list(rows)
 
-    async def count_hit(self, answer_id: uuid.UUID, at: datetime) -> None:
-        """One more question answered by it (an increment in the database: two
-        workers counting at once both count)."""
-        await self.session.execute(
+    async def count_hit(self, answer_id: uuid.UUID, at: datetime) -> bool:
+        """One more question answered by it, if it is still in use (an increment in
+        the database: two workers counting at once both count); whether it was."""
+        result = await self.session.execute(
             update(ApprovedAnswer)
-            .where(ApprovedAnswer.id == answer_id)
+            .where(
+                ApprovedAnswer.id == answer_id,
+                ApprovedAnswer.retired_at.is_(None),
+                ApprovedAnswer.deleted_at.is_(None),
+            )
             .values(hit_count=ApprovedAnswer.hit_count + 1, last_hit_at=at)
         )
+        return bool(getattr(result, "rowcount", 0))

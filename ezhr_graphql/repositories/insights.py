@@ -29,6 +29,11 @@ class SignalFilter:
     agent_id: uuid.UUID | None = None
     since: datetime | None = None
     until: datetime | None = None
+    # Which signals count (all four when none is chosen).
+    no_answer: bool = True
+    low: bool = True
+    unsupported: bool = True
+    rated_down: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,14 @@ class InsightRepository:
         reply = aliased(ChatMessage, name="reply")
         question = aliased(ChatMessage, name="question")
         down = and_(ChatFeedback.message_id == reply.id, ChatFeedback.rating == Rating.DOWN)
+        no_answer = reply.finish_reason == FinishReason.NO_ANSWER
+        answered = or_(reply.finish_reason.is_(None), reply.finish_reason != FinishReason.NO_ANSWER)
+        signals = [
+            (where.no_answer, no_answer),
+            (where.low, and_(reply.best_score < where.low_score, answered)),
+            (where.unsupported, reply.grounding == Grounding.UNSUPPORTED),
+            (where.rated_down, ChatFeedback.id.is_not(None)),
+        ]
         stmt = (
             select(
                 question.content,
@@ -76,12 +89,7 @@ class InsightRepository:
             .outerjoin(ChatFeedback, down)
             .where(
                 reply.role == MessageRole.ASSISTANT,
-                or_(
-                    reply.finish_reason == FinishReason.NO_ANSWER,
-                    reply.best_score < where.low_score,
-                    reply.grounding == Grounding.UNSUPPORTED,
-                    ChatFeedback.id.is_not(None),
-                ),
+                or_(*(clause for chosen, clause in signals if chosen)),
             )
             .order_by(reply.created_at.desc(), reply.id.desc())
             .limit(where.limit)

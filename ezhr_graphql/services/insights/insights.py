@@ -3,7 +3,10 @@ similar ones grouped, never saying who asked.
 
 A group is the questions alike enough (see similarity.py), newest first; it is shown
 only when at least ``min_group_size`` different people asked them, and shows question
-text, counts and comments, never a user, a session or a message.
+text, counts, comments and the day it was last asked, never a user, a session, a
+message or a finer time (cursors included). The time window is widened to whole days
+for the same reason: moved by a minute at a time, it could tell when each question of
+a group was asked.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 import numpy as np
@@ -24,7 +27,7 @@ from ezhr_graphql.errors import InvalidInputError
 from ezhr_graphql.people_settings import InsightsSettings
 from ezhr_graphql.rag import ModelRegistry
 from ezhr_graphql.rag.embeddings import LOCAL_SPEC
-from ezhr_graphql.repositories.base import DATETIME, STRING, Keyset, Page, key
+from ezhr_graphql.repositories.base import STRING, Keyset, Page, key
 from ezhr_graphql.repositories.insights import InsightRepository, Signal, SignalFilter
 from ezhr_graphql.services.actor import Actor
 from ezhr_graphql.services.insights.similarity import GROUP_SIMILARITY, Question, alike
@@ -60,6 +63,9 @@ class InsightQuery:
     until: datetime | None = None
     kinds: frozenset[InsightKind] = frozenset()
 
+    def chooses(self, kind: InsightKind) -> bool:
+        return not self.kinds or kind in self.kinds
+
 
 @dataclass
 class InsightGroup:
@@ -74,18 +80,21 @@ class InsightGroup:
     count: int = 0
     askers: set[uuid.UUID] = field(default_factory=set)
 
-    # The keyset's columns: most asked first, then the most recent.
+    # The keyset's columns: most asked first, then the most recent day.
     @property
     def asked(self) -> str:
         return f"{self.count:08d}"
 
     @property
     def last_asked_on(self) -> date:
-        return self.last_asked.date()
+        return self.last_asked.astimezone(UTC).date()
 
     @property
     def people(self) -> int:
         return len(self.askers)
+
+    def position(self) -> tuple[int, int, str]:
+        return (-self.count, -self.last_asked_on.toordinal(), self.question)
 
     def add(self, signal: Signal, kinds: set[InsightKind]) -> None:
         self.count += 1
@@ -102,9 +111,38 @@ class InsightGroup:
 
 GROUPS_KEYSET = Keyset(
     key(column("asked"), STRING, desc=True),
-    key(column("last_asked"), DATETIME, desc=True),
+    key(column("last_asked_on"), STRING, desc=True),
     key(column("question"), STRING),
 )
+
+
+def _after(cursor: str) -> tuple[int, int, str]:
+    """The position a cursor of this list names.
+
+    Raises:
+        InvalidInputError: not a cursor of this list.
+    """
+    asked, day, question = GROUPS_KEYSET.decode(cursor)
+    try:
+        return (-int(asked), -date.fromisoformat(day).toordinal(), question)
+    except ValueError as exc:
+        raise InvalidInputError("after", "Invalid pagination cursor") from exc
+
+
+def whole_days(
+    since: datetime | None, until: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """The window widened to whole days (UTC)."""
+    start = None if since is None else _midnight(since)
+    end = None if until is None else _midnight(until)
+    if end is not None and until is not None and end < until:
+        # The last day there is has no next day: then no end at all.
+        end = None if end.date() == date.max else end + timedelta(days=1)
+    return start, end
+
+
+def _midnight(moment: datetime) -> datetime:
+    return datetime.combine(moment.astimezone(UTC).date(), time(), UTC)
 
 
 class InsightService:
@@ -128,39 +166,49 @@ class InsightService:
         actor.require_admin()
         if query.since and query.until and query.since >= query.until:
             raise InvalidInputError("since", "since must be before until")
-        position = None if after is None else GROUPS_KEYSET.decode(after)
+        mark = None if after is None else _after(after)
         low = self.settings.low_score
+        since, until = whole_days(query.since, query.until)
         found = await self.signals.signals(
-            SignalFilter(low, self.settings.max_questions, query.agent_id, query.since, query.until)
+            SignalFilter(
+                low,
+                self.settings.max_questions,
+                query.agent_id,
+                since,
+                until,
+                no_answer=query.chooses(InsightKind.NO_ANSWER),
+                low=query.chooses(InsightKind.LOW_SCORE),
+                unsupported=query.chooses(InsightKind.UNSUPPORTED),
+                rated_down=query.chooses(InsightKind.RATED_DOWN),
+            )
         )
         chosen = [
             (s, kinds)
             for s in found
-            if (kinds := kinds_of(s, low)) and (not query.kinds or kinds & query.kinds)
+            if (kinds := kinds_of(s, low)) and any(query.chooses(k) for k in kinds)
         ]
-        groups = await self._grouped(chosen)
+        groups = await asyncio.to_thread(self._grouped, chosen)
         shown = sorted(
             (g for g in groups if g.people >= self.settings.min_group_size),
-            key=lambda g: (-g.count, -g.last_asked.timestamp(), g.question),
+            key=InsightGroup.position,
         )
-        if position is not None:
-            mark = (-int(position[0]), -position[1].timestamp(), position[2])
-            shown = [g for g in shown if (-g.count, -g.last_asked.timestamp(), g.question) > mark]
+        if mark is not None:
+            shown = [g for g in shown if g.position() > mark]
         return Page(shown[:first], len(shown) > first, after is not None, GROUPS_KEYSET)
 
-    async def _grouped(
-        self, chosen: Sequence[tuple[Signal, set[InsightKind]]]
-    ) -> list[InsightGroup]:
+    def _grouped(self, chosen: Sequence[tuple[Signal, set[InsightKind]]]) -> list[InsightGroup]:
         """Each question joins the group whose first question it is most alike, if
-        alike enough, or starts one; newest first, so a group shows its newest."""
+        alike enough, or starts one; newest first, so a group shows its newest. In a
+        worker thread: a thousand questions take most of a second."""
         questions = [Question.of(s.question) for s, _ in chosen]
-        vectors = await self._vectors(questions)
+        vectors = self._vectors(questions)
         groups: list[InsightGroup] = []
         heads: list[int] = []  # the index of each group's first question
         for i, ((signal, kinds), asked) in enumerate(zip(chosen, questions, strict=True)):
             best, best_score = None, GROUP_SIMILARITY
+            cosines = vectors[heads] @ vectors[i] if heads else []
             for g, head in enumerate(heads):
-                score = alike(asked, questions[head], float(vectors[i] @ vectors[head]))
+                score = alike(asked, questions[head], float(cosines[g]))
                 if score >= best_score:
                     best, best_score = g, score
             if best is None:
@@ -170,16 +218,11 @@ class InsightService:
             groups[best].add(signal, kinds)
         return groups
 
-    async def _vectors(self, questions: list[Question]) -> NDArray[np.float32]:
+    def _vectors(self, questions: list[Question]) -> NDArray[np.float32]:
         """Unit vectors of the questions the local model reads (zeros for others)."""
         readable = [i for i, q in enumerate(questions) if q.readable]
         result = np.zeros((len(questions), LOCAL_SPEC.dimensions), dtype=np.float32)
-        if not readable:
-            return result
-
-        def embed() -> NDArray[np.float32]:
+        if readable:
             texts = [questions[i].text for i in readable]
-            return self.models.embedder(LOCAL_SPEC).embed_documents(texts)
-
-        result[readable] = await asyncio.to_thread(embed)
+            result[readable] = self.models.embedder(LOCAL_SPEC).embed_documents(texts)
         return result

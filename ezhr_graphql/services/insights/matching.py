@@ -78,7 +78,9 @@ class ApprovedAnswers:
         if best is None:
             return None
         async with self.db.transaction() as session:
-            await ApprovedAnswerRepository.from_session(session).count_hit(best.id, utcnow())
+            answers_now = ApprovedAnswerRepository.from_session(session)
+            if not await answers_now.count_hit(best.id, utcnow()):
+                return None  # retired since it was read: the documents answer
         return Match(best.id, best.answer, best.questions[0], best.author_role, best.approved_at)
 
     async def _best(self, asked: Question, answers: list[ApprovedAnswer]) -> ApprovedAnswer | None:

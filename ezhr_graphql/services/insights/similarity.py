@@ -8,9 +8,15 @@ So questions are compared by their content words first (the keys the extractive
 answer matches words by: stems, synonyms, diacritics folded) and by the cosine only
 where the model reads the language, with a bar set for each use:
 
-- an approved answer is said for a question with the same content words as one of its
-  phrasings, or, in a language the model reads, a cosine of at least ``min_cosine``
-  (high: a wrong policy is worse than the documents' own answer);
+- an approved answer is said for a question with the same content words as one of
+  its phrasings, or, in a language the model reads, a cosine of at least
+  ``min_cosine`` (high: a wrong policy is worse than the documents' own answer);
+  either way only when the words they share come in the same order (the embedding is
+  a bag of words: "Does the employer pay for the employee's training?" and its
+  reverse score 0.998), and when both say the same of what stop-word lists drop but a
+  policy turns on: negation ("not", "không", "chưa"), time and amount ("before",
+  "after", "more", "under", "trước"), and whose case it is ("I" and "she" differ; a
+  question naming nobody matches either);
 - insights group questions whose similarity (the cosine where the model reads the
   language, else the overlap of their content words) reaches ``GROUP_SIMILARITY``.
 """
@@ -18,27 +24,53 @@ where the model reads the language, with a bar set for each use:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ezhr_graphql.rag.embeddings import LOCAL_EMBEDDING_LANGUAGES
 from ezhr_graphql.services.answering.language import detect_language
-from ezhr_graphql.services.answering.text import content_keys
+from ezhr_graphql.services.answering.text import content_keys, words
 
 # Alike enough to be shown as one insight group.
 GROUP_SIMILARITY = 0.75
+
+# Words that change what a question asks while stop-word lists drop them ("n't" is
+# the word "t").
+_TURNING_WORDS = """
+    not no never none nor t without except unless before after until since during
+    under over above below more less fewer than least most only
+    không chưa chẳng chớ đừng trước sau hơn dưới trên
+"""
+_TURNING = frozenset(_TURNING_WORDS.split())
+# Who the question is about, by person.
+_FIRST, _SECOND = "i me my mine myself we us our ours tôi mình", "you your yours yourself"
+_THIRD = "he him his she her hers they them their theirs họ"
+_PERSONS = {
+    word: person
+    for words_of, person in ((_FIRST, "first"), (_SECOND, "second"), (_THIRD, "third"))
+    for word in words_of.split()
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Question:
     text: str
     language: str
-    keys: frozenset[str]
+    # Its content words' keys, in order, each once.
+    order: tuple[str, ...]
+    # Its words that turn what it asks (see _TURNING), and the persons it is about.
+    turning: frozenset[str]
+    persons: frozenset[str]
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(self.order)
 
     @classmethod
     def of(cls, text: str, language: str | None = None) -> Question:
-        return cls(text, language or detect_language(text), frozenset(content_keys(text)))
+        return _question(text, language or detect_language(text))
 
     @property
     def readable(self) -> bool:
@@ -46,8 +78,35 @@ class Question:
         return self.language in LOCAL_EMBEDDING_LANGUAGES
 
 
+@lru_cache(maxsize=4096)
+def _question(text: str, language: str) -> Question:
+    said = words(text)
+    return Question(
+        text,
+        language,
+        tuple(dict.fromkeys(content_keys(text))),
+        frozenset(w for w in said if w in _TURNING),
+        frozenset(_PERSONS[w] for w in said if w in _PERSONS),
+    )
+
+
+def same_sense(a: Question, b: Question) -> bool:
+    """Whether nothing stop words say sets them apart: the same turning words, and
+    the same persons when both name some."""
+    persons = a.persons == b.persons or not a.persons or not b.persons
+    return a.language == b.language and a.turning == b.turning and persons
+
+
+def same_order(a: Question, b: Question) -> bool:
+    """Whether the content words they share come in the same order in both."""
+    shared = a.keys & b.keys
+    return [k for k in a.order if k in shared] == [k for k in b.order if k in shared]
+
+
 def same_words(a: Question, b: Question) -> bool:
-    return a.language == b.language and bool(a.keys) and a.keys == b.keys
+    """The same content words in the same order (word forms, case, punctuation and
+    stop words aside), saying the same of what stop words say."""
+    return bool(a.order) and a.order == b.order and same_sense(a, b)
 
 
 def overlap(a: Question, b: Question) -> float:
@@ -59,7 +118,7 @@ def overlap(a: Question, b: Question) -> float:
 
 def same_question(a: Question, b: Question, cosine: float, min_cosine: float) -> bool:
     """Whether ``a`` asks what ``b`` asks, closely enough to give ``b``'s answer."""
-    if a.language != b.language:
+    if not same_sense(a, b) or not same_order(a, b):
         return False
     return same_words(a, b) or (a.readable and cosine >= min_cosine)
 
@@ -68,7 +127,7 @@ def alike(a: Question, b: Question, cosine: float) -> float:
     """How alike two questions are for grouping, in [0, 1]; 0 across languages."""
     if a.language != b.language:
         return 0.0
-    if same_words(a, b):
+    if a.order and a.order == b.order:
         return 1.0
     return cosine if a.readable else overlap(a, b)
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Self
 
@@ -154,19 +154,27 @@ class AuditLogFilter:
         return AuditFilter(
             actor_id=None if self.actor_id is None else parse_id(self.actor_id, "actorId"),
             target_id=None if self.target_id is None else parse_id(self.target_id, "targetId"),
-            actions=tuple(action.to_model() for action in self.actions or ()),
+            actions=tuple(dict.fromkeys(action.to_model() for action in self.actions or ())),
             since=aware("since", self.since),
             until=aware("until", self.until),
         )
 
 
 def aware(field: str, value: datetime | None) -> datetime | None:
-    """Raises:
-    InvalidInputError: the time has no time zone (which instant it is is unknown).
+    """``value`` in UTC.
+
+    Raises:
+        InvalidInputError: the time has no time zone (which instant it is is unknown),
+            or lies out of the range of times (year 1 at +01:00).
     """
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
         raise InvalidInputError(field, f"{field} must have a time zone (Z or +hh:mm)")
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInputError(field, f"{field} is out of range") from exc
 
 
 AuditEventConnectionResult = Annotated[
