@@ -63,6 +63,7 @@ async def test_an_administrators_change_is_recorded_with_who_what_and_where(
     assert event["actorId"] == str(admin.id)
     assert (event["targetType"], event["targetId"]) == ("User", str(member.id))
     assert event["address"] == "127.0.0.1"
+    assert event["details"] == [{"name": "role", "value": "ADMIN"}]  # which way it went
     assert datetime.fromisoformat(event["at"]) > datetime.now(UTC) - timedelta(minutes=1)
 
 
@@ -107,6 +108,21 @@ async def test_sign_ins_are_recorded_and_failures_name_no_email(
         "method": "password",
         "reason": "credentials",
     }
+
+
+async def test_registering_is_the_new_accounts_first_sign_in(
+    gql: GraphQLClient, people: PeopleFactory
+) -> None:
+    admin = await people.admin()
+    done = await gql.data(
+        "mutation ($i: RegisterInput!) "
+        "{ register(input: $i) { ... on AuthPayload { user { id } } } }",
+        {"i": {"email": "new@example.com", "password": "a long enough password"}},
+    )
+    new_id = done["register"]["user"]["id"]
+    [event] = await audit(gql, admin.token, actorId=new_id)
+    assert event["action"] == "SIGN_IN"
+    assert event["details"] == [{"name": "method", "value": "register"}]
 
 
 async def test_the_log_pages_newest_first_and_filters(

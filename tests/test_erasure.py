@@ -235,6 +235,12 @@ async def test_wrong_confirmations_and_targets_are_typed_errors(
     assert first["eraseUser"]["__typename"] == "ErasedUser"
     again = await gql.data(ERASE_USER, {"id": str(member.id)}, admin.token)
     assert again["eraseUser"]["__typename"] == "NotFound"
+    # The last administrator cannot erase themself; with another one, they can.
+    alone = await gql.data(ERASE_ME, {"confirm": admin.email}, admin.token)
+    assert alone["eraseMyData"]["__typename"] == "PermissionDenied"
+    await people.admin()
+    left = await gql.data(ERASE_ME, {"confirm": admin.email}, admin.token)
+    assert left["eraseMyData"]["__typename"] == "ErasedUser"
     # And nobody is erased anonymously or by a member
     anonymous = await gql(ERASE_ME, {"confirm": member.email})
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

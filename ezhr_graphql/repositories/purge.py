@@ -110,7 +110,9 @@ class PurgeRepository:
             update(_SESSION).where(_SESSION.c.id.in_(ids)).values(current_message_id=None)
         )
         of_sessions = select(_MESSAGE.c.id).where(_MESSAGE.c.session_id.in_(ids))
-        purged.message_ids = list(await self.session.scalars(of_sessions))
+        # Locked (where rows lock): a feedback written meanwhile waits, then finds its
+        # message gone, rather than fail this purge's delete of the messages.
+        purged.message_ids = list(await self.session.scalars(of_sessions.with_for_update()))
         for table, column, target in dependents():
             inside = of_sessions if target == _MESSAGE.name else ids
             removed = await self._run(delete(table).where(column.in_(inside)))
@@ -155,16 +157,27 @@ class PurgeRepository:
             select(_SESSION.c.id)
             .where(_SESSION.c.agent_id == agent_id, _SESSION.c.updated_at < before)
             .limit(PURGE_BATCH)
+            .with_for_update(skip_locked=True)
         )
 
     async def deleted_sessions(self, before: datetime) -> list[uuid.UUID]:
         return await self._ids(
-            select(_SESSION.c.id).where(_SESSION.c.deleted_at < before).limit(PURGE_BATCH)
+            select(_SESSION.c.id)
+            .where(_SESSION.c.deleted_at < before)
+            .limit(PURGE_BATCH)
+            .with_for_update(skip_locked=True)
         )
 
     async def deleted_folders(self, before: datetime) -> list[uuid.UUID]:
         return await self._ids(
             select(_FOLDER.c.id).where(_FOLDER.c.deleted_at < before).limit(PURGE_BATCH)
+        )
+
+    async def lock_owned_sessions(self, owner_id: uuid.UUID) -> None:
+        """Hold every session of the owner until the transaction ends (where rows
+        lock), before their user row: sending a message locks in that order too."""
+        await self.session.execute(
+            select(_SESSION.c.id).where(_SESSION.c.owner_id == owner_id).with_for_update()
         )
 
     async def owned_sessions(self, owner_id: uuid.UUID) -> list[uuid.UUID]:

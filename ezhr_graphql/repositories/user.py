@@ -38,6 +38,17 @@ class UserRepository(Repository[User]):
             select(User).where(User.role == Role.ADMIN).order_by(User.created_at).limit(1)
         )
 
+    async def active_admins(self) -> int:
+        """How many live, active administrators there are."""
+        return int(
+            await self.session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(User.role == Role.ADMIN, User.deactivated_at.is_(None))
+            )
+            or 0
+        )
+
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(User)) or 0)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
@@ -75,10 +75,11 @@ def _as_actor(
     convert: Callable[[R], T],
     admin: bool,
     audit: AuditAction | None = None,
+    facts: Callable[[R], dict[str, Any]] | None = None,
 ) -> Callable[[Services], Awaitable[T]]:
     """``act`` as the signed-in user (an administrator if ``admin``), converted; with
-    ``audit``, the audit log records it, and the row ``act`` returned as its target,
-    in the same transaction.
+    ``audit``, the audit log records it, and the row ``act`` returned as its target
+    (with ``facts`` of it, never content), in the same transaction.
 
     Raises:
         GraphQLError: ``UNAUTHENTICATED`` or ``FORBIDDEN`` (top-level errors).
@@ -88,7 +89,8 @@ def _as_actor(
     async def action(services: Services) -> T:
         row = await act(services, actor)
         if audit is not None:
-            services.audit.record(actor.id, audit, _target(row))
+            details = None if facts is None else facts(row)
+            services.audit.record(actor.id, audit, _target(row), details)
         return convert(row)
 
     return action
@@ -113,13 +115,15 @@ async def change(
     *,
     admin: bool = False,
     audit: AuditAction | None = None,
+    facts: Callable[[R], dict[str, Any]] | None = None,
 ) -> T | UserErrorType:
     """The usual mutation: ``act`` on the services of a fresh transaction, as the
     signed-in user (an administrator if ``admin``), and what it returns converted.
     Every administrator's change names its ``audit`` action: the audit log records
-    who made it, on what, from where, in the change's own transaction.
+    who made it, on what (with ``facts`` of the row it returned), from where, in the
+    change's own transaction.
 
     Raises:
         GraphQLError: ``UNAUTHENTICATED`` or ``FORBIDDEN`` (top-level errors).
     """
-    return await write(ctx, _as_actor(ctx, act, convert, admin, audit))
+    return await write(ctx, _as_actor(ctx, act, convert, admin, audit, facts))

@@ -67,6 +67,11 @@ class Erasure:
         given = confirm[:CONFIRM_LENGTH].strip().lower()
         if given != email.lower():
             raise InvalidInputError("confirm", "Type your email address to confirm the erasure")
+        if actor.is_admin and await self.users.active_admins() <= 1:
+            raise PermissionDeniedError(
+                "The last administrator cannot erase themself: make someone else an "
+                "administrator first"
+            )
         return await self._erase(actor, actor.id)
 
     async def erase_user(self, actor: Actor, user_id: uuid.UUID) -> Erased:
@@ -88,7 +93,9 @@ class Erasure:
         return await self._erase(actor, user_id)
 
     async def _erase(self, actor: Actor, user_id: uuid.UUID) -> Erased:
-        # Nothing new of theirs starts meanwhile (sends lock the user's row too).
+        # Nothing new of theirs starts meanwhile: their sessions, then their user row,
+        # locked in the order a send locks them (the other order deadlocks with it).
+        await self.rows.lock_owned_sessions(user_id)
         await self.users.lock(user_id)
         running = await self.rows.streaming_replies(user_id)
         removed = Removed()

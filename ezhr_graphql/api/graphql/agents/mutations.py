@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import strawberry
 
@@ -29,8 +30,20 @@ def _change(
     audit: AuditAction = AuditAction.AGENT_CHANGED,
 ) -> Awaitable[Agent | UserErrorType]:
     return resolve.change(
-        info.context, lambda s, a: change(s.agents, a), Agent.from_model, admin=True, audit=audit
+        info.context,
+        lambda s, a: change(s.agents, a),
+        Agent.from_model,
+        admin=True,
+        audit=audit,
+        facts=_facts,
     )
+
+
+def _facts(agent: AgentRow) -> dict[str, Any]:
+    """What the audit log keeps of an agent's change: how long it keeps conversations
+    (shortened, the next sweep removes the older ones)."""
+    days = agent.retention_days
+    return {"retentionDays": "forever" if days is None else days}
 
 
 @strawberry.type

@@ -31,6 +31,8 @@ from ezhr_graphql.errors import AuthenticationError, LimitExceededError, Permiss
 from ezhr_graphql.models.audit import AuditAction
 from ezhr_graphql.services.users import Session
 
+REGISTERED = {"method": "register"}
+
 
 def _auth(session: Session) -> AuthPayload:
     return AuthPayload(
@@ -43,9 +45,13 @@ class UserMutations:
     @strawberry.mutation(description="Create a member account and sign it in.")
     async def register(self, info: Info, input: RegisterInput) -> RegisterResult:
         async def action(services: Services) -> AuthPayload:
-            return _auth(
-                await services.users.register(input.email, input.password, input.display_name)
+            signed_in = await services.users.register(
+                input.email, input.password, input.display_name
             )
+            # Registering signs the new account in: recorded as its first sign-in.
+            user = signed_in.user
+            services.audit.record(user.id, AuditAction.SIGN_IN, ("User", user.id), REGISTERED)
+            return _auth(signed_in)
 
         return await resolve.write(info.context, action)
 
@@ -100,6 +106,7 @@ class UserMutations:
             User.from_model,
             admin=True,
             audit=AuditAction.USER_ROLE_CHANGED,
+            facts=lambda user: {"role": user.role.value},
         )
 
     @strawberry.mutation(
