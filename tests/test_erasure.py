@@ -21,7 +21,7 @@ from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
 from ezhr_graphql.models import Agent, AuditAction, AuditEvent, ChatMessage, ChatSession, User
 from ezhr_graphql.services.replies.streams import stream_name
-from tests.conftest import GraphQLClient, PeopleFactory, Person, make_settings
+from tests.conftest import PASSWORD_FOR_PEOPLE, GraphQLClient, PeopleFactory, Person, make_settings
 from tests.databases import DbUnderTest
 from tests.factories import make_agent, make_sessions
 from tests.test_retention import held_text
@@ -267,6 +267,12 @@ async def test_an_export_holds_all_of_the_callers_data_and_nobody_elses(
     await talk(gql, container, member, agent.id, "export-mine")
     await talk(gql, container, other, agent.id, "export-theirs")
 
+    # (and the member signed in from an address)
+    await gql.data(
+        "mutation ($e: String!, $p: String!) { login(email: $e, password: $p) { __typename } }",
+        {"e": member.email, "p": PASSWORD_FOR_PEOPLE},
+    )
+
     # When the member exports their data
     data = await export_of(gql, member)
 
@@ -284,8 +290,12 @@ async def test_an_export_holds_all_of_the_callers_data_and_nobody_elses(
     assert all("citations" in m and "createdAt" in m for m in messages)
     assert [f["comment"] for f in data["feedback"]] == ["export-mine comment"] * 2
     assert "export-theirs" not in json.dumps(data)
+    # with what the audit log holds of what they did (their sign-in, from where)
+    assert [(e["action"], e["address"]) for e in data["activity"]] == [("SIGN_IN", "127.0.0.1")]
     # And the audit log records it, without content
-    (event,) = await audit_events(container, member.id)
+    (event,) = [
+        e for e in await audit_events(container, member.id) if e.action is not AuditAction.SIGN_IN
+    ]
     assert (event.action, event.actor_id, event.details) == (
         AuditAction.USER_DATA_EXPORTED,
         member.id,

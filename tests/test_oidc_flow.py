@@ -14,11 +14,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import jwt
 import pytest
+from sqlalchemy import select
 from starlette.applications import Starlette
 
 from ezhr_graphql.app import create_app
 from ezhr_graphql.container import Container
-from ezhr_graphql.models import EmploymentType, User
+from ezhr_graphql.models import AuditAction, AuditEvent, EmploymentType, User
 from ezhr_graphql.services.security import key_id
 from ezhr_graphql.services.sso.flow import FlowSealer, FlowState
 from tests.conftest import TEST_SECRET, GraphQLClient, PeopleFactory, make_settings
@@ -172,7 +173,7 @@ async def test_a_sign_in_through_the_provider_ends_with_the_token_login_gives(
 
 
 async def test_each_sign_in_brings_the_account_up_to_date_by_issuer_and_subject(
-    sso_app: Starlette, database: DbUnderTest, issuer: str
+    sso_app: Starlette, database: DbUnderTest, issuer: str, container: Container
 ) -> None:
     # Given Bob, in the provider's hr-admins group, signs in: he is an administrator
     first = await signed_in(sso_app, "bob")
@@ -189,6 +190,14 @@ async def test_each_sign_in_brings_the_account_up_to_date_by_issuer_and_subject(
     assert second["user"]["id"] == first["user"]["id"]
     assert second["user"]["role"] == "MEMBER"
     assert viewer["displayName"] == "bob@example.com"
+    # And the audit log shows the directory's change of his role, by nobody here
+    async with container.db.read() as session:
+        events = await session.scalars(
+            select(AuditEvent).where(AuditEvent.action == AuditAction.USER_ROLE_CHANGED)
+        )
+        changes = [(e.actor_id, e.target_id, e.details) for e in events]
+    bob = uuid.UUID(first["user"]["id"])
+    assert changes == [(None, bob, {"role": "MEMBER", "by": "directory"})]
 
 
 async def test_the_providers_claims_reach_the_employee_attributes(

@@ -89,6 +89,8 @@ class ChatMessage(TimestampedMixin, SoftDeleteMixin, Base):
             mssql_where=text("client_message_id IS NOT NULL"),
         ),
         Index("IX__chat_message__status__updated_at", "status", "updated_at"),
+        # Insights read the newest replies with a signal, newest first.
+        Index("IX__chat_message__created_at", "created_at"),
     )
 
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_session.id"))

@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ezhr_graphql.models import ChatFeedback, ChatMessage, ChatSession, Folder, User
+from ezhr_graphql.models import AuditEvent, ChatFeedback, ChatMessage, ChatSession, Folder, User
 
 _USER: Table = User.__table__  # type: ignore[assignment]
 _FOLDER: Table = Folder.__table__  # type: ignore[assignment]
 _SESSION: Table = ChatSession.__table__  # type: ignore[assignment]
 _MESSAGE: Table = ChatMessage.__table__  # type: ignore[assignment]
 _FEEDBACK: Table = ChatFeedback.__table__  # type: ignore[assignment]
+_AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
 
 PROFILE = (
     "id",
@@ -54,6 +55,7 @@ MESSAGE = (
     "deleted_at",
 )
 FEEDBACK = ("message_id", "rating", "comment", "created_at", "updated_at")
+ACTIVITY = ("action", "target_type", "target_id", "address", "details", "created_at")
 
 Row = dict[str, Any]
 
@@ -88,3 +90,8 @@ class PersonalDataRepository:
 
     async def feedback(self, user_id: uuid.UUID) -> list[Row]:
         return await self._rows(_FEEDBACK, FEEDBACK, _FEEDBACK.c.user_id == user_id)
+
+    async def activity(self, user_id: uuid.UUID) -> list[Row]:
+        """What the audit log holds of what they did: sign-ins (with the address they
+        came from), exports, and an administrator's changes."""
+        return await self._rows(_AUDIT, ACTIVITY, _AUDIT.c.actor_id == user_id)

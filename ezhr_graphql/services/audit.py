@@ -18,6 +18,8 @@ from ezhr_graphql.repositories.audit import AuditFilter, AuditRepository
 from ezhr_graphql.repositories.base import Page
 from ezhr_graphql.services.actor import Actor
 
+__all__ = ["AuditFilter", "AuditLog"]
+
 
 class AuditLog:
     def __init__(self, session: AsyncSession, address: str | None = None) -> None:

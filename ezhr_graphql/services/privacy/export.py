@@ -1,7 +1,8 @@
 """A member's export: everything the product holds about them, as one JSON file.
 
 The profile, folders, sessions (deleted ones not yet purged too, with when they were
-deleted), every message of those sessions, and the feedback they gave. Read in a
+deleted), every message of those sessions, the feedback they gave, and what the
+audit log holds of what they did (sign-ins with their addresses...). Read in a
 statement per table, whatever the amount. The audit log records that it happened.
 """
 
@@ -44,6 +45,7 @@ def document(
     sessions: list[Row],
     messages: list[Row],
     feedback: list[Row],
+    activity: list[Row],
 ) -> dict[str, Any]:
     """The export's content: each session holds its messages, oldest first."""
     by_session: dict[Any, list[dict[str, Any]]] = {row["id"]: [] for row in sessions}
@@ -69,6 +71,7 @@ def document(
         "folders": [_keyed(row) for row in folders],
         "sessions": [{**_keyed(row), "messages": by_session[row["id"]]} for row in sessions],
         "feedback": [_keyed(row) for row in feedback],
+        "activity": [_keyed(row) for row in activity],
     }
 
 
@@ -94,6 +97,7 @@ class DataExport:
             await self.rows.sessions(actor.id),
             await self.rows.messages(actor.id),
             await self.rows.feedback(actor.id),
+            await self.rows.activity(actor.id),
         )
         self.audit.record(actor.id, AuditAction.USER_DATA_EXPORTED, ("User", actor.id))
         return ExportFile(

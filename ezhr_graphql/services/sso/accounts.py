@@ -11,23 +11,34 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.errors import InvalidInputError
-from ezhr_graphql.models import EmploymentType, Role, User
+from ezhr_graphql.models import AuditAction, EmploymentType, Role, User
 from ezhr_graphql.oidc_settings import OidcSettings
 from ezhr_graphql.repositories.user import UserRepository
 from ezhr_graphql.services.attributes import MAX_GROUPS, Attributes, name
+from ezhr_graphql.services.audit import AuditLog
 from ezhr_graphql.services.sso.claims import DirectoryAttributes, Identity, role_for
 from ezhr_graphql.services.sso.errors import SignInError, SignInFailure
 from ezhr_graphql.services.user_changes import UserChanges
 
 logger = logging.getLogger(__name__)
 
+# What the audit log says of a change the identity provider's directory made.
+BY = {"by": "directory"}
+
 
 class SsoAccounts:
-    def __init__(self, session: AsyncSession, settings: OidcSettings, changes: UserChanges) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: OidcSettings,
+        changes: UserChanges,
+        audit: AuditLog | None = None,
+    ) -> None:
         self.session = session
         self.settings = settings
         self.changes = changes
         self.users = UserRepository.from_session(session)
+        self.audit = audit or AuditLog(session)
 
     async def sign_in(self, identity: Identity) -> User:
         """The user ``identity`` signs in as, created or brought up to date.
@@ -39,6 +50,8 @@ class SsoAccounts:
         user = await self.users.get_by_identity(identity.issuer, identity.subject)
         if user is None:
             user = await self._first_sign_in(identity)
+        known = user.id is not None  # an account that existed before this sign-in
+        before = (user.role, Attributes.of(user))
         if not user.active:
             raise SignInError(
                 SignInFailure.ACCOUNT_DEACTIVATED, "This account is deactivated", user.id
@@ -46,9 +59,22 @@ class SsoAccounts:
         changed = await self._update(user, identity)
         apply_directory_attributes(user, identity.attributes)
         await self.users.flush()
+        if known:
+            self._record(user, *before)
         if changed:
             self.changes.after_commit(self.session, user.id)
         return user
+
+    def _record(self, user: User, role: Role, attributes: Attributes) -> None:
+        """The directory's changes to an existing account, in the audit log: made by
+        nobody in the product (no actor), through the provider."""
+        target = ("User", user.id)
+        if user.role is not role:
+            self.audit.record(
+                None, AuditAction.USER_ROLE_CHANGED, target, {"role": user.role.value, **BY}
+            )
+        if Attributes.of(user) != attributes:
+            self.audit.record(None, AuditAction.USER_ATTRIBUTES_CHANGED, target, BY)
 
     async def _first_sign_in(self, identity: Identity) -> User:
         """A new user, or the local account with the same email when it has no

@@ -135,10 +135,9 @@ class SingleSignOn:
             logger.warning("single sign-on: the provider left out the groups of a user")
         person = identity(self.provider.issuer, claims, self.settings.claims)
         async with self.db.transaction() as session:
-            user = await SsoAccounts(session, self.settings, self.changes).sign_in(person)
-            AuditLog(session, address).record(
-                user.id, AuditAction.SIGN_IN, ("User", user.id), {"method": "sso"}
-            )
+            audit = AuditLog(session, address)
+            user = await SsoAccounts(session, self.settings, self.changes, audit).sign_in(person)
+            audit.record(user.id, AuditAction.SIGN_IN, ("User", user.id), {"method": "sso"})
             return await self._issue_code(SignInCodeRepository.from_session(session), user.id)
 
     async def _issue_code(self, codes: SignInCodeRepository, user_id: uuid.UUID) -> str:

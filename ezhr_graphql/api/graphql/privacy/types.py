@@ -12,7 +12,7 @@ from ezhr_graphql.api.graphql.scalars import gid, parse_id
 from ezhr_graphql.errors import InvalidInputError
 from ezhr_graphql.models.audit import AuditAction as AuditActionModel
 from ezhr_graphql.models.audit import AuditEvent as AuditEventRow
-from ezhr_graphql.repositories.audit import AuditFilter
+from ezhr_graphql.services.audit import AuditFilter
 from ezhr_graphql.services.privacy.erasure import Erased
 from ezhr_graphql.services.privacy.export import ExportFile
 
