@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +24,7 @@ from ezhr_graphql.container import Container
 from ezhr_graphql.models import Agent, AuditAction, AuditEvent, ChatMessage, ChatSession, User
 from ezhr_graphql.services.replies.streams import stream_name
 from tests.conftest import PASSWORD_FOR_PEOPLE, GraphQLClient, PeopleFactory, Person, make_settings
-from tests.databases import DbUnderTest
+from tests.databases import POSTGRES_URL, DbUnderTest
 from tests.factories import make_agent, make_sessions
 from tests.test_retention import held_text
 
@@ -361,3 +363,41 @@ async def test_erasure_removes_the_reply_streams_from_redis(
     assert await redis.exists(*map(key, theirs.replies)) == 2
     assert "redis-erase" not in await held_text(process)
     await redis.delete(*map(key, theirs.replies))
+
+
+if POSTGRES_URL is None:  # the suite's database is a SQLite file, read here as bytes
+
+    async def test_erased_text_is_overwritten_in_the_database_file(
+        gql: GraphQLClient, container: Container, people: PeopleFactory
+    ) -> None:
+        # Given a member's conversations, marked with words nobody else writes
+        admin, member = await people.admin(), await people.member()
+        agent = await make_agent(container, admin)
+        mark = f"zebra-{uuid.uuid4().hex}"
+        await talk(gql, container, member, agent.id, mark)
+        path = container.db.sqlite_file
+        assert path is not None
+        assert mark.encode() in await held_bytes(path)  # the test sees what is there
+
+        # When they erase their data
+        erased = await gql.data(ERASE_ME, {"confirm": member.email}, member.token)
+        assert erased["eraseMyData"]["__typename"] == "ErasedUser"
+
+        # Then neither their words nor their email are left in the file, not even in
+        # the pages the deleted rows freed
+        held = await held_bytes(path)
+        assert mark.encode() not in held
+        assert member.email.encode() not in held
+
+    async def held_bytes(path: str) -> bytes:
+        """The database file's bytes, once its write-ahead log is folded into it and
+        emptied (no reader holds it back: the test's sessions are closed)."""
+
+        def read() -> bytes:
+            with sqlite3.connect(path) as connection:
+                busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            assert busy == 0, "a reader held the write-ahead log back"
+            assert Path(path + "-wal").stat().st_size == 0
+            return Path(path).read_bytes()
+
+        return await asyncio.to_thread(read)

@@ -19,6 +19,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # What is deleted (an erased user's conversations) is overwritten in the file, not
+    # left in free pages; some SQLite builds do this by default, others do not.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
