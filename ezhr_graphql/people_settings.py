@@ -18,7 +18,7 @@ class InsightsSettings(BaseModel):
     # The cosine a question must reach with a phrasing of an approved answer, in a
     # language the local model reads, when their words differ (see
     # services/insights/similarity.py).
-    approved_answer_similarity: float = Field(default=0.9, ge=0.5, le=1.0)
+    approved_answer_similarity: float = Field(default=0.93, ge=0.5, le=1.0)
 
 
 class PrivacySettings(BaseModel):

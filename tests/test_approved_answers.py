@@ -47,7 +47,7 @@ query ($first: Int!, $after: String, $agentId: ID, $retired: Boolean) {{
 """
 ANNUAL = "How many days of annual leave do I get?"
 ANSWER = "Full-time employees get 14 days of annual leave a year (approved by HR)."
-CARRY = "Can I carry over unused annual leave?"
+CARRY = "Can I carry over unused annual leave to next year?"
 CARRY_ANSWER = "Up to 5 unused days carry over into the next year."
 VIETNAMESE = "Tôi được nghỉ phép năm bao nhiêu ngày?"
 VIETNAMESE_ANSWER = "Nhân viên toàn thời gian được 14 ngày nghỉ phép năm."
@@ -95,7 +95,11 @@ async def test_a_paraphrase_gets_the_approved_answer_without_the_model(
 
     said = await reply(container, live_url, member, agent, "how many days of annual leave do i get")
     reworded = await reply(
-        container, live_url, member, agent, "Can unused annual leave be carried over to next year?"
+        container,
+        live_url,
+        member,
+        agent,
+        "Can unused annual leave be carried over to the next year?",  # cosine 0.96
     )
     other = await reply(container, live_url, member, agent, "When is payday?")
 

@@ -134,9 +134,10 @@ _STOP_PHRASES = re.compile(
 )
 
 
-def content_keys(text: str) -> list[str]:
+def content_keys(text: str, *, synonyms: bool = True) -> list[str]:
     """The keys of the words of ``text`` that are not function words, in order. A
-    number is kept without its leading zeros ("08" and "8" match)."""
+    number is kept without its leading zeros ("08" and "8" match). ``synonyms=False``
+    keeps each word's own stem ("maternity" and "paternity" stay apart)."""
     keys: list[str] = []
     plain = _PERCENT.sub(" percent ", unicodedata.normalize("NFC", text))
     for word in words(_STOP_PHRASES.sub(" ", plain)):
@@ -145,7 +146,7 @@ def content_keys(text: str) -> list[str]:
         if word.isdigit():
             keys.append(word.lstrip("0") or "0")
         else:
-            keys.append(key(word))
+            keys.append(key(word) if synonyms else stem(fold(word)))
     return keys
 
 
