@@ -1,8 +1,9 @@
 """Approved-answer matching on labelled pairs of HR questions: how many different
 questions would get an approved answer (false matches: the wrong policy), and how
-many rewordings would (the rest fall back to the documents).
+many rewordings would (the rest fall back to the documents), by the rule replies use
+and, beside it, by the local model's cosine at a threshold.
 
-    uv run python bench/approved_matching.py [--min-cosine 0.93] [--pairs FILE]
+    uv run python bench/approved_matching.py [--cosine 0.9] [--pairs FILE]
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ezhr_graphql.evaluation.pairs import evaluate, load
-from ezhr_graphql.people_settings import InsightsSettings
+from ezhr_graphql.evaluation.pairs import by_cosine, judge, load
 from ezhr_graphql.rag import ModelRegistry
 
 PAIRS = Path(__file__).parent / "golden" / "approved-pairs.json"
@@ -20,13 +20,13 @@ PAIRS = Path(__file__).parent / "golden" / "approved-pairs.json"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=Path, default=PAIRS)
-    parser.add_argument(
-        "--min-cosine", type=float, default=InsightsSettings().approved_answer_similarity
-    )
+    parser.add_argument("--cosine", type=float, default=0.9)
     args = parser.parse_args()
-    report = evaluate(load(args.pairs), ModelRegistry(allow_scripted=False), args.min_cosine)
-    print(f"min cosine {args.min_cosine}")
-    for line in report.lines():
+    pairs = load(args.pairs)
+    for line in judge(pairs).lines("the rule replies use"):
+        print(line)
+    models = ModelRegistry(allow_scripted=False)
+    for line in by_cosine(pairs, models, args.cosine).lines(f"cosine >= {args.cosine}"):
         print(line)
 
 

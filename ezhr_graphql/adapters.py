@@ -20,7 +20,7 @@ def build_runs(
     settings: Settings, db: Database, broker: Broker, models: ModelRegistry, retriever: Retriever
 ) -> RunManager:
     """Replies: planned from approved answers, then the agent's knowledge or model."""
-    approved = ApprovedAnswers(db, models, settings.insights.approved_answer_similarity)
+    approved = ApprovedAnswers(db)
     planner = Planner(
         db,
         models,

@@ -136,7 +136,7 @@ class Container:
     @cached_property
     def purge(self) -> ConversationPurge:
         """Removes conversations for real (retention and erasure)."""
-        return ConversationPurge(self.broker)
+        return ConversationPurge(self.broker, self.db)
 
     @cached_property
     def retention(self) -> RetentionSweep:
@@ -312,7 +312,7 @@ class Services:
 
     @cached_property
     def approved_answers(self) -> ApprovedAnswerService:
-        return ApprovedAnswerService(self.session, self._container.models)
+        return ApprovedAnswerService(self.session)
 
     @cached_property
     def data_export(self) -> DataExport:

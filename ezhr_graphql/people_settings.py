@@ -15,10 +15,6 @@ class InsightsSettings(BaseModel):
     low_score: float = Field(default=0.5, ge=0.0, le=1.0)
     # The newest questions with a signal an insights request reads and groups.
     max_questions: int = Field(default=1000, ge=10, le=10_000)
-    # The cosine a question must reach with a phrasing of an approved answer, in a
-    # language the local model reads, when their words differ (see
-    # services/insights/similarity.py).
-    approved_answer_similarity: float = Field(default=0.93, ge=0.5, le=1.0)
 
 
 class PrivacySettings(BaseModel):

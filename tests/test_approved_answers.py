@@ -91,7 +91,8 @@ async def test_a_paraphrase_gets_the_approved_answer_without_the_model(
     admin, member = await people.admin(), await people.member()
     agent = await chat_agent(container, admin)
     approved = await approve(gql, admin, [ANNUAL], agentId=str(agent))
-    await approve(gql, admin, [CARRY], CARRY_ANSWER, agentId=str(agent))
+    carry_over = [CARRY, "Can unused annual leave be carried over to the next year?"]
+    await approve(gql, admin, carry_over, CARRY_ANSWER, agentId=str(agent))
 
     said = await reply(container, live_url, member, agent, "how many days of annual leave do i get")
     reworded = await reply(
@@ -99,7 +100,7 @@ async def test_a_paraphrase_gets_the_approved_answer_without_the_model(
         live_url,
         member,
         agent,
-        "Can unused annual leave be carried over to the next year?",  # cosine 0.96
+        "can unused annual leave be carried over to the next year",
     )
     other = await reply(container, live_url, member, agent, "When is payday?")
 
@@ -111,7 +112,7 @@ async def test_a_paraphrase_gets_the_approved_answer_without_the_model(
     assert citation["approvedAnswer"]["approvedAt"] == approved["approvedAt"]
     row = await stored(container, said["id"])
     assert (row.prompt_tokens, row.completion_tokens) == (None, None)  # no model was asked
-    # Other words, in English: close enough by the embedding, the same sense and order.
+    # Another way of asking, listed among the answer's phrasings.
     assert reworded["content"] == CARRY_ANSWER
     assert other["content"] not in (ANSWER, CARRY_ANSWER)  # another question: the model
     assert (await stored(container, other["id"])).completion_tokens
@@ -142,7 +143,8 @@ async def test_one_word_that_changes_the_policy_is_not_the_approved_question(
         "How many days of annual leave do contractors get?",
         "How many days of annual leave does she get?",
         "How many days of annual leave don't I get?",
-        "how many annual leave days do I get?",  # reordered: taken for another question
+        "how many annual leave days do I get?",  # reordered: not the same words
+        "Nghỉ phép năm tôi được bao nhiêu ngày?",  # likewise
         "Tôi được nghỉ ốm bao nhiêu ngày?",  # sick leave: the local model cannot tell
         "What is the dress code?",
         "Can I take annual leave after probation ends?",
@@ -151,7 +153,8 @@ async def test_one_word_that_changes_the_policy_is_not_the_approved_question(
     ):
         got = await reply(container, live_url, member, agent, other)
         assert got["content"] not in said, other
-    same = await reply(container, live_url, member, agent, "Nghỉ phép năm tôi được bao nhiêu ngày?")
+    dressed = "Cho tôi hỏi, tôi được nghỉ phép năm bao nhiêu ngày ạ?"  # "may I ask", a particle
+    same = await reply(container, live_url, member, agent, dressed)
     assert same["content"] == VIETNAMESE_ANSWER
 
 

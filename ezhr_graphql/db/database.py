@@ -141,21 +141,26 @@ class Database:
         async with self._read_sessions() as session:
             yield session
 
-    async def checkpoint(self) -> None:
+    async def checkpoint(self, *, truncate: bool = False) -> bool:
         """Fold SQLite's write-ahead log into the database, on a worker thread (the
-        writer connection never does it on the event loop)."""
+        writer connection never does it on the event loop). ``truncate`` empties the
+        log file too, once no reader is left behind, so that pages of rows deleted for
+        good stay in neither file; whether it was (always true for other databases).
+        """
         if self.sqlite_file is None:
-            return
+            return True
         path = self.sqlite_file
+        mode = "TRUNCATE" if truncate else "PASSIVE"
 
-        def run() -> None:
+        def run() -> bool:
             connection = sqlite3.connect(path, timeout=5)
             try:
-                connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                busy, _, _ = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+                return not busy
             finally:
                 connection.close()
 
-        await asyncio.to_thread(run)
+        return await asyncio.to_thread(run)
 
     async def checkpoint_forever(self, every: float = 5.0) -> None:
         """Checkpoint every few seconds (a no-op for databases other than SQLite)."""

@@ -1,6 +1,7 @@
 """How well approved answers are matched: labelled pairs of questions (an approved
 phrasing, a question asked, whether it is the same question), judged as a reply
-would judge them (services/insights/similarity.py), with the local model's cosines.
+would judge them (services/insights/similarity.py), beside the local model's cosine
+at a threshold, for comparison.
 
 A false match states the wrong policy; a miss falls back to the documents. So the
 report leads with the false matches.
@@ -27,29 +28,27 @@ class Pair:
 
 
 @dataclass
-class PairReport:
-    # By (language, same): how many pairs, and how many were matched.
+class Tally:
+    """By (language, same): how many pairs, and how many a rule matched."""
+
     pairs: dict[tuple[str, bool], int] = field(default_factory=dict)
     matched: dict[tuple[str, bool], int] = field(default_factory=dict)
-    false_matches: list[tuple[Pair, float]] = field(default_factory=list)
+    false_matches: list[Pair] = field(default_factory=list)
 
-    def add(self, pair: Pair, matched: bool, cosine: float) -> None:
+    def add(self, pair: Pair, matched: bool) -> None:
         key = (pair.language, pair.same)
         self.pairs[key] = self.pairs.get(key, 0) + 1
         self.matched[key] = self.matched.get(key, 0) + int(matched)
         if matched and not pair.same:
-            self.false_matches.append((pair, cosine))
+            self.false_matches.append(pair)
 
-    def lines(self) -> list[str]:
+    def lines(self, name: str) -> list[str]:
         rows = [
-            f"{language} {'same' if same else 'other'}: matched {self.matched[language, same]}"
-            f" of {count}"
+            f"{name}: {language} {'rewordings' if same else 'different questions'} matched"
+            f" {self.matched[language, same]} of {count}"
             for (language, same), count in sorted(self.pairs.items())
         ]
-        rows += [
-            f"FALSE MATCH ({c:.3f}): {p.approved!r} for {p.asked!r}" for p, c in self.false_matches
-        ]
-        return rows
+        return rows + [f"  false match: {p.approved!r} for {p.asked!r}" for p in self.false_matches]
 
 
 def load(path: Path) -> list[Pair]:
@@ -57,17 +56,20 @@ def load(path: Path) -> list[Pair]:
     return [Pair(r["approved"], r["asked"], bool(r["same"]), r["lang"]) for r in raw]
 
 
-def evaluate(pairs: Sequence[Pair], models: ModelRegistry, min_cosine: float) -> PairReport:
-    """Each pair judged as a reply judges an approved answer's phrasing (blocks:
-    embeds every question with the local model)."""
-    embedder = models.embedder(LOCAL_SPEC)
-    report = PairReport()
+def judge(pairs: Sequence[Pair]) -> Tally:
+    """Each pair judged as a reply judges an approved answer's phrasing."""
+    tally = Tally()
     for pair in pairs:
-        approved, asked = Question.of(pair.approved), Question.of(pair.asked)
+        asked, approved = Question.of(pair.asked), Question.of(pair.approved)
+        tally.add(pair, same_question(asked, approved))
+    return tally
+
+
+def by_cosine(pairs: Sequence[Pair], models: ModelRegistry, threshold: float) -> Tally:
+    """Each pair judged by the local model's cosine alone (blocks: embeds them all)."""
+    embedder = models.embedder(LOCAL_SPEC)
+    tally = Tally()
+    for pair in pairs:
         vectors = embedder.embed_documents([pair.approved, pair.asked])
-        cosine = float(vectors[0] @ vectors[1])
-        matched = approved.language == asked.language and same_question(
-            asked, approved, cosine, min_cosine
-        )
-        report.add(pair, matched, cosine)
-    return report
+        tally.add(pair, float(vectors[0] @ vectors[1]) >= threshold)
+    return tally

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, LargeBinary, Unicode
+from sqlalchemy import JSON, ForeignKey, Unicode
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ezhr_graphql.db.base import Base, SoftDeleteMixin, TimestampedMixin
@@ -47,9 +47,6 @@ class ApprovedAnswer(TimestampedMixin, SoftDeleteMixin, Base):
     retired_at: Mapped[datetime | None] = mapped_column(default=None)
     hit_count: Mapped[int] = mapped_column(default=0)
     last_hit_at: Mapped[datetime | None] = mapped_column(default=None)
-    # The questions' unit vectors by the local embedding model (float32 rows, one per
-    # phrasing), compared with a question asked in a language it reads.
-    vectors: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
 
 
 class ApprovedAnswerAudience(Base):

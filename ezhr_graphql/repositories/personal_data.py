@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.models import AuditEvent, ChatFeedback, ChatMessage, ChatSession, Folder, User
@@ -92,6 +92,9 @@ class PersonalDataRepository:
         return await self._rows(_FEEDBACK, FEEDBACK, _FEEDBACK.c.user_id == user_id)
 
     async def activity(self, user_id: uuid.UUID) -> list[Row]:
-        """What the audit log holds of what they did: sign-ins (with the address they
-        came from), exports, and an administrator's changes."""
-        return await self._rows(_AUDIT, ACTIVITY, _AUDIT.c.actor_id == user_id)
+        """What the audit log holds of them: what they did (sign-ins, with the address
+        they came from, exports, an administrator's changes) and what was done to
+        their account (role, attributes, deactivation)."""
+        return await self._rows(
+            _AUDIT, ACTIVITY, or_(_AUDIT.c.actor_id == user_id, _AUDIT.c.target_id == user_id)
+        )

@@ -1,25 +1,21 @@
 """Approved answers, written and managed by administrators.
 
-An answer's phrasings are embedded by the local model when it is written, so that a
-question is compared with them without embedding them again.
+A question gets an answer when it is one of the answer's phrasings in other dress
+(see similarity.py): the more ways of asking an answer lists, the more it is said.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.db.base import utcnow
 from ezhr_graphql.errors import InvalidInputError, NotFoundError
 from ezhr_graphql.models import ApprovedAnswer
 from ezhr_graphql.models.approved import MAX_PHRASINGS, PHRASING_LENGTH
-from ezhr_graphql.rag import ModelRegistry
-from ezhr_graphql.rag.embeddings import LOCAL_SPEC
 from ezhr_graphql.repositories.agent import AgentRepository
 from ezhr_graphql.repositories.approved import ApprovedAnswerRepository
 from ezhr_graphql.repositories.audience import AudienceRepository
@@ -51,9 +47,8 @@ def _questions(values: Sequence[str]) -> list[str]:
 
 
 class ApprovedAnswerService:
-    def __init__(self, session: AsyncSession, models: ModelRegistry) -> None:
+    def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.models = models
         self.answers = ApprovedAnswerRepository.from_session(session)
         self.audiences = AudienceRepository.from_session(session)
 
@@ -124,7 +119,7 @@ class ApprovedAnswerService:
     async def _fill(self, row: ApprovedAnswer, fields: ApprovedFields) -> None:
         questions = _questions(fields.questions)
         answer = validation.text("answer", fields.answer, ANSWER_LENGTH)
-        fields.audience.cleaned()  # checked before anything is embedded
+        fields.audience.cleaned()  # checked before anything is read
         agents = AgentRepository.from_session(self.session)
         if fields.agent_id is not None and await agents.get(fields.agent_id) is None:
             raise NotFoundError("Agent", fields.agent_id)
@@ -133,11 +128,3 @@ class ApprovedAnswerService:
             raise InvalidInputError("questions", "questions must all be in one language")
         row.questions, row.answer, row.agent_id = questions, answer, fields.agent_id
         row.language = languages.pop()
-        row.vectors = await self._embed(questions)
-
-    async def _embed(self, questions: list[str]) -> bytes:
-        def embed() -> bytes:
-            vectors = self.models.embedder(LOCAL_SPEC).embed_documents(questions)
-            return np.ascontiguousarray(vectors, dtype=np.float32).tobytes()
-
-        return await asyncio.to_thread(embed)

@@ -6,7 +6,7 @@ only when at least ``min_group_size`` different people asked them, and shows que
 text, counts, comments and the day it was last asked, never a user, a session, a
 message or a finer time (cursors included). The time window is widened to whole days
 for the same reason: moved by a minute at a time, it could tell when each question of
-a group was asked.
+a group was asked; and it ends before today, or polling it would tell the same.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from sqlalchemy import column
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ezhr_graphql.db.base import utcnow
 from ezhr_graphql.errors import InvalidInputError
 from ezhr_graphql.people_settings import InsightsSettings
 from ezhr_graphql.rag import ModelRegistry
@@ -130,15 +131,16 @@ def _after(cursor: str) -> tuple[int, int, str]:
 
 
 def whole_days(
-    since: datetime | None, until: datetime | None
-) -> tuple[datetime | None, datetime | None]:
-    """The window widened to whole days (UTC)."""
+    since: datetime | None, until: datetime | None, now: datetime
+) -> tuple[datetime | None, datetime]:
+    """The window widened to whole days (UTC), ending at the latest when today began
+    (``now``'s day)."""
+    today = _midnight(now)
     start = None if since is None else _midnight(since)
-    end = None if until is None else _midnight(until)
-    if end is not None and until is not None and end < until:
-        # The last day there is has no next day: then no end at all.
-        end = None if end.date() == date.max else end + timedelta(days=1)
-    return start, end
+    end = today if until is None else _midnight(until)
+    if until is not None and end < until and end < today:
+        end += timedelta(days=1)
+    return start, min(end, today)
 
 
 def _midnight(moment: datetime) -> datetime:
@@ -168,7 +170,7 @@ class InsightService:
             raise InvalidInputError("since", "since must be before until")
         mark = None if after is None else _after(after)
         low = self.settings.low_score
-        since, until = whole_days(query.since, query.until)
+        since, until = whole_days(query.since, query.until, utcnow())
         found = await self.signals.signals(
             SignalFilter(
                 low,

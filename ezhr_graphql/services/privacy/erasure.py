@@ -118,6 +118,7 @@ class Erasure:
                     await self.runs.request_stop(message_id)
             # A run still going removes its own stream once it finds its reply gone.
             await self.purge.streams(message_ids)
+            await self.purge.scrub()
 
         after_commit(self.session, stop_and_forget)
         details = {key: value for key, value in removed.details().items() if key != "streams"}

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from ezhr_graphql.db import Database
 from ezhr_graphql.pubsub import Broker, BrokerUnavailable
 from ezhr_graphql.repositories.purge import PURGE_BATCH, Purged, PurgeRepository
 from ezhr_graphql.services.replies.streams import stream_name
@@ -37,8 +38,17 @@ class ConversationPurge:
     """Removes sessions with their messages, the rows depending on them, and (once
     their transaction has committed) their reply streams."""
 
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, db: Database | None = None) -> None:
         self.broker = broker
+        self.db = db
+
+    async def scrub(self) -> None:
+        """Once removed rows are committed: empty SQLite's write-ahead log, which
+        still holds the pages they were written in (the database file itself
+        overwrites what is deleted). A reader in the way leaves it to the next
+        removal, with a warning."""
+        if self.db is not None and not await self.db.checkpoint(truncate=True):
+            logger.warning("the write-ahead log still holds removed pages: a reader is open")
 
     async def sessions(self, rows: PurgeRepository, ids: Sequence[uuid.UUID]) -> Purged:
         """Remove the sessions ``ids`` in the transaction of ``rows``, a batch at a

@@ -68,6 +68,8 @@ class RetentionSweep:
         removed = Removed()
         try:
             await self._sweep(now, removed)
+            if removed.sessions or removed.folders:
+                await self.purge.scrub()
         finally:
             await self._release()
         logger.info(

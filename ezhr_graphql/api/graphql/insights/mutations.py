@@ -19,8 +19,9 @@ from ezhr_graphql.models.audit import AuditAction
 class InsightMutations:
     @strawberry.mutation(
         description="Approve an answer to a question (admins only): from then on, whoever "
-        "asks it (or a close paraphrase) and is in its audience gets this answer, cited as "
-        "approved, and no model is asked."
+        "is in its audience and asks one of its phrasings (case, punctuation, word forms, "
+        "articles and politeness aside) gets this answer, cited as approved, and no model "
+        "is asked. List every way people ask as a phrasing."
     )
     async def create_approved_answer(
         self, info: Info, input: ApprovedAnswerInput

@@ -81,8 +81,14 @@ class InsightFilter:
     agent_id: strawberry.ID | None = strawberry.field(
         default=None, description="Questions asked of this agent."
     )
-    since: datetime | None = strawberry.field(default=None, description="Asked at or after.")
-    until: datetime | None = strawberry.field(default=None, description="Asked before.")
+    since: datetime | None = strawberry.field(
+        default=None, description="Asked on or after this day (UTC; the time is ignored)."
+    )
+    until: datetime | None = strawberry.field(
+        default=None,
+        description="Asked before this time, widened to the end of its day (UTC); at the "
+        "latest before today: insights show whole days only.",
+    )
     kinds: list[InsightKind] | None = strawberry.field(
         default=None, description="Questions with one of these signals (all by default)."
     )
