@@ -30,6 +30,7 @@ def test_only_dress_sets_a_phrasing_and_a_question_apart() -> None:
         (annual, "how many days of annual leave do i get"),
         (annual, "Please tell me: how many days of annual leave I get?"),
         (năm, "Cho tôi hỏi, tôi được nghỉ phép năm bao nhiêu ngày ạ?"),
+        ("Thỏa thuận lao động ký khi nào?", "Thoả thuận lao động ký khi nào?"),  # tone placement
     ]
     different = [
         ("Can I work from home on Fridays?", "Must I work from home on Fridays?"),

@@ -2,8 +2,9 @@
 
 **An approved answer** is said for a question that is one of its phrasings in other
 dress only: the same words in the same order once case, punctuation, word forms
-("days", "day"), articles, the auxiliaries of a question ("do", "is") and politeness
-("please tell me", "cho tôi hỏi") are set aside. Nothing else is dropped: "can" is
+("days", "day"), where a Vietnamese tone mark sits ("thỏa", "thoả"), articles, the
+auxiliaries of a question ("do", "is") and politeness ("please tell me", "cho tôi
+hỏi") are set aside. Nothing else is dropped: "can" is
 not "must", "in" not "out", "he" not "she", "3" not "5", "từ" not "đến". The local
 embedding model cannot tell these apart (bench/approved_matching.py): it is a bag of
 words that scores "minimum" and "maximum notice period" 0.94, "opt in" and "opt out"
@@ -27,6 +28,7 @@ from functools import lru_cache
 from ezhr_graphql.rag.embeddings import LOCAL_EMBEDDING_LANGUAGES
 from ezhr_graphql.services.answering.language import detect_language
 from ezhr_graphql.services.answering.text import content_keys, stem, words
+from ezhr_graphql.services.retrieval.terms import canonical_tones
 
 # Alike enough to be shown as one insight group.
 GROUP_SIMILARITY = 0.75
@@ -73,7 +75,7 @@ class Question:
 
 @lru_cache(maxsize=4096)
 def _question(text: str, language: str) -> Question:
-    plain = _OPENING.sub("", unicodedata.normalize("NFC", text).strip())
+    plain = _OPENING.sub("", canonical_tones(unicodedata.normalize("NFC", text)).strip())
     said = tuple(stem(w) for w in words(plain) if w not in _EMPTY)
     return Question(text, language, said, tuple(dict.fromkeys(content_keys(text))))
 
