@@ -12,7 +12,6 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, case, delete, false, insert, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
 
 from ezhr_graphql.models import (
@@ -23,6 +22,7 @@ from ezhr_graphql.models import (
     Document,
     DocumentAudience,
 )
+from ezhr_graphql.repositories.base import Queries
 
 # What a reader holds of each attribute (several groups; one value of the others).
 Reader = Mapping[AudienceAttribute, Collection[str]]
@@ -89,14 +89,7 @@ class Readable(NamedTuple):
     admitted: bool
 
 
-class AudienceRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> AudienceRepository:
-        return cls(session)
-
+class AudienceRepository(Queries):
     async def documents_of(
         self, collection_ids: Sequence[uuid.UUID], reader: Reader
     ) -> list[Readable]:

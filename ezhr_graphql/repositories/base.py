@@ -23,8 +23,8 @@ M = TypeVar("M", bound=Base)
 T = TypeVar("T")
 
 
-class Repository(Generic[M]):
-    model: type[M]
+class Queries:
+    """Statements run on one session; built ``from_session`` like every repository."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -32,6 +32,12 @@ class Repository(Generic[M]):
     @classmethod
     def from_session(cls, session: AsyncSession) -> Self:
         return cls(session)
+
+
+class Repository(Queries, Generic[M]):
+    """The queries of one model's rows."""
+
+    model: type[M]
 
     async def get(self, id: uuid.UUID) -> M | None:
         return await self.session.scalar(select(self.model).where(self.model.id == id))  # type: ignore[attr-defined,arg-type]

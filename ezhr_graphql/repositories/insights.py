@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from ezhr_graphql.models import (
@@ -20,6 +19,7 @@ from ezhr_graphql.models import (
     MessageRole,
     Rating,
 )
+from ezhr_graphql.repositories.base import Queries
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +51,7 @@ class Signal:
     comment: str | None
 
 
-class InsightRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> InsightRepository:
-        return cls(session)
-
+class InsightRepository(Queries):
     async def signals(self, where: SignalFilter) -> list[Signal]:
         """The newest ``where.limit`` questions with a signal, in one statement.
         Deleted conversations are left out, like everything soft-deleted."""

@@ -6,21 +6,14 @@ from datetime import datetime
 
 from sqlalchemy import Table, or_, select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.models import JobLease
+from ezhr_graphql.repositories.base import Queries
 
 _LEASE: Table = JobLease.__table__  # type: ignore[assignment]
 
 
-class LeaseRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> LeaseRepository:
-        return cls(session)
-
+class LeaseRepository(Queries):
     async def take(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
         """Hold the job ``name`` until ``until`` if nobody else holds it at ``now``
         (``holder`` already holding it extends it). One conditional UPDATE decides:

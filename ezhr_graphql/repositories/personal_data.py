@@ -7,9 +7,9 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Table, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.models import AuditEvent, ChatFeedback, ChatMessage, ChatSession, Folder, User
+from ezhr_graphql.repositories.base import Queries
 
 _USER: Table = User.__table__  # type: ignore[assignment]
 _FOLDER: Table = Folder.__table__  # type: ignore[assignment]
@@ -60,14 +60,7 @@ ACTIVITY = ("action", "target_type", "target_id", "address", "details", "created
 Row = dict[str, Any]
 
 
-class PersonalDataRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> PersonalDataRepository:
-        return cls(session)
-
+class PersonalDataRepository(Queries):
     async def _rows(self, table: Table, names: tuple[str, ...], *where: Any) -> list[Row]:
         columns = [table.c[name] for name in names]
         stmt = select(*columns).where(*where).order_by(table.c.created_at, table.c.id)

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import Column, Table, delete, select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.db.base import Base
 from ezhr_graphql.models import (
@@ -29,6 +28,7 @@ from ezhr_graphql.models import (
     MessageStatus,
     SignInCode,
 )
+from ezhr_graphql.repositories.base import Queries
 
 # At most this many conversations are named in one statement (SQL Server takes 2100
 # parameters; a transaction of this many stays short).
@@ -82,14 +82,7 @@ def _count(result: Any) -> int:
     return max(int(result.rowcount), 0)
 
 
-class PurgeRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> PurgeRepository:
-        return cls(session)
-
+class PurgeRepository(Queries):
     async def _run(self, statement: Any) -> int:
         return _count(await self.session.execute(statement))
 

@@ -29,10 +29,9 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.models import Agent, ChatMessage, ChatSession, Folder, Visibility
-from ezhr_graphql.repositories.base import DATETIME, UUID, Keyset, Page, key
+from ezhr_graphql.repositories.base import DATETIME, UUID, Keyset, Page, Queries, key
 from ezhr_graphql.repositories.columns import (
     UNREAD,
     AgentColumns,
@@ -254,14 +253,7 @@ def _filled(values: Sequence[Any], unread: list[tuple[int, Any]]) -> Sequence[An
     return filled
 
 
-class ListedSessionRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> ListedSessionRepository:
-        return cls(session)
-
+class ListedSessionRepository(Queries):
     async def page(
         self,
         owner_id: uuid.UUID,
