@@ -41,6 +41,17 @@ class EmploymentType(StrEnum):
     INTERN = "INTERN"
 
 
+# The columns holding a user's attributes (what audiences are matched with).
+ATTRIBUTE_COLUMNS = (
+    "country",
+    "office",
+    "department",
+    "employment_type",
+    "preferred_language",
+    "groups",
+)
+
+
 class User(TimestampedMixin, SoftDeleteMixin, Base):
     __tablename__ = "user"
     __table_args__ = (

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Table, or_, select
 
 from ezhr_graphql.models import AuditEvent, ChatFeedback, ChatMessage, ChatSession, Folder, User
+from ezhr_graphql.models.user import ATTRIBUTE_COLUMNS
 from ezhr_graphql.repositories.base import Queries
 
 _USER: Table = User.__table__  # type: ignore[assignment]
@@ -23,12 +24,7 @@ PROFILE = (
     "email",
     "display_name",
     "role",
-    "country",
-    "office",
-    "department",
-    "employment_type",
-    "preferred_language",
-    "groups",
+    *ATTRIBUTE_COLUMNS,
     "created_at",
     "deactivated_at",
 )

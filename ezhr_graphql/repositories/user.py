@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Table, func, select, update
 
 from ezhr_graphql.models import Role, User
+from ezhr_graphql.models.user import ATTRIBUTE_COLUMNS
 from ezhr_graphql.repositories.base import DATETIME, UUID, Keyset, Page, Repository, key
 
 USERS_KEYSET = Keyset(key(User.created_at, DATETIME), key(User.id, UUID))
@@ -63,18 +64,8 @@ class UserRepository(Repository[User]):
         """Leave of the user only a row other rows may point at (the agents and
         documents they made): no email, name, password, attributes or identity at the
         provider; deactivated, deleted, and every token they had revoked."""
-        cleared: dict[str, Any] = {
-            name: None
-            for name in (
-                "country",
-                "office",
-                "department",
-                "employment_type",
-                "preferred_language",
-                "sso_issuer",
-                "sso_subject",
-            )
-        }
+        cleared: dict[str, Any] = dict.fromkeys((*ATTRIBUTE_COLUMNS, "sso_issuer", "sso_subject"))
+        cleared["groups"] = []
         await self.session.execute(
             update(_USER)
             .where(_USER.c.id == user_id)
@@ -82,7 +73,6 @@ class UserRepository(Repository[User]):
                 email=f"erased-{user_id.hex}@{ERASED_DOMAIN}",
                 display_name=ERASED_NAME,
                 password_hash="",
-                groups=[],
                 deactivated_at=now,
                 deleted_at=now,
                 updated_at=now,

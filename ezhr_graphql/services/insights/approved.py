@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ezhr_graphql.db.base import utcnow
 from ezhr_graphql.errors import InvalidInputError, NotFoundError
-from ezhr_graphql.models import ApprovedAnswer
+from ezhr_graphql.models import ApprovedAnswer, AudienceAttribute
 from ezhr_graphql.models.approved import MAX_PHRASINGS, PHRASING_LENGTH
 from ezhr_graphql.repositories.agent import AgentRepository
 from ezhr_graphql.repositories.approved import ApprovedAnswerRepository
@@ -70,12 +70,11 @@ class ApprovedAnswerService:
         NotFoundError: no such agent.
         """
         actor.require_admin()
-        now = utcnow()
-        row = ApprovedAnswer(author_id=actor.id, author_role=actor.role, approved_at=now, answer="")
-        await self._fill(row, fields)
+        row = ApprovedAnswer(answer="")
+        audience = await self._fill(row, actor, fields)
         self.answers.add(row)
         await self.answers.flush()
-        await self.audiences.set_approved_answer(row.id, fields.audience.cleaned())
+        await self.audiences.set_approved_answer(row.id, audience)
         return row
 
     async def update(
@@ -89,9 +88,8 @@ class ApprovedAnswerService:
         """
         actor.require_admin()
         row = await self._get(answer_id)
-        await self._fill(row, fields)
-        row.author_id, row.author_role, row.approved_at = actor.id, actor.role, utcnow()
-        await self.audiences.set_approved_answer(row.id, fields.audience.cleaned())
+        audience = await self._fill(row, actor, fields)
+        await self.audiences.set_approved_answer(row.id, audience)
         await self.answers.flush()
         return row
 
@@ -116,10 +114,18 @@ class ApprovedAnswerService:
             raise NotFoundError("ApprovedAnswer", answer_id)
         return row
 
-    async def _fill(self, row: ApprovedAnswer, fields: ApprovedFields) -> None:
+    async def _fill(
+        self, row: ApprovedAnswer, actor: Actor, fields: ApprovedFields
+    ) -> dict[AudienceAttribute, list[str]]:
+        """``fields`` checked and set on ``row``, approved by ``actor`` now; the
+        audience's rows, for the caller to store once the row has its id.
+
+        Raises:
+            InvalidInputError, NotFoundError: see :meth:`create`.
+        """
         questions = _questions(fields.questions)
         answer = validation.text("answer", fields.answer, ANSWER_LENGTH)
-        fields.audience.cleaned()  # checked before anything is read
+        audience = fields.audience.cleaned()  # checked before anything is read
         agents = AgentRepository.from_session(self.session)
         if fields.agent_id is not None and await agents.get(fields.agent_id) is None:
             raise NotFoundError("Agent", fields.agent_id)
@@ -128,3 +134,5 @@ class ApprovedAnswerService:
             raise InvalidInputError("questions", "questions must all be in one language")
         row.questions, row.answer, row.agent_id = questions, answer, fields.agent_id
         row.language = languages.pop()
+        row.author_id, row.author_role, row.approved_at = actor.id, actor.role, utcnow()
+        return audience

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ezhr_graphql.db import utcnow
 from ezhr_graphql.errors import NotFoundError
 from ezhr_graphql.models import AuditAction
+from ezhr_graphql.models.user import ATTRIBUTE_COLUMNS
 from ezhr_graphql.repositories.personal_data import PersonalDataRepository, Row
 from ezhr_graphql.services.actor import Actor
 from ezhr_graphql.services.audit import AuditLog
@@ -54,17 +55,7 @@ def document(
             {k: v for k, v in _keyed(message).items() if k != "sessionId"}
         )
     profile = dict(profile)
-    attributes = {
-        camel(name): profile.pop(name)
-        for name in (
-            "country",
-            "office",
-            "department",
-            "employment_type",
-            "preferred_language",
-            "groups",
-        )
-    }
+    attributes = {camel(name): profile.pop(name) for name in ATTRIBUTE_COLUMNS}
     return {
         "exportedAt": exported_at,
         "profile": {**_keyed(profile), "attributes": attributes},
