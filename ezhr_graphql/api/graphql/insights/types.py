@@ -11,8 +11,7 @@ from ezhr_graphql.api.graphql.context import Info
 from ezhr_graphql.api.graphql.errors import UserErrorType
 from ezhr_graphql.api.graphql.knowledge.types import Audience, AudienceInput
 from ezhr_graphql.api.graphql.pagination import Connection
-from ezhr_graphql.api.graphql.privacy.types import aware
-from ezhr_graphql.api.graphql.scalars import gid, parse_id
+from ezhr_graphql.api.graphql.scalars import aware, gid, parse_id
 from ezhr_graphql.api.graphql.users.types import Role
 from ezhr_graphql.models import ApprovedAnswer as ApprovedAnswerRow
 from ezhr_graphql.services.attributes import Audience as AudienceValue

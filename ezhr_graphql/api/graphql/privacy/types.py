@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import Annotated, Self
 
@@ -8,8 +8,7 @@ import strawberry
 
 from ezhr_graphql.api.graphql.errors import UserErrorType
 from ezhr_graphql.api.graphql.pagination import Connection
-from ezhr_graphql.api.graphql.scalars import gid, parse_id
-from ezhr_graphql.errors import InvalidInputError
+from ezhr_graphql.api.graphql.scalars import aware, gid, parse_id
 from ezhr_graphql.models.audit import AuditAction as AuditActionModel
 from ezhr_graphql.models.audit import AuditEvent as AuditEventRow
 from ezhr_graphql.services.audit import AuditFilter
@@ -158,23 +157,6 @@ class AuditLogFilter:
             since=aware("since", self.since),
             until=aware("until", self.until),
         )
-
-
-def aware(field: str, value: datetime | None) -> datetime | None:
-    """``value`` in UTC.
-
-    Raises:
-        InvalidInputError: the time has no time zone (which instant it is is unknown),
-            or lies out of the range of times (year 1 at +01:00).
-    """
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise InvalidInputError(field, f"{field} must have a time zone (Z or +hh:mm)")
-    try:
-        return value.astimezone(UTC)
-    except OverflowError as exc:
-        raise InvalidInputError(field, f"{field} is out of range") from exc
 
 
 AuditEventConnectionResult = Annotated[
